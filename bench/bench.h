@@ -1,0 +1,172 @@
+/*
+ * bench.h -- the harness shared by exco-bench's workloads.
+ *
+ * Every workload (W1..W7, named as in DESIGN.md section 6) measures one
+ * or more "peers" doing the same work: exco's uv driver, the seed's driver
+ * design (one uv_async_t per task) driving exco's core, exco's built-in
+ * local executor, and plain libuv callbacks.  Each measurement is repeated
+ * opts.reps times after one discarded warm-up run; the harness keeps the
+ * samples and reports median, min and max.
+ */
+#ifndef EXCO_BENCH_H
+#define EXCO_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "exco.h"
+
+#define BENCH_MAX_REPS 64
+#define BENCH_MAX_P 8
+
+/* Peers: who does the work.  The first one is the reference of ratios. */
+#define BENCH_PEER_EXCO_UV "exco-uv"    /* exco's libuv driver */
+#define BENCH_PEER_SEED_UV "seed-uv"    /* uv_async_t per task + exco core */
+#define BENCH_PEER_LOCAL "exco-local"   /* exco's built-in local executor */
+#define BENCH_PEER_RAW_UV "raw-uv"      /* plain libuv callbacks */
+
+typedef struct bench_opts {
+  int reps;       /* recorded repetitions per measurement */
+  int quick;      /* --quick: small sizes, few reps */
+  int json;       /* --json: machine-readable output on stdout */
+  int quiet;      /* --quiet: no progress lines on stderr */
+  unsigned only;  /* bit i set: run workload W(i+1) */
+  unsigned peers; /* BENCH_P_* bits: which peers to run */
+  long w1_n, w1_batch;
+  long w2_n, w2_k;
+  long w3_m;
+  long w4_k;
+  double w4_seconds; /* time cap of one W4 repetition */
+  long w4_p[BENCH_MAX_P];
+  int w4_np;
+  long w5_p;        /* P for the unguarded RSS measurement */
+  long w5_guard_p;  /* P for the guarded RSS measurement */
+  long w5_guard_max, w5_noguard_max; /* caps of the limit searches */
+  double w6_seconds; /* target duration of one W6 repetition */
+  int w7_clients;
+  double w7_seconds;
+  int w7_size; /* bytes per echo request */
+} bench_opts;
+
+#define BENCH_P_EXCO_UV 0x1u
+#define BENCH_P_SEED_UV 0x2u
+#define BENCH_P_LOCAL 0x4u
+#define BENCH_P_RAW_UV 0x8u
+
+extern bench_opts bench_o;
+
+/* ---- time, memory ---------------------------------------------------- */
+
+/* Monotonic time in nanoseconds. */
+uint64_t bench_now_ns(void);
+/* Resident set size of this process in bytes, from /proc/self/statm. */
+long bench_rss_bytes(void);
+/* Gives freed heap back to the system so RSS baselines are honest. */
+void bench_trim(void);
+
+/* ---- results --------------------------------------------------------- */
+
+typedef struct bench_result {
+  const char *workload; /* "W1".."W7" */
+  const char *title;    /* "spawn", "yield", ... */
+  char cse[48];         /* the case within the workload, e.g. "P=1000" */
+  const char *peer;     /* BENCH_PEER_* or a backend name for W6 */
+  const char *metric;   /* unit, e.g. "ns/yield" */
+  int higher_better;    /* 1 for rates (req/s), 0 for costs */
+  int ref;              /* 1: this row is exco's (ratios are against it) */
+  int n;                /* samples */
+  double samples[BENCH_MAX_REPS];
+  double median, min, max;
+  char params[96];      /* sizes used, e.g. "N=10000 K=100" */
+  char note[160];       /* anything the reader must know */
+  char target[64];      /* the goal and whether it is met, if any */
+  int failed;           /* 1: could not be measured; note says why */
+} bench_result;
+
+/* Adds a result row (copied) and computes its statistics. */
+bench_result *bench_add(const bench_result *r);
+
+/* One repetition: returns the sample (for example ns per operation), or a
+ * negative value on failure after filling *note. */
+typedef double (*bench_rep_fn)(void *ctx, char *note, size_t notelen);
+
+/*
+ * Runs fn once as a warm-up (discarded) and then bench_o.reps times,
+ * recording the samples into a new result row built from @tmpl.  Prints
+ * a progress line first.  A failing repetition ends the measurement and
+ * marks the row failed with fn's note.
+ */
+bench_result *bench_measure(const bench_result *tmpl, bench_rep_fn fn,
+                            void *ctx);
+
+/* Same without the warm-up run (for workloads whose setup is the point). */
+bench_result *bench_measure_nowarm(const bench_result *tmpl, bench_rep_fn fn,
+                                   void *ctx);
+
+/* Sets r->target to "<goal text>: met" or ": NOT met" by comparing the
+ * median with @limit (costs: median <= limit; rates: median >= limit). */
+void bench_target(bench_result *r, double limit, const char *goal);
+
+/* All rows so far, in order. */
+size_t bench_nresults(void);
+bench_result *bench_results(void);
+
+/* Records a row that could not be measured, with the reason. */
+void bench_skip(const bench_result *tmpl, const char *why);
+
+/* A progress line on stderr (unless --quiet or --json to a terminal). */
+void bench_progress(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Prints every result as a table (stdout) or as JSON. */
+void bench_report_table(void);
+void bench_report_json(void);
+
+/* Returns 1 if the peer is selected. */
+int bench_peer_on(unsigned bit);
+
+/* ---- exco hosts: the same exco tasks under different drivers ---------- */
+
+typedef enum bench_host_kind {
+  BENCH_HOST_EXCO_UV,
+  BENCH_HOST_SEED_UV,
+  BENCH_HOST_LOCAL
+} bench_host_kind;
+
+typedef struct bench_host {
+  bench_host_kind kind;
+  const char *peer; /* BENCH_PEER_* */
+  uv_loop_t *loop;  /* NULL for the local executor */
+  exco_executor *ex;
+  void *priv;       /* driver state */
+} bench_host;
+
+/* Returns 1 if the host kind is built into this binary. */
+int bench_host_available(bench_host_kind kind);
+/* Sets up a loop (if any) and an executor.  Returns 0 or an EXCO_E*. */
+int bench_host_init(bench_host *h, bench_host_kind kind);
+/* Runs until every task spawned on the host has finished (or uv_stop()). */
+int bench_host_run(bench_host *h);
+/* Tears down; every task must have been dropped. */
+void bench_host_close(bench_host *h);
+/* Loops over the selected exco hosts: BENCH_HOST_* values, -1 at end. */
+extern const bench_host_kind bench_host_kinds[];
+unsigned bench_host_bit(bench_host_kind kind);
+const char *bench_host_peer(bench_host_kind kind);
+
+/* A future that is never ready (until its task is cancelled). */
+int bench_never_poll(void *arg, exco_waker *waker);
+
+/* ---- workloads ------------------------------------------------------- */
+
+void bench_w1_spawn(void);
+void bench_w2_yield(void);
+void bench_w3_pingpong(void);
+void bench_w4_idle(void);
+void bench_w5_memory(void);
+void bench_w6_switch(void);
+void bench_w7_echo(void);
+
+#endif

@@ -1,0 +1,2 @@
+## bench/local.mk -- exco-bench (included from Makefile.am).
+## Stub: its owner fills it in.

@@ -1,0 +1,516 @@
+/*
+ * exco.h -- external-loop coroutines.
+ *
+ * OVERVIEW
+ *
+ * exco runs plain C functions as stackful coroutines that someone else's
+ * event loop drives.  A coroutine suspends in exco_await() on its own stack
+ * and is resumed when the host loop polls it again, so asynchronous code
+ * reads top to bottom:
+ *
+ *     static void *hello(void *arg)
+ *     {
+ *         exco_promise *p = arg;
+ *         void *value;
+ *         if (exco_promise_await(p, &value) == 0)
+ *             printf("got %s\n", (char *)value);
+ *         return NULL;
+ *     }
+ *
+ * exco owns no loop.  It talks to the host through the driver contract of
+ * the Rust crate extern_executor:
+ *
+ *   library -> host (callbacks given once per executor):
+ *     task_new(data) -> extern    the host allocates its handle for a task;
+ *     task_run(extern, intern)    the host stores the intern handle and
+ *                                 schedules the first poll;
+ *     task_wake(extern)           the host schedules another poll.  It may
+ *                                 be called from any thread, at any time,
+ *                                 any number of times (wakes coalesce).
+ *   host -> library:
+ *     exco_poll(intern)           resumes the coroutine until it awaits
+ *                                 something pending (returns 1) or returns
+ *                                 from its function (returns 0);
+ *     exco_drop(intern)           releases the task; a task that is still
+ *                                 pending is cancelled first.
+ *
+ * A complete minimal host is a queue: task_new allocates a node, task_run
+ * and task_wake push it onto the queue, and the loop pops nodes, calls
+ * exco_poll() on each and exco_drop() when it returns 0.  The built-in
+ * local executor (exco_executor_new_local(), exco_run()) is exactly that,
+ * for tests and for programs without a loop of their own; the libuv driver
+ * lives in <exco/uv.h>.
+ *
+ * THREADS
+ *
+ * An executor is driven by one host loop.  exco_poll() and exco_drop() of
+ * a task must not run concurrently with each other (the host calls them
+ * from its loop thread).  Everything a coroutine hands to other threads --
+ * wakers, promises, join handles -- is thread-safe.  exco_spawn() may be
+ * called from any thread.  Several executors, one per loop and thread, may
+ * live in one process.
+ *
+ * ERRORS
+ *
+ * Functions that can fail return 0 (or a documented non-negative value)
+ * on success and a negative EXCO_E* code on failure.  Each code equals the
+ * negated errno value of the same name, and exco_strerror() describes it.
+ * errno itself is preserved across exco_await(): a coroutine sees the
+ * errno it left, whatever the host loop did meanwhile.
+ *
+ * CANCELLATION
+ *
+ * Dropping a pending task cancels it: the coroutine is resumed one last
+ * time, the await it is blocked in returns EXCO_ECANCELED, and so does every
+ * later await, so the function can clean up and return.  Then its stack is
+ * released.  exco_task_cancel() requests the same from anywhere.
+ *
+ * STACKS
+ *
+ * Each coroutine has an mmap'd stack, lazily committed (a suspended
+ * coroutine costs the pages it touched), with a PROT_NONE guard page below
+ * it by default.  Freed stacks are pooled per executor and reused.  Each
+ * guard page splits a kernel mapping, so vm.max_map_count (65530 by default
+ * on Linux) bounds the number of guarded stacks to about 32,000; past it
+ * exco_spawn() fails with EXCO_ENOMEM.  EXCO_SPAWN_NOGUARD stacks are
+ * carved from large shared mappings instead and have a canary word checked
+ * at every switch, so a process can hold a million of them.
+ */
+#ifndef EXCO_H
+#define EXCO_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(EXCO_BUILDING)
+#define EXCO_API __attribute__((visibility("default")))
+#else
+#define EXCO_API
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/** An argument is NULL or out of range, or a handle is not a task. */
+#define EXCO_EINVAL (-EINVAL)
+/** Memory, or a stack mapping, could not be had. */
+#define EXCO_ENOMEM (-ENOMEM)
+/** The task was cancelled (dropped while pending, or exco_task_cancel). */
+#define EXCO_ECANCELED (-ECANCELED)
+/** The call needs a coroutine and the caller is not running in one. */
+#define EXCO_EPERM (-EPERM)
+/**
+ * The object is in use: an executor that still has live tasks, a task that
+ * is running (re-entrant or concurrent poll or drop), a promise that
+ * already has a waiter.
+ */
+#define EXCO_EBUSY (-EBUSY)
+/** Done already: a second drop, a second resolve of a promise. */
+#define EXCO_EALREADY (-EALREADY)
+/** A task tried to join itself, which could never finish. */
+#define EXCO_EDEADLK (-EDEADLK)
+/** The executor has no such operation (exco_run on a host-driven one). */
+#define EXCO_ENOTSUP (-ENOTSUP)
+
+/**
+ * Describes an error code.
+ *
+ * @param err  an EXCO_E* code (negative), or any negative errno value.
+ * @return     a static string; never NULL.  Unknown codes get a generic
+ *             "unknown error" string.
+ */
+EXCO_API const char *exco_strerror(int err);
+
+/* ---------------------------------------------------------------------- */
+/* The driver contract                                                     */
+/* ---------------------------------------------------------------------- */
+
+/** An executor: one host loop's set of tasks and its callbacks. */
+typedef struct exco_executor exco_executor;
+
+/**
+ * A task: the library's ("intern") handle for one coroutine.  The host gets
+ * it in task_run and passes it to exco_poll() and exco_drop().  Users get
+ * it as a join handle from exco_spawn().
+ */
+typedef struct exco_task exco_task;
+
+/**
+ * Host callback: allocate the host's ("extern") handle for a new task.
+ *
+ * @param data  the user data given with the callbacks.
+ * @return      the extern handle; NULL means the host could not allocate
+ *              one, and exco_spawn() then fails with EXCO_ENOMEM.
+ */
+typedef void *(*exco_task_new_cb)(void *data);
+
+/**
+ * Host callback: store @p intern in @p ext and schedule the first poll.
+ * Called exactly once per task, right after task_new, on the thread that
+ * called exco_spawn().  The coroutine's body does not run before that
+ * first poll.
+ */
+typedef void (*exco_task_run_cb)(void *ext, exco_task *intern);
+
+/**
+ * Host callback: schedule another poll of the task behind @p ext.
+ * Called from any thread, possibly while the task runs.  exco coalesces
+ * wakes: it does not call task_wake again until the host has polled.  It
+ * is never called after exco_drop() returned for that task.  The host must
+ * not poll from inside task_wake (the poll would be re-entrant); it should
+ * queue the task and poll it from its loop.
+ */
+typedef void (*exco_task_wake_cb)(void *ext);
+
+/**
+ * Sets up the process-default executor with the host's callbacks, the
+ * shape of extern_executor's rust_async_executor_init().  Until this is
+ * called the default executor is a local one (see exco_run()).
+ *
+ * @return 0; EXCO_EINVAL if a callback is NULL; EXCO_EBUSY if the default
+ *         executor has live tasks; EXCO_ENOMEM.
+ */
+EXCO_API int exco_init(exco_task_new_cb task_new, exco_task_run_cb task_run,
+                       exco_task_wake_cb task_wake, void *data);
+
+/**
+ * Creates an executor driven by a host loop through the three callbacks.
+ *
+ * @param out   receives the executor; the caller owns it and frees it with
+ *              exco_executor_free().
+ * @return 0; EXCO_EINVAL if @p out or a callback is NULL; EXCO_ENOMEM.
+ */
+EXCO_API int exco_executor_new(exco_executor **out, exco_task_new_cb task_new,
+                               exco_task_run_cb task_run,
+                               exco_task_wake_cb task_wake, void *data);
+
+/**
+ * Creates an executor with a built-in run queue, driven by exco_run() or
+ * exco_run_until_idle() instead of a host loop.
+ *
+ * @return 0; EXCO_EINVAL if @p out is NULL; EXCO_ENOMEM.
+ */
+EXCO_API int exco_executor_new_local(exco_executor **out);
+
+/**
+ * Frees an executor and its pooled stacks.
+ *
+ * @return 0; EXCO_EINVAL if @p ex is NULL or the default executor;
+ *         EXCO_EBUSY if tasks spawned on it have not all been dropped (the
+ *         executor is left intact).
+ */
+EXCO_API int exco_executor_free(exco_executor *ex);
+
+/**
+ * The user data given with the executor's callbacks (exco_init() or
+ * exco_executor_new()); NULL for local executors or if @p ex is NULL.
+ * Drivers use it to find their loop from inside a coroutine.
+ */
+EXCO_API void *exco_executor_data(exco_executor *ex);
+
+/** The process-default executor (never NULL). */
+EXCO_API exco_executor *exco_default_executor(void);
+
+/** The executor of the running coroutine, or NULL outside coroutines. */
+EXCO_API exco_executor *exco_current_executor(void);
+
+/**
+ * Host entry point: resume the task until it awaits something pending or
+ * returns.  Must be called from outside any coroutine.
+ *
+ * @return 1: still pending; the library will call task_wake when it can
+ *         make progress (the wake may already have happened).
+ *         0: the function has returned (or was never going to run because
+ *         it was cancelled); the host should call exco_drop().  Polling a
+ *         finished task again returns 0 and does nothing.
+ *         EXCO_EINVAL: @p task is NULL or not a task.
+ *         EXCO_EBUSY: called from inside a coroutine, or the task is being
+ *         polled or dropped right now on another thread.  Nothing happened
+ *         and any pending wake is kept.
+ *         EXCO_EALREADY: the task has been dropped.
+ *         A host that treats the result as a bool ("pending?") stays
+ *         correct: errors read as "pending", so it never drops a task
+ *         because of one.
+ */
+EXCO_API int exco_poll(exco_task *task);
+
+/**
+ * Host entry point: release the task.  If it is still pending it is
+ * cancelled first: its coroutine runs once more, inside this call, with
+ * every await returning EXCO_ECANCELED, until the function returns.  A task
+ * that was never polled does not run at all.  After this returns the host
+ * must not use @p task again and no task_wake for it will come.
+ *
+ * @return 0; EXCO_EINVAL if @p task is NULL or not a task; EXCO_EALREADY on
+ *         a second drop (detected while the task is still referenced, for
+ *         example by a waker or join handle; otherwise its memory is gone
+ *         and a second drop is as undefined as a second free());
+ *         EXCO_EBUSY if called from inside the task's own coroutine, from
+ *         inside any coroutine while the task has started (a cancelled
+ *         coroutine can't be resumed from another one), or while the task is
+ *         being polled on another thread.
+ */
+EXCO_API int exco_drop(exco_task *task);
+
+/* ---------------------------------------------------------------------- */
+/* Spawning and joining                                                    */
+/* ---------------------------------------------------------------------- */
+
+/** A coroutine's function.  Its return value is the task's result. */
+typedef void *(*exco_fn)(void *arg);
+
+/** Default stack size: 256 KiB of address space, committed as touched. */
+#define EXCO_STACK_DEFAULT ((size_t)256 * 1024)
+/** Smallest stack size accepted (smaller requests are rounded up). */
+#define EXCO_STACK_MIN ((size_t)16 * 1024)
+
+/** Spawn flag: no guard page; the stack comes from a shared slab. */
+#define EXCO_SPAWN_NOGUARD 0x1u
+
+/**
+ * Per-spawn options.  Zero-initialise, then set what you need: a zero
+ * field means the default.  The library copies what it needs; @p name must
+ * stay valid for the task's life (it is not copied).
+ */
+typedef struct exco_spawn_opts {
+  size_t stack_size; /* bytes; 0 = EXCO_STACK_DEFAULT; rounded to pages */
+  const char *name;  /* for debugging; may be NULL */
+  unsigned flags;    /* EXCO_SPAWN_* */
+} exco_spawn_opts;
+
+/**
+ * Spawns @p fn(@p arg) as a coroutine on @p ex: calls the host's task_new
+ * then task_run.  The function does not run before the first poll.
+ *
+ * @param ex    the executor; NULL means the current coroutine's executor,
+ *              or the default executor outside coroutines.  Callable from
+ *              any thread.
+ * @param opts  NULL for defaults.
+ * @param out   if not NULL, receives a join handle: a reference to the task
+ *              that the caller owns and must give back with
+ *              exco_task_release() (after exco_join(), or instead of it).
+ *              If NULL the task is detached.
+ * @return 0; EXCO_EINVAL if @p fn is NULL or @p opts has unknown flags or
+ *         an absurd stack size; EXCO_ENOMEM if memory or the stack mapping
+ *         could not be had (for example vm.max_map_count is exhausted) or
+ *         the host's task_new returned NULL.  On failure nothing is left
+ *         behind and task_run is not called.
+ */
+EXCO_API int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
+                        const exco_spawn_opts *opts, exco_task **out);
+
+/**
+ * Awaits the end of @p task (from inside a coroutine) and fetches its
+ * result.  Does not release the join handle.
+ *
+ * @param result  if not NULL, receives the function's return value (NULL if
+ *                the task was cancelled before it ran).
+ * @return 0 when the task returned normally; EXCO_ECANCELED if the task was
+ *         cancelled (its result is still stored) or the caller was
+ *         cancelled while waiting; EXCO_EPERM outside a coroutine;
+ *         EXCO_EINVAL if @p task is NULL; EXCO_EDEADLK if @p task is the
+ *         caller itself.
+ */
+EXCO_API int exco_join(exco_task *task, void **result);
+
+/**
+ * Checks without waiting whether @p task has finished.
+ *
+ * @return 1 finished, 0 not yet, EXCO_EINVAL.
+ */
+EXCO_API int exco_task_done(exco_task *task);
+
+/**
+ * Requests cancellation of @p task from any thread: its current or next
+ * await returns EXCO_ECANCELED, as do all later ones.  The task is woken.
+ *
+ * @return 0; EXCO_EINVAL; EXCO_EALREADY if it has finished.
+ */
+EXCO_API int exco_task_cancel(exco_task *task);
+
+/** Gives back a join handle from exco_spawn().  NULL is ignored. */
+EXCO_API void exco_task_release(exco_task *task);
+
+/** The running coroutine's task (borrowed), or NULL outside coroutines. */
+EXCO_API exco_task *exco_current(void);
+
+/** The name given at spawn, or NULL. */
+EXCO_API const char *exco_task_name(exco_task *task);
+
+/* ---------------------------------------------------------------------- */
+/* Awaiting: wakers and leaf futures                                       */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * A waker: wakes one task from any thread.  The waker that a poll function
+ * receives is borrowed for the duration of that call; keep one with
+ * exco_waker_clone() and give it back with exco_waker_drop().
+ */
+typedef struct exco_waker exco_waker;
+
+/**
+ * A leaf future's poll function, called on the awaiting coroutine's stack.
+ * Return nonzero when the awaited thing is ready (the result is wherever
+ * @p arg says).  Return 0 when it is not, after arranging for
+ * exco_waker_wake(@p waker) to be called once it may be ready; it is then
+ * called again after that wake (and possibly spuriously).  It must not
+ * await.
+ */
+typedef int (*exco_poll_fn)(void *arg, exco_waker *waker);
+
+/**
+ * Called if the awaiting task is cancelled while the future is pending, so
+ * the future can withdraw the waker it registered.  Runs on the coroutine's
+ * stack, before exco_await() returns EXCO_ECANCELED.
+ */
+typedef void (*exco_cancel_fn)(void *arg);
+
+/**
+ * Awaits a leaf future: calls @p poll, and while it is not ready suspends
+ * the coroutine until a wake, then polls again.
+ *
+ * @param cancel  may be NULL.
+ * @return 0 when @p poll said ready; EXCO_ECANCELED if the task is cancelled
+ *         (checked before the first poll too); EXCO_EPERM outside a
+ *         coroutine; EXCO_EINVAL if @p poll is NULL.
+ */
+EXCO_API int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg);
+
+/**
+ * Wakes the running task and suspends it, letting the host poll others
+ * first.
+ *
+ * @return 0; EXCO_ECANCELED; EXCO_EPERM outside a coroutine.
+ */
+EXCO_API int exco_yield(void);
+
+/**
+ * Returns a new reference to the running task's waker.
+ *
+ * @return the waker, or NULL outside a coroutine.  Owned by the caller.
+ */
+EXCO_API exco_waker *exco_waker_current(void);
+
+/** Returns a new reference to @p w (NULL if @p w is NULL). */
+EXCO_API exco_waker *exco_waker_clone(exco_waker *w);
+
+/**
+ * Wakes the task behind @p w: at least one poll of it will happen after
+ * this call, unless it has finished or been dropped, in which case this
+ * does nothing.  Safe from any thread, any number of times.  Does not
+ * consume @p w.  NULL is ignored.
+ */
+EXCO_API void exco_waker_wake(exco_waker *w);
+
+/** Gives back a waker reference.  NULL is ignored. */
+EXCO_API void exco_waker_drop(exco_waker *w);
+
+/**
+ * A hold keeps the running coroutine's stack mapped after the task ends,
+ * for a leaf future that lent stack memory (a request struct, a buffer) to
+ * something that can't be stopped at once: a kernel call, a thread pool, a
+ * libuv request whose callback is still to come.  Take the hold before
+ * lending; release it from the callback that ends the loan.
+ *
+ * @return the hold, or NULL outside a coroutine.
+ */
+typedef struct exco_hold exco_hold;
+EXCO_API exco_hold *exco_hold_stack(void);
+
+/** Ends a hold; from any thread.  NULL is ignored. */
+EXCO_API void exco_hold_release(exco_hold *hold);
+
+/* ---------------------------------------------------------------------- */
+/* Promises                                                                */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * A one-shot value, resolved once from any thread (a callback, another
+ * task) and awaited by one coroutine at a time.  Reference counted: the
+ * creator holds one reference; give another to each party that may outlive
+ * the others (for example the callback that resolves it) with
+ * exco_promise_ref().
+ */
+typedef struct exco_promise exco_promise;
+
+/** @return 0; EXCO_EINVAL if @p out is NULL; EXCO_ENOMEM. */
+EXCO_API int exco_promise_new(exco_promise **out);
+
+/** Adds a reference; returns @p p. */
+EXCO_API exco_promise *exco_promise_ref(exco_promise *p);
+
+/** Drops a reference; the last one frees the promise.  NULL is ignored. */
+EXCO_API void exco_promise_unref(exco_promise *p);
+
+/**
+ * Resolves @p p with @p value and wakes its waiter.  From any thread.
+ *
+ * @return 0; EXCO_EINVAL if @p p is NULL; EXCO_EALREADY if already resolved
+ *         (the first value stays).
+ */
+EXCO_API int exco_promise_resolve(exco_promise *p, void *value);
+
+/**
+ * Awaits @p p and stores its value in @p value (if not NULL).  Returns at
+ * once if it is resolved already.
+ *
+ * @return 0; EXCO_ECANCELED; EXCO_EPERM outside a coroutine; EXCO_EINVAL;
+ *         EXCO_EBUSY if another coroutine is already waiting on it.
+ */
+EXCO_API int exco_promise_await(exco_promise *p, void **value);
+
+/** @return 1 if resolved, 0 if not, EXCO_EINVAL. */
+EXCO_API int exco_promise_is_resolved(exco_promise *p);
+
+/* ---------------------------------------------------------------------- */
+/* The built-in local executor                                             */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * Polls the ready tasks of a local executor until none is ready.  Returns
+ * without waiting for tasks that wait on other threads.
+ *
+ * @param ex  a local executor; NULL means the default executor.
+ * @return the number of live tasks left (>= 0); EXCO_ENOTSUP if @p ex is
+ *         host-driven; EXCO_EBUSY if called from inside a coroutine.
+ */
+EXCO_API int exco_run_until_idle(exco_executor *ex);
+
+/**
+ * Runs a local executor until all its tasks have finished, sleeping (not
+ * spinning) while every task waits on another thread.
+ *
+ * @return 0; EXCO_ENOTSUP if @p ex is host-driven; EXCO_EBUSY if called
+ *         from inside a coroutine.
+ */
+EXCO_API int exco_run(exco_executor *ex);
+
+/** Number of tasks spawned on @p ex and not yet dropped (or EXCO_EINVAL). */
+EXCO_API long exco_executor_live(exco_executor *ex);
+
+/**
+ * Replaces the allocator exco uses for its own small objects (task control
+ * blocks, promises, executors; not stacks, which are mmap'd).  Call it
+ * before anything else in the process, or when no exco object is alive:
+ * memory must be freed by the allocator that gave it.  NULL arguments
+ * restore malloc/free.  Each function may fail (return NULL); exco then
+ * returns EXCO_ENOMEM from the call that needed the memory.
+ *
+ * @return 0; EXCO_EINVAL if exactly one of the two is NULL.
+ */
+EXCO_API int exco_replace_allocator(void *(*malloc_fn)(size_t),
+                                    void (*free_fn)(void *));
+
+/** Name of the context-switch backend compiled in: "asm" or "ucontext". */
+EXCO_API const char *exco_context_backend(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EXCO_H */

@@ -1,0 +1,171 @@
+/*
+ * context-x86_64.S -- minimal context switch for x86-64 (System V ABI,
+ * ELF).  Implements src/context.h.
+ *
+ * A suspended context is its stack pointer; everything else it needs is
+ * on its own stack, in this frame (addresses grow upward):
+ *
+ *   sp + 0   mxcsr (4 bytes), x87 control word (2 bytes), padding
+ *   sp + 16  r12
+ *   sp + 24  r13
+ *   sp + 32  r14
+ *   sp + 40  r15
+ *   sp + 48  rbx
+ *   sp + 56  rbp
+ *   sp + 64  return address
+ *
+ * Only the callee-saved registers and the floating-point control words
+ * are kept: exco__ctx_switch() is an ordinary function call, so the
+ * caller has already spilled everything else.  The signal mask is not
+ * touched (that is what makes glibc's swapcontext slow).
+ */
+
+#define FRAME 72
+
+#if defined(__CET__) && (__CET__ & 1)
+#define ENDBR endbr64
+#else
+#define ENDBR
+#endif
+
+  .text
+
+/*
+ * void exco__ctx_switch(exco__ctx *from, exco__ctx *to);
+ *   rdi = from, rsi = to.
+ */
+  .globl exco__ctx_switch
+  .hidden exco__ctx_switch
+  .type exco__ctx_switch, @function
+  .p2align 4
+exco__ctx_switch:
+  .cfi_startproc
+  ENDBR
+  pushq %rbp
+  .cfi_adjust_cfa_offset 8
+  pushq %rbx
+  .cfi_adjust_cfa_offset 8
+  pushq %r15
+  .cfi_adjust_cfa_offset 8
+  pushq %r14
+  .cfi_adjust_cfa_offset 8
+  pushq %r13
+  .cfi_adjust_cfa_offset 8
+  pushq %r12
+  .cfi_adjust_cfa_offset 8
+  subq $16, %rsp
+  .cfi_adjust_cfa_offset 16
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+
+  /* Switch stacks: from here on we are in @to's frame. */
+  movq %rsp, (%rdi)
+  movq (%rsi), %rsp
+
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $16, %rsp
+  .cfi_adjust_cfa_offset -16
+  popq %r12
+  .cfi_adjust_cfa_offset -8
+  popq %r13
+  .cfi_adjust_cfa_offset -8
+  popq %r14
+  .cfi_adjust_cfa_offset -8
+  popq %r15
+  .cfi_adjust_cfa_offset -8
+  popq %rbx
+  .cfi_adjust_cfa_offset -8
+  popq %rbp
+  .cfi_adjust_cfa_offset -8
+  ret
+  .cfi_endproc
+  .size exco__ctx_switch, .-exco__ctx_switch
+
+/*
+ * int exco__ctx_make(exco__ctx *ctx, void *stack_lo, size_t size,
+ *                    exco__ctx_entry entry, void *arg);
+ *   rdi = ctx, rsi = stack_lo, rdx = size, rcx = entry, r8 = arg.
+ *
+ * Builds the frame above at the top of the new stack so that the first
+ * switch to it "returns" into exco__ctx_start with r12 = entry and
+ * r13 = arg.  The frame's top is placed 16 bytes below the 16-byte
+ * aligned stack top, so that after that return rsp is 16-byte aligned,
+ * as a call instruction expects; the 16 bytes above hold a zero "return
+ * address" for debuggers that walk past the CFI.  The new context starts
+ * with the creator's mxcsr and x87 control word.
+ */
+  .globl exco__ctx_make
+  .hidden exco__ctx_make
+  .type exco__ctx_make, @function
+  .p2align 4
+exco__ctx_make:
+  .cfi_startproc
+  ENDBR
+  leaq (%rsi,%rdx), %rax
+  andq $-16, %rax
+  movq $0, -8(%rax)
+  movq $0, -16(%rax)
+  subq $16 + FRAME, %rax
+  stmxcsr (%rax)
+  fnstcw 4(%rax)
+  movw $0, 6(%rax)
+  movq $0, 8(%rax)
+  movq %rcx, 16(%rax)    /* r12 = entry */
+  movq %r8, 24(%rax)     /* r13 = arg */
+  movq $0, 32(%rax)      /* r14 */
+  movq $0, 40(%rax)      /* r15 */
+  movq $0, 48(%rax)      /* rbx */
+  movq $0, 56(%rax)      /* rbp */
+  leaq exco__ctx_start(%rip), %rcx
+  movq %rcx, 64(%rax)    /* return address */
+  movq %rax, (%rdi)
+  xorl %eax, %eax
+  ret
+  .cfi_endproc
+  .size exco__ctx_make, .-exco__ctx_make
+
+/*
+ * First code run on a new stack, entered by exco__ctx_switch's ret with
+ * rsp 16-byte aligned.  Calls entry(arg); entry must leave by switching
+ * away, so returning from it is a bug and aborts.  The CFI marks this as
+ * the outermost frame so backtraces stop here.
+ */
+  .type exco__ctx_start, @function
+  .p2align 4
+exco__ctx_start:
+  .cfi_startproc
+  .cfi_undefined rip
+  movq %r13, %rdi
+  call *%r12
+  call abort@PLT
+  ud2
+  .cfi_endproc
+  .size exco__ctx_start, .-exco__ctx_start
+
+  .section .rodata
+  .globl exco__ctx_backend
+  .hidden exco__ctx_backend
+  .type exco__ctx_backend, @object
+exco__ctx_backend:
+  .asciz "asm"
+  .size exco__ctx_backend, .-exco__ctx_backend
+
+/* Indirect-branch tracking: every indirect branch target here has an
+ * endbr64 (exco__ctx_start is only reached by ret).  Shadow stacks are
+ * not claimed: a context switch changes stacks behind the shadow stack's
+ * back. */
+#if defined(__CET__) && (__CET__ & 1)
+  .section .note.gnu.property, "a"
+  .p2align 3
+  .long 4            /* name size */
+  .long 16           /* descriptor size */
+  .long 5            /* NT_GNU_PROPERTY_TYPE_0 */
+  .asciz "GNU"
+  .long 0xc0000002   /* GNU_PROPERTY_X86_FEATURE_1_AND */
+  .long 4
+  .long 1            /* GNU_PROPERTY_X86_FEATURE_1_IBT */
+  .p2align 3
+#endif
+
+  .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,37 @@
+## src/local.mk -- libexco, the core library (included from Makefile.am).
+
+lib_LTLIBRARIES += %reldir%/libexco.la
+
+%canon_reldir%_libexco_la_SOURCES = \
+	%reldir%/error.c \
+	%reldir%/executor.c \
+	%reldir%/task.c \
+	%reldir%/local.c \
+	%reldir%/promise.c \
+	%reldir%/stack.c
+
+## Exactly one context-switch backend, chosen by configure
+## (--with-context=auto|asm|ucontext).
+if EXCO_CONTEXT_UCONTEXT
+%canon_reldir%_libexco_la_SOURCES += %reldir%/context-ucontext.c
+endif
+if EXCO_CONTEXT_X86_64
+%canon_reldir%_libexco_la_SOURCES += %reldir%/context-x86_64.S
+endif
+if EXCO_CONTEXT_AARCH64
+%canon_reldir%_libexco_la_SOURCES += %reldir%/context-aarch64.S
+endif
+
+## Automake puts every conditional source in the tarball, chosen or not.
+
+noinst_HEADERS += \
+	%reldir%/exco-internal.h \
+	%reldir%/queue.h \
+	%reldir%/context.h \
+	%reldir%/stack.h
+
+%canon_reldir%_libexco_la_CPPFLAGS = $(EXCO_LIB_CPPFLAGS)
+%canon_reldir%_libexco_la_CFLAGS = $(EXCO_LIB_CFLAGS)
+%canon_reldir%_libexco_la_LDFLAGS = \
+	-version-info $(EXCO_LT_VERSION_INFO) -no-undefined
+%canon_reldir%_libexco_la_LIBADD = $(PTHREAD_LIBS)

@@ -1,0 +1,616 @@
+/*
+ * task.c -- tasks: spawn, poll, drop, await, wakers, join and stack holds.
+ *
+ * A task is a control block (struct exco_task) plus a stack.  The control
+ * block is reference counted: the host holds one reference from spawn to
+ * drop, a join handle holds one, every cloned waker and every stack hold
+ * holds one.  So a waker can be woken from another thread long after the
+ * task was dropped: it finds EXCO__DROPPED in the state word and does
+ * nothing, and its memory is still there to say so.
+ *
+ * The stack has its own, shorter life: it is released once the function
+ * has returned and every stack hold is gone.  It is always released from
+ * the poller's side (or a hold's owner), never from the coroutine itself,
+ * because the coroutine's last switch away happens on that very stack: it
+ * cannot give the stack back to the pool while it is still standing on it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "exco-internal.h"
+
+#ifdef EXCO__HAVE_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef EXCO__HAVE_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef EXCO__HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+/* Largest stack a spawn may ask for: far beyond any sane use, low enough
+ * that rounding it up to pages cannot overflow. */
+#define EXCO__STACK_MAX ((size_t)1 << 40)
+
+/*
+ * The running task of this thread.  It is read through a function the
+ * compiler may not inline: a coroutine suspended on one thread may be
+ * resumed on another, and a thread-local address cached across the switch
+ * would then name the old thread's variable.
+ */
+static __thread exco_task *exco__tls_current;
+
+__attribute__((noinline)) exco_task *exco__current(void) {
+  exco_task *t = exco__tls_current;
+  __asm__ volatile("" ::: "memory");
+  return t;
+}
+
+__attribute__((noinline)) static void exco__set_current(exco_task *t) {
+  __asm__ volatile("" ::: "memory");
+  exco__tls_current = t;
+}
+
+static int exco__task_valid(const exco_task *t) {
+  return t != NULL && t->magic == EXCO__TASK_MAGIC;
+}
+
+void exco__task_ref(exco_task *t) {
+  atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void exco__task_unref(exco_task *t) {
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  t->magic = 0;
+  pthread_mutex_destroy(&t->lock);
+  exco__free(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Switching                                                               */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Poller -> coroutine.  Sanitizers are told about the stack we are about
+ * to run on, so ASan doesn't report the coroutine's frames as a wild stack
+ * and TSan keeps a separate shadow stack per coroutine.  errno belongs to
+ * the poller on this side, so it is saved and restored around the switch.
+ */
+static void exco__switch_in(exco_task *t) {
+  int saved_errno = errno;
+  exco_task *prev = exco__current();
+
+  exco__set_current(t);
+#ifdef EXCO__HAVE_ASAN
+  void *fake = NULL;
+  __sanitizer_start_switch_fiber(&fake, t->stack->lo, t->stack->size);
+#endif
+#ifdef EXCO__HAVE_TSAN
+  t->tsan_caller = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(t->tsan_fiber, 0);
+#endif
+  exco__ctx_switch(&t->caller, &t->ctx);
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+  exco__set_current(prev);
+  errno = saved_errno;
+}
+
+/*
+ * Coroutine -> poller.  On the final switch (the function returned) ASan
+ * is given NULL for the fake stack, which tells it this stack is gone.
+ */
+static void exco__switch_out(exco_task *t, int final) {
+  if (t->stack->flags & EXCO_SPAWN_NOGUARD) {
+    /* Without a guard page an overflow is only seen after the fact.  The
+     * memory below is corrupted by then: stop before anything uses it. */
+    if (!exco__stack_canary_ok(t->stack)) {
+      fprintf(stderr, "exco: stack overflow in unguarded task %s\n",
+              t->name != NULL ? t->name : "(unnamed)");
+      abort();
+    }
+  }
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_start_switch_fiber(final ? NULL : &t->asan_fake,
+                                 t->caller_stack_bottom,
+                                 t->caller_stack_size);
+#endif
+#ifdef EXCO__HAVE_TSAN
+  __tsan_switch_to_fiber(t->tsan_caller, 0);
+#endif
+  exco__ctx_switch(&t->ctx, &t->caller);
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_finish_switch_fiber(t->asan_fake, &t->caller_stack_bottom,
+                                  &t->caller_stack_size);
+#endif
+  (void)final;
+}
+
+static void exco__entry(void *arg) {
+  exco_task *t = arg;
+
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_finish_switch_fiber(NULL, &t->caller_stack_bottom,
+                                  &t->caller_stack_size);
+#endif
+  errno = 0;
+  t->result = t->fn(t->arg);
+  t->finished = 1;
+  exco__switch_out(t, 1);
+  /* A finished context is never resumed. */
+  abort();
+}
+
+/*
+ * Suspends the running coroutine until its next poll.  errno is the
+ * coroutine's on this side: the poller's code in between may change it.
+ */
+static void exco__suspend(exco_task *t) {
+  int saved_errno = errno;
+  exco__switch_out(t, 0);
+  errno = saved_errno;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stacks                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static void exco__task_release_stake(exco_task *t) {
+  if (atomic_fetch_sub_explicit(&t->unreleased, 1, memory_order_acq_rel) == 1)
+    exco__executor_task_gone(t->ex);
+}
+
+static void exco__task_release_stack(exco_task *t) {
+#ifdef EXCO__HAVE_VALGRIND
+  VALGRIND_STACK_DEREGISTER(t->valgrind_stack_id);
+#endif
+  exco__stack_put(t->ex->pool, t->stack);
+  t->stack = NULL;
+  exco__task_release_stake(t);
+}
+
+static void exco__task_unhold(exco_task *t) {
+  if (atomic_fetch_sub_explicit(&t->holds, 1, memory_order_acq_rel) == 1)
+    exco__task_release_stack(t);
+}
+
+exco_hold *exco_hold_stack(void) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return NULL;
+  atomic_fetch_add_explicit(&t->holds, 1, memory_order_relaxed);
+  exco__task_ref(t);
+  return (exco_hold *)t;
+}
+
+void exco_hold_release(exco_hold *hold) {
+  exco_task *t = (exco_task *)hold;
+
+  if (t == NULL)
+    return;
+  exco__task_unhold(t);
+  exco__task_unref(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Spawn                                                                   */
+/* ---------------------------------------------------------------------- */
+
+int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
+               const exco_spawn_opts *opts, exco_task **out) {
+  exco_spawn_opts o = {0, NULL, 0};
+  exco_task *t;
+  int err;
+
+  if (fn == NULL)
+    return EXCO_EINVAL;
+  if (opts != NULL)
+    o = *opts;
+  if ((o.flags & ~EXCO_SPAWN_NOGUARD) != 0 || o.stack_size > EXCO__STACK_MAX)
+    return EXCO_EINVAL;
+  if (ex == NULL) {
+    ex = exco_current_executor();
+    if (ex == NULL && (err = exco__default_executor_get(&ex)) != 0)
+      return err;
+  }
+  if (!exco__executor_valid(ex))
+    return EXCO_EINVAL;
+
+  t = exco__malloc(sizeof(*t));
+  if (t == NULL)
+    return EXCO_ENOMEM;
+  t->magic = EXCO__TASK_MAGIC;
+  /* The initial poll is already owed: task_run schedules it. */
+  atomic_init(&t->state, EXCO__NOTIFIED);
+  atomic_init(&t->refs, out != NULL ? 2 : 1);
+  atomic_init(&t->wakes_inflight, 0);
+  atomic_init(&t->holds, 1);
+  atomic_init(&t->unreleased, 2);
+  t->started = 0;
+  t->finished = 0;
+  t->ex = ex;
+  t->ext = NULL;
+  t->fn = fn;
+  t->arg = arg;
+  t->result = NULL;
+  t->name = o.name;
+  t->saved_errno = 0;
+  exco__list_init(&t->joiners);
+  if (pthread_mutex_init(&t->lock, NULL) != 0) {
+    exco__free(t);
+    return EXCO_ENOMEM;
+  }
+
+  err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);
+  if (err != 0)
+    goto fail;
+
+  t->ext = ex->task_new(ex->data);
+  if (t->ext == NULL) {
+    exco__stack_put(ex->pool, t->stack);
+    err = EXCO_ENOMEM;
+    goto fail;
+  }
+#ifdef EXCO__HAVE_VALGRIND
+  t->valgrind_stack_id = VALGRIND_STACK_REGISTER(
+      t->stack->lo, (char *)t->stack->lo + t->stack->size);
+#endif
+  atomic_fetch_add_explicit(&ex->live, 1, memory_order_relaxed);
+  if (out != NULL)
+    *out = t;
+  ex->task_run(t->ext, t);
+  return 0;
+
+fail:
+  pthread_mutex_destroy(&t->lock);
+  t->magic = 0;
+  exco__free(t);
+  return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wake                                                                    */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Calls the host's task_wake.  wakes_inflight tells a concurrent drop that
+ * a thread is inside task_wake for this task: exco_drop() sets DROPPED and
+ * then waits for the count to fall to zero, so once it returns the host
+ * can free its handle without a wake landing on it.  The count is raised
+ * *before* the state change that decides to call the host, so whichever
+ * of the two (wake's CAS, drop's fetch_or) comes first in the state word's
+ * order, the other one sees it.
+ */
+void exco__task_wake(exco_task *t) {
+  unsigned s = atomic_load_explicit(&t->state, memory_order_acquire);
+
+  for (;;) {
+    if (s & (EXCO__DONE | EXCO__DROPPED | EXCO__NOTIFIED))
+      return; /* finished, gone, or a poll is owed already: coalesce */
+    if (s & EXCO__RUNNING) {
+      /* The poll in progress will see NOTIFIED when the coroutine
+       * suspends and reschedule it: no host call from here. */
+      if (atomic_compare_exchange_weak_explicit(
+              &t->state, &s, s | EXCO__NOTIFIED, memory_order_acq_rel,
+              memory_order_acquire))
+        return;
+      continue;
+    }
+    atomic_fetch_add_explicit(&t->wakes_inflight, 1, memory_order_seq_cst);
+    if (atomic_compare_exchange_strong_explicit(
+            &t->state, &s, s | EXCO__NOTIFIED, memory_order_seq_cst,
+            memory_order_acquire)) {
+      t->ex->task_wake(t->ext);
+      atomic_fetch_sub_explicit(&t->wakes_inflight, 1, memory_order_release);
+      return;
+    }
+    atomic_fetch_sub_explicit(&t->wakes_inflight, 1, memory_order_release);
+  }
+}
+
+exco_waker *exco_waker_current(void) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return NULL;
+  exco__task_ref(t);
+  return (exco_waker *)t;
+}
+
+exco_waker *exco_waker_clone(exco_waker *w) {
+  if (w != NULL)
+    exco__task_ref((exco_task *)w);
+  return w;
+}
+
+void exco_waker_wake(exco_waker *w) {
+  if (w != NULL)
+    exco__task_wake((exco_task *)w);
+}
+
+void exco_waker_drop(exco_waker *w) {
+  if (w != NULL)
+    exco__task_unref((exco_task *)w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Poll and drop                                                           */
+/* ---------------------------------------------------------------------- */
+
+/* Resumes @t until it suspends or returns.  The caller owns RUNNING. */
+static void exco__resume(exco_task *t) {
+  if (!t->started) {
+    t->started = 1;
+#ifdef EXCO__HAVE_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry,
+                       t) != 0) {
+      /* Only the ucontext backend can fail here, and then the task can't
+       * ever run: it ends as if cancelled before it started. */
+      atomic_fetch_or_explicit(&t->state, EXCO__CANCEL, memory_order_relaxed);
+      t->finished = 1;
+      return;
+    }
+  }
+  exco__switch_in(t);
+}
+
+/* A joiner waiting on a task, linked into the task's joiners list.  It
+ * lives on the joiner's stack: the joiner is suspended in exco_join() while
+ * it is linked, and unlinks it under the lock if it is cancelled. */
+typedef struct exco__join_wait {
+  exco__list link;
+  exco_task *waker;
+  exco_task *target;
+} exco__join_wait;
+
+/*
+ * The function has returned (or will never run): publish DONE, wake the
+ * joiners, and let go of the stack.  Runs on the poller's side.
+ */
+static void exco__finish(exco_task *t) {
+  exco__list *n;
+
+#ifdef EXCO__HAVE_TSAN
+  if (t->started)
+    __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+  pthread_mutex_lock(&t->lock);
+  atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_acq_rel);
+  while (!exco__list_empty(&t->joiners)) {
+    n = t->joiners.next;
+    exco__list_remove(n);
+    exco__task_wake(exco__container_of(n, exco__join_wait, link)->waker);
+  }
+  pthread_mutex_unlock(&t->lock);
+  exco__task_unhold(t);
+}
+
+int exco_poll(exco_task *t) {
+  unsigned s, ns;
+
+  if (!exco__task_valid(t))
+    return EXCO_EINVAL;
+  if (exco__current() != NULL)
+    return EXCO_EBUSY;
+
+  s = atomic_load_explicit(&t->state, memory_order_acquire);
+  do {
+    if (s & EXCO__DROPPED)
+      return EXCO_EALREADY;
+    if (s & EXCO__DONE)
+      return 0;
+    if (s & EXCO__RUNNING)
+      return EXCO_EBUSY;
+    ns = (s & ~(unsigned)EXCO__NOTIFIED) | EXCO__RUNNING;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &t->state, &s, ns, memory_order_acq_rel, memory_order_acquire));
+
+  exco__resume(t);
+
+  if (t->finished) {
+    exco__finish(t);
+    atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
+                              memory_order_release);
+    return 0;
+  }
+
+  /* Suspended.  A wake that came while it ran left NOTIFIED set and
+   * called nobody: the host is told now, after RUNNING is cleared, so the
+   * next poll it schedules can't find the task still running. */
+  atomic_fetch_add_explicit(&t->wakes_inflight, 1, memory_order_seq_cst);
+  s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
+                                memory_order_seq_cst);
+  if ((s & (EXCO__NOTIFIED | EXCO__DROPPED)) == EXCO__NOTIFIED)
+    t->ex->task_wake(t->ext);
+  atomic_fetch_sub_explicit(&t->wakes_inflight, 1, memory_order_release);
+  return 1;
+}
+
+int exco_drop(exco_task *t) {
+  exco_task *cur = exco__current();
+  unsigned s;
+
+  if (!exco__task_valid(t))
+    return EXCO_EINVAL;
+  if (cur == t)
+    return EXCO_EBUSY;
+
+  s = atomic_load_explicit(&t->state, memory_order_acquire);
+  do {
+    if (s & EXCO__DROPPED)
+      return EXCO_EALREADY;
+    if (s & EXCO__RUNNING)
+      return EXCO_EBUSY;
+    /* Cancelling a started task means resuming it; from inside another
+     * coroutine that would nest one coroutine in another's poll. */
+    if (cur != NULL && t->started && !(s & EXCO__DONE))
+      return EXCO_EBUSY;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &t->state, &s,
+      s | EXCO__DROPPED | EXCO__RUNNING |
+          (s & EXCO__DONE ? 0u : (unsigned)EXCO__CANCEL),
+      memory_order_seq_cst, memory_order_acquire));
+
+  /* No new host wake can start now; wait out the ones already inside
+   * task_wake (a few instructions of the host's code). */
+  while (atomic_load_explicit(&t->wakes_inflight, memory_order_acquire) != 0)
+    sched_yield();
+
+  if (!(s & EXCO__DONE)) {
+    /* Every await now returns EXCO_ECANCELED without suspending, so one
+     * resume normally runs the function to its end.  The loop is for a
+     * function that ignores the error and awaits again. */
+    while (t->started && !t->finished)
+      exco__resume(t);
+    t->finished = 1;
+    exco__finish(t);
+  }
+  exco__task_release_stake(t);
+  exco__task_unref(t);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Await                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int exco__cancelled(exco_task *t) {
+  return (atomic_load_explicit(&t->state, memory_order_acquire) &
+          EXCO__CANCEL) != 0;
+}
+
+int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (poll == NULL)
+    return EXCO_EINVAL;
+  if (exco__cancelled(t))
+    return EXCO_ECANCELED;
+  while (!poll(arg, (exco_waker *)t)) {
+    exco__suspend(t);
+    if (exco__cancelled(t)) {
+      if (cancel != NULL)
+        cancel(arg);
+      return EXCO_ECANCELED;
+    }
+  }
+  return 0;
+}
+
+int exco_yield(void) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (exco__cancelled(t))
+    return EXCO_ECANCELED;
+  /* The task is RUNNING, so this only marks it: the poll reschedules it
+   * through the host once we have switched out. */
+  atomic_fetch_or_explicit(&t->state, EXCO__NOTIFIED, memory_order_acq_rel);
+  exco__suspend(t);
+  return exco__cancelled(t) ? EXCO_ECANCELED : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Join, cancel, accessors                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int exco__join_poll(void *arg, exco_waker *w) {
+  exco__join_wait *jw = arg;
+  int done;
+
+  pthread_mutex_lock(&jw->target->lock);
+  done = (atomic_load_explicit(&jw->target->state, memory_order_acquire) &
+          EXCO__DONE) != 0;
+  if (!done && exco__list_empty(&jw->link)) {
+    jw->waker = (exco_task *)w;
+    exco__list_insert_tail(&jw->target->joiners, &jw->link);
+  }
+  pthread_mutex_unlock(&jw->target->lock);
+  return done;
+}
+
+static void exco__join_cancel(void *arg) {
+  exco__join_wait *jw = arg;
+
+  pthread_mutex_lock(&jw->target->lock);
+  if (!exco__list_empty(&jw->link))
+    exco__list_remove(&jw->link);
+  pthread_mutex_unlock(&jw->target->lock);
+}
+
+int exco_join(exco_task *task, void **result) {
+  exco_task *cur = exco__current();
+  exco__join_wait jw;
+  int err;
+
+  if (cur == NULL)
+    return EXCO_EPERM;
+  if (!exco__task_valid(task))
+    return EXCO_EINVAL;
+  if (task == cur)
+    return EXCO_EDEADLK;
+  exco__list_init(&jw.link);
+  jw.waker = NULL;
+  jw.target = task;
+  err = exco_await(exco__join_poll, exco__join_cancel, &jw);
+  if (err != 0)
+    return err;
+  if (result != NULL)
+    *result = task->result;
+  return exco__cancelled(task) ? EXCO_ECANCELED : 0;
+}
+
+int exco_task_done(exco_task *task) {
+  if (!exco__task_valid(task))
+    return EXCO_EINVAL;
+  return (atomic_load_explicit(&task->state, memory_order_acquire) &
+          EXCO__DONE) != 0;
+}
+
+int exco_task_cancel(exco_task *task) {
+  unsigned s;
+
+  if (!exco__task_valid(task))
+    return EXCO_EINVAL;
+  s = atomic_fetch_or_explicit(&task->state, EXCO__CANCEL,
+                               memory_order_acq_rel);
+  if (s & EXCO__DONE)
+    return EXCO_EALREADY;
+  exco__task_wake(task);
+  return 0;
+}
+
+void exco_task_release(exco_task *task) {
+  if (exco__task_valid(task))
+    exco__task_unref(task);
+}
+
+exco_task *exco_current(void) {
+  return exco__current();
+}
+
+exco_executor *exco_current_executor(void) {
+  exco_task *t = exco__current();
+  return t != NULL ? t->ex : NULL;
+}
+
+const char *exco_task_name(exco_task *task) {
+  return exco__task_valid(task) ? task->name : NULL;
+}
+
+const char *exco_context_backend(void) {
+  return exco__ctx_backend;
+}

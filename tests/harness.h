@@ -1,0 +1,194 @@
+/*
+ * harness.h -- shared helpers for exco's Check test binaries.
+ *
+ * The harness provides:
+ *   - a recording host driver (h_host): a thread-safe FIFO host that
+ *     implements the driver contract and records every callback, so tests
+ *     can check the library's promises (task_new/task_run once each, at
+ *     most one task_wake per poll, no task_wake after drop);
+ *   - a flag future (h_flag): a leaf future that is ready once a flag is
+ *     set, from any thread, with the race-free register-then-check pattern;
+ *   - a counting, optionally failing allocator for exco_replace_allocator;
+ *   - a per-test watchdog and suite runner.
+ *
+ * Rule for every test: no ck_assert* inside a coroutine.  Coroutines store
+ * what they saw in plain variables; tests assert after the poll or run.
+ *
+ * Environment:
+ *   EXCO_TEST_VALGRIND=1  set by `make check-valgrind`: stress loops are
+ *                         scaled down and tests that exhaust
+ *                         vm.max_map_count are skipped (valgrind has its
+ *                         own mapping limits).
+ *   EXCO_TEST_SKIP_EXHAUST=1  skips only the map-count exhaustion test.
+ *   EXCO_TEST_WATCHDOG=N  seconds before a single test is killed with
+ *                         SIGALRM (default 120; 0 disables).
+ */
+#ifndef EXCO_TESTS_HARNESS_H
+#define EXCO_TESTS_HARNESS_H
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "exco.h"
+
+/* ---------------------------------------------------------------------- */
+/* Environment                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* 1 when the tests run under valgrind (EXCO_TEST_VALGRIND set). */
+int h_under_valgrind(void);
+
+/* Scales a stress iteration count down under valgrind (never below 1). */
+long h_scale(long n);
+
+/* Seconds a blocking harness wait gives up after (lost-wakeup detector). */
+double h_wait_timeout(void);
+
+/* Monotonic time in seconds. */
+double h_now(void);
+
+/* ---------------------------------------------------------------------- */
+/* The recording host driver                                               */
+/* ---------------------------------------------------------------------- */
+
+typedef struct h_host h_host;
+typedef struct h_ext h_ext;
+
+/* The host's ("extern") handle for one task.  Exts stay allocated until
+ * h_host_destroy() so a late task_wake is recorded instead of crashing. */
+struct h_ext {
+  h_host *host;
+  exco_task *intern;       /* from task_run */
+  h_ext *qnext;            /* ready-queue link */
+  h_ext *anext;            /* list of all exts */
+  int queued;              /* on the ready queue */
+  int dropped;             /* exco_drop() returned 0 */
+  int finished;            /* exco_poll() returned 0 */
+  unsigned long runs;      /* task_run calls for this ext */
+  unsigned long wakes;     /* task_wake calls, total */
+  unsigned long wakes_since_poll;
+  unsigned long polls;     /* exco_poll calls made by the harness */
+  pthread_t run_thread;    /* thread task_run was called on */
+};
+
+struct h_host {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  exco_executor *ex;       /* from exco_executor_new (NULL for exco_init) */
+  h_ext *qhead, *qtail;
+  h_ext *all;
+  long live;               /* exts run and not yet dropped */
+  /* Counters. */
+  unsigned long n_new, n_run, n_wake, n_polls, n_drops;
+  void *last_new_data;
+  int fail_new;            /* task_new returns NULL while nonzero */
+  /* Contract violations, all must stay 0. */
+  unsigned long v_bad_data;      /* task_new got the wrong data */
+  unsigned long v_run_twice;     /* task_run twice for one ext */
+  unsigned long v_run_null;      /* task_run with NULL intern */
+  unsigned long v_wake_dropped;  /* task_wake after exco_drop returned */
+  unsigned long v_wake_extra;    /* >1 task_wake between two polls */
+  unsigned long v_wake_unknown;  /* task_wake for an ext never run */
+  unsigned long v_poll_error;    /* exco_poll returned < 0 in a run */
+  unsigned long v_drop_error;    /* exco_drop returned != 0 in a run */
+};
+
+/* The three callbacks; data must be the h_host. */
+void *h_task_new(void *data);
+void h_task_run(void *ext, exco_task *intern);
+void h_task_wake(void *ext);
+
+/* Initialises @h and creates its executor (asserts success). */
+void h_host_init(h_host *h);
+/* Initialises @h without creating an executor (for exco_init). */
+void h_host_init_bare(h_host *h);
+/* Asserts no violations, no live tasks, frees the executor and the exts. */
+void h_host_destroy(h_host *h);
+/* Asserts the violation counters are all 0. */
+void h_host_assert_clean(h_host *h);
+
+/* Pops the next ready ext, or NULL. */
+h_ext *h_host_pop(h_host *h);
+/* Finds the ext whose intern handle is @t, or NULL. */
+h_ext *h_host_ext(h_host *h, exco_task *t);
+/* Polls @e once (resets its wake count first); returns exco_poll's value. */
+int h_host_poll(h_host *h, h_ext *e);
+/* Drops @e; returns exco_drop's value and records the drop on success. */
+int h_host_drop(h_host *h, h_ext *e);
+/* Polls ready tasks (dropping finished ones) until none is ready.
+ * Returns the number of live tasks. */
+long h_host_run_until_idle(h_host *h);
+/* Like h_host_run_until_idle() but blocks for wakes until no task is
+ * live.  Returns 0, or -1 if no wake came for h_wait_timeout() seconds
+ * while tasks were live (a lost wakeup). */
+int h_host_run(h_host *h);
+/* Thread-safe snapshots. */
+unsigned long h_host_wakes(h_host *h);
+long h_host_live(h_host *h);
+
+/* ---------------------------------------------------------------------- */
+/* A flag future                                                           */
+/* ---------------------------------------------------------------------- */
+
+typedef struct h_flag {
+  pthread_mutex_t mu;
+  int ready;
+  exco_waker *waker;       /* registered waker (a clone) */
+  atomic_int polls;        /* poll calls */
+  atomic_int cancels;      /* cancel calls */
+  atomic_int wrong_task;   /* poll called outside the awaiting coroutine */
+} h_flag;
+
+void h_flag_init(h_flag *f);
+/* Drops any registered waker. */
+void h_flag_destroy(h_flag *f);
+/* Sets the flag and wakes the registered waker (any thread). */
+void h_flag_set(h_flag *f);
+/* Wakes the registered waker without setting the flag. */
+void h_flag_poke(h_flag *f);
+/* 1 if a waker is registered. */
+int h_flag_has_waker(h_flag *f);
+/* Awaits the flag: exco_await(h_flag_poll, h_flag_cancel, f). */
+int h_flag_await(h_flag *f);
+int h_flag_poll(void *arg, exco_waker *w);
+void h_flag_cancel(void *arg);
+
+/* A future that is never ready and registers nothing. */
+int h_never_poll(void *arg, exco_waker *w);
+
+/* ---------------------------------------------------------------------- */
+/* Allocator                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Installs a counting allocator.  Allocation number @fail_at (1-based,
+ * counted from this call) returns NULL; 0 never fails. */
+void h_alloc_install(long fail_at);
+/* Restores malloc/free (asserts success). */
+void h_alloc_restore(void);
+/* Allocations made since h_alloc_install(), and blocks outstanding (from
+ * allocations made through the counting allocator). */
+long h_alloc_count(void);
+long h_alloc_outstanding(void);
+/* 1 once the installed allocator has refused an allocation. */
+int h_alloc_failed(void);
+
+/* ---------------------------------------------------------------------- */
+/* Threads and suites                                                      */
+/* ---------------------------------------------------------------------- */
+
+/* pthread_create/pthread_join that assert success. */
+void h_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+void *h_thread_join(pthread_t t);
+
+/* Checked fixtures: start/stop the watchdog.  h_tcase() adds them. */
+void h_setup(void);
+void h_teardown(void);
+/* A test case with the watchdog fixture and @timeout seconds. */
+TCase *h_tcase(const char *name, double timeout);
+
+/* Runs @s (CK_ENV verbosity) and returns an exit status for main(). */
+int h_run_suite(Suite *s);
+
+#endif
