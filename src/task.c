@@ -29,9 +29,6 @@
 #ifdef EXCO__HAVE_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
-#ifdef EXCO__HAVE_VALGRIND
-#include <valgrind/valgrind.h>
-#endif
 
 /* Largest stack a spawn may ask for: far beyond any sane use, low enough
  * that rounding it up to pages cannot overflow. */
@@ -168,9 +165,6 @@ static void exco__task_release_stake(exco_task *t) {
 }
 
 static void exco__task_release_stack(exco_task *t) {
-#ifdef EXCO__HAVE_VALGRIND
-  VALGRIND_STACK_DEREGISTER(t->valgrind_stack_id);
-#endif
   exco__stack_put(t->ex->pool, t->stack);
   t->stack = NULL;
   exco__task_release_stake(t);
@@ -259,10 +253,6 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
     err = EXCO_ENOMEM;
     goto fail;
   }
-#ifdef EXCO__HAVE_VALGRIND
-  t->valgrind_stack_id = VALGRIND_STACK_REGISTER(
-      t->stack->lo, (char *)t->stack->lo + t->stack->size);
-#endif
   atomic_fetch_add_explicit(&ex->live, 1, memory_order_relaxed);
   if (out != NULL)
     *out = t;
