@@ -7,6 +7,7 @@
 #define EXCO_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -48,8 +49,23 @@ enum {
   EXCO__NOTIFIED = 1u << 1, /* a poll is owed */
   EXCO__DONE = 1u << 2,     /* the function returned, or never will run */
   EXCO__DROPPED = 1u << 3,  /* the host dropped it: no more host calls */
-  EXCO__CANCEL = 1u << 4    /* awaits return EXCO_ECANCELED */
+  EXCO__CANCEL = 1u << 4,   /* awaits return EXCO_ECANCELED */
+  EXCO__JOINERS = 1u << 5   /* a joiner may be linked: DONE must wake */
 };
+
+/*
+ * A tiny lock for lists that are touched rarely and briefly (a task's
+ * joiners).  A pthread mutex would cost an init and a destroy per task on
+ * the spawn path, which is hot; contention here is almost never.
+ */
+static inline void exco__spin_lock(atomic_flag *l) {
+  while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
+    sched_yield();
+}
+
+static inline void exco__spin_unlock(atomic_flag *l) {
+  atomic_flag_clear_explicit(l, memory_order_release);
+}
 
 struct exco_executor {
   uint32_t magic;
@@ -79,7 +95,7 @@ struct exco_task {
   void *result;
   const char *name;
   exco__stack *stack;
-  pthread_mutex_t lock;     /* protects joiners */
+  atomic_flag lock;         /* protects joiners */
   exco__list joiners;
   exco__ctx ctx;            /* the coroutine */
   exco__ctx caller;         /* whoever resumed it */

@@ -61,11 +61,28 @@ void exco__task_ref(exco_task *t) {
   atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 }
 
+/*
+ * Counters below are often at their last count when we come to drop one,
+ * and a plain load is much cheaper than a locked read-modify-write.  If
+ * the load shows we hold the last count, nobody else can take a new one
+ * (that needs a count already), so the object is ours alone.
+ */
+static int exco__put_last(atomic_long *count) {
+  if (atomic_load_explicit(count, memory_order_acquire) == 1)
+    return 1;
+  return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;
+}
+
+static int exco__put_last_int(atomic_int *count) {
+  if (atomic_load_explicit(count, memory_order_acquire) == 1)
+    return 1;
+  return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;
+}
+
 void exco__task_unref(exco_task *t) {
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+  if (!exco__put_last(&t->refs))
     return;
   t->magic = 0;
-  pthread_mutex_destroy(&t->lock);
   exco__free(t);
 }
 
@@ -160,7 +177,7 @@ static void exco__suspend(exco_task *t) {
 /* ---------------------------------------------------------------------- */
 
 static void exco__task_release_stake(exco_task *t) {
-  if (atomic_fetch_sub_explicit(&t->unreleased, 1, memory_order_acq_rel) == 1)
+  if (exco__put_last_int(&t->unreleased))
     exco__executor_task_gone(t->ex);
 }
 
@@ -171,7 +188,7 @@ static void exco__task_release_stack(exco_task *t) {
 }
 
 static void exco__task_unhold(exco_task *t) {
-  if (atomic_fetch_sub_explicit(&t->holds, 1, memory_order_acq_rel) == 1)
+  if (exco__put_last_int(&t->holds))
     exco__task_release_stack(t);
 }
 
@@ -238,10 +255,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->name = o.name;
   t->saved_errno = 0;
   exco__list_init(&t->joiners);
-  if (pthread_mutex_init(&t->lock, NULL) != 0) {
-    exco__free(t);
-    return EXCO_ENOMEM;
-  }
+  atomic_flag_clear(&t->lock);
 
   err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);
   if (err != 0)
@@ -260,7 +274,6 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   return 0;
 
 fail:
-  pthread_mutex_destroy(&t->lock);
   t->magic = 0;
   exco__free(t);
   return err;
@@ -374,14 +387,18 @@ static void exco__finish(exco_task *t) {
   if (t->started)
     __tsan_destroy_fiber(t->tsan_fiber);
 #endif
-  pthread_mutex_lock(&t->lock);
-  atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_acq_rel);
-  while (!exco__list_empty(&t->joiners)) {
-    n = t->joiners.next;
-    exco__list_remove(n);
-    exco__task_wake(exco__container_of(n, exco__join_wait, link)->waker);
+  /* Joiners set JOINERS after linking themselves and check DONE in the
+   * same step, so either they see DONE or we see JOINERS. */
+  if (atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_acq_rel) &
+      EXCO__JOINERS) {
+    exco__spin_lock(&t->lock);
+    while (!exco__list_empty(&t->joiners)) {
+      n = t->joiners.next;
+      exco__list_remove(n);
+      exco__task_wake(exco__container_of(n, exco__join_wait, link)->waker);
+    }
+    exco__spin_unlock(&t->lock);
   }
-  pthread_mutex_unlock(&t->lock);
   exco__task_unhold(t);
 }
 
@@ -521,24 +538,33 @@ static int exco__join_poll(void *arg, exco_waker *w) {
   exco__join_wait *jw = arg;
   int done;
 
-  pthread_mutex_lock(&jw->target->lock);
-  done = (atomic_load_explicit(&jw->target->state, memory_order_acquire) &
-          EXCO__DONE) != 0;
-  if (!done && exco__list_empty(&jw->link)) {
+  exco_task *target = jw->target;
+  unsigned s;
+
+  if (atomic_load_explicit(&target->state, memory_order_acquire) &
+      EXCO__DONE)
+    return 1;
+  exco__spin_lock(&target->lock);
+  if (exco__list_empty(&jw->link)) {
     jw->waker = (exco_task *)w;
-    exco__list_insert_tail(&jw->target->joiners, &jw->link);
+    exco__list_insert_tail(&target->joiners, &jw->link);
   }
-  pthread_mutex_unlock(&jw->target->lock);
+  s = atomic_fetch_or_explicit(&target->state, EXCO__JOINERS,
+                               memory_order_acq_rel);
+  done = (s & EXCO__DONE) != 0;
+  if (done)
+    exco__list_remove(&jw->link);
+  exco__spin_unlock(&target->lock);
   return done;
 }
 
 static void exco__join_cancel(void *arg) {
   exco__join_wait *jw = arg;
 
-  pthread_mutex_lock(&jw->target->lock);
+  exco__spin_lock(&jw->target->lock);
   if (!exco__list_empty(&jw->link))
     exco__list_remove(&jw->link);
-  pthread_mutex_unlock(&jw->target->lock);
+  exco__spin_unlock(&jw->target->lock);
 }
 
 int exco_join(exco_task *task, void **result) {
