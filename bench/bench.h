@@ -32,6 +32,7 @@ typedef struct bench_opts {
   int quick;      /* --quick: small sizes, few reps */
   int json;       /* --json: machine-readable output on stdout */
   int quiet;      /* --quiet: no progress lines on stderr */
+  unsigned timeout; /* --timeout: seconds before giving up (0: never) */
   unsigned only;  /* bit i set: run workload W(i+1) */
   unsigned peers; /* BENCH_P_* bits: which peers to run */
   long w1_n, w1_batch;
@@ -81,7 +82,7 @@ typedef struct bench_result {
   double median, min, max;
   char params[96];      /* sizes used, e.g. "N=10000 K=100" */
   char note[160];       /* anything the reader must know */
-  char target[64];      /* the goal and whether it is met, if any */
+  char target[96];      /* the goal and whether it is met, if any */
   int failed;           /* 1: could not be measured; note says why */
 } bench_result;
 
@@ -116,7 +117,12 @@ bench_result *bench_results(void);
 /* Records a row that could not be measured, with the reason. */
 void bench_skip(const bench_result *tmpl, const char *why);
 
-/* A progress line on stderr (unless --quiet or --json to a terminal). */
+/* Ends the process with status 3 and the current step on stderr if it
+ * still runs after @seconds (0: no limit), so that a hung workload can't
+ * hang CI. */
+void bench_watchdog(unsigned seconds);
+
+/* A progress line on stderr (unless --quiet). */
 void bench_progress(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
@@ -140,15 +146,17 @@ typedef struct bench_host {
   const char *peer; /* BENCH_PEER_* */
   uv_loop_t *loop;  /* NULL for the local executor */
   exco_executor *ex;
-  void *priv;       /* driver state */
+  void *priv;       /* seed-uv: the data we attached with exco_uv_attach */
 } bench_host;
 
-/* Returns 1 if the host kind is built into this binary. */
-int bench_host_available(bench_host_kind kind);
 /* Sets up a loop (if any) and an executor.  Returns 0 or an EXCO_E*. */
 int bench_host_init(bench_host *h, bench_host_kind kind);
 /* Runs until every task spawned on the host has finished (or uv_stop()). */
 int bench_host_run(bench_host *h);
+/* From inside a task: make bench_host_run() return soon even though
+ * tasks are still pending (uv_stop(); nothing for the local executor,
+ * whose run returns by itself when no task is ready). */
+void bench_host_stop(bench_host *h);
 /* Tears down; every task must have been dropped. */
 void bench_host_close(bench_host *h);
 /* Loops over the selected exco hosts: BENCH_HOST_* values, -1 at end. */
@@ -159,6 +167,26 @@ const char *bench_host_peer(bench_host_kind kind);
 /* A future that is never ready (until its task is cancelled). */
 int bench_never_poll(void *arg, exco_waker *waker);
 
+/*
+ * Parks up to @p tasks on @h: each is spawned with @flags, polled once and
+ * left pending on bench_never_poll.  Join handles go to tasks[].  Returns
+ * how many were parked; if fewer than @p, *err says why spawn failed.
+ */
+long bench_park(bench_host *h, long p, unsigned flags, exco_task **tasks,
+                int *err);
+/* Cancels and releases @n parked tasks and runs @h until they are gone. */
+int bench_unpark(bench_host *h, exco_task **tasks, long n);
+
+/*
+ * Measures @fn (called with a bench_host * as ctx) under every selected
+ * exco host, one row each; the exco-uv row is the reference.  Returns the
+ * exco-uv row, or NULL if it was not run.
+ */
+bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn);
+/* Measures @fn (ctx: a fresh uv_loop_t *) as the raw-uv row, with @what
+ * as its note (how the workload is done in plain libuv). */
+void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what);
+
 /* ---- workloads ------------------------------------------------------- */
 
 void bench_w1_spawn(void);
@@ -167,6 +195,8 @@ void bench_w3_pingpong(void);
 void bench_w4_idle(void);
 void bench_w5_memory(void);
 void bench_w6_switch(void);
+/* The raw backend copies built into this binary, e.g. "asm ucontext". */
+const char *bench_w6_copies(void);
 void bench_w7_echo(void);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +18,42 @@
 
 bench_opts bench_o;
 
-static bench_result *results;
-static size_t nresults, capresults;
+/* A fixed array, so that row pointers handed out stay valid. */
+#define MAX_RESULTS 512
+static bench_result results[MAX_RESULTS];
+static size_t nresults;
 static uint64_t progress_t0;
+/* The last progress message, for the watchdog (see bench_watchdog). */
+static char progress_last[160];
 
-uint64_t bench_now_ns(void)
-{
+static void on_alarm(int sig) {
+  static const char msg[] = "\nexco-bench: timed out (--timeout) in: ";
+  ssize_t r;
+
+  (void)sig;
+  /* Only async-signal-safe calls here. */
+  r = write(2, msg, sizeof(msg) - 1);
+  r = write(2, progress_last, strlen(progress_last));
+  r = write(2, "\n", 1);
+  (void)r;
+  _exit(3);
+}
+
+void bench_watchdog(unsigned seconds) {
+  if (seconds == 0)
+    return;
+  signal(SIGALRM, on_alarm);
+  alarm(seconds);
+}
+
+uint64_t bench_now_ns(void) {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-long bench_rss_bytes(void)
-{
+long bench_rss_bytes(void) {
   long size = 0, resident = 0;
   FILE *f = fopen("/proc/self/statm", "r");
 
@@ -42,8 +65,7 @@ long bench_rss_bytes(void)
   return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
 }
 
-void bench_trim(void)
-{
+void bench_trim(void) {
 #ifdef __GLIBC__
   /* Freed chunks that glibc keeps would otherwise be reused by the next
    * measurement and hide its allocations from the RSS difference. */
@@ -51,38 +73,33 @@ void bench_trim(void)
 #endif
 }
 
-int bench_peer_on(unsigned bit)
-{
+int bench_peer_on(unsigned bit) {
   return (bench_o.peers & bit) != 0;
 }
 
-void bench_progress(const char *fmt, ...)
-{
+void bench_progress(const char *fmt, ...) {
   va_list ap;
   double t;
 
+  va_start(ap, fmt);
+  vsnprintf(progress_last, sizeof(progress_last), fmt, ap);
+  va_end(ap);
   if (bench_o.quiet)
     return;
   if (progress_t0 == 0)
     progress_t0 = bench_now_ns();
   t = (double)(bench_now_ns() - progress_t0) / 1e9;
-  fprintf(stderr, "[%6.1fs] ", t);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
+  fprintf(stderr, "[%6.1fs] %s\n", t, progress_last);
   fflush(stderr);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
 
   return (x > y) - (x < y);
 }
 
-static void stats(bench_result *r)
-{
+static void stats(bench_result *r) {
   double s[BENCH_MAX_REPS];
   int n = r->n;
 
@@ -95,26 +112,17 @@ static void stats(bench_result *r)
   r->median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-bench_result *bench_add(const bench_result *r)
-{
-  if (nresults == capresults) {
-    size_t cap = capresults ? capresults * 2 : 64;
-    bench_result *nr = realloc(results, cap * sizeof(*nr));
-
-    if (nr == NULL) {
-      fprintf(stderr, "exco-bench: out of memory\n");
-      exit(1);
-    }
-    results = nr;
-    capresults = cap;
+bench_result *bench_add(const bench_result *r) {
+  if (nresults == MAX_RESULTS) {
+    fprintf(stderr, "exco-bench: more than %d result rows\n", MAX_RESULTS);
+    exit(1);
   }
   results[nresults] = *r;
   stats(&results[nresults]);
   return &results[nresults++];
 }
 
-void bench_skip(const bench_result *tmpl, const char *why)
-{
+void bench_skip(const bench_result *tmpl, const char *why) {
   bench_result r = *tmpl;
 
   r.n = 0;
@@ -124,8 +132,7 @@ void bench_skip(const bench_result *tmpl, const char *why)
 }
 
 static bench_result *measure(const bench_result *tmpl, bench_rep_fn fn,
-                             void *ctx, int warm)
-{
+                             void *ctx, int warm) {
   bench_result r = *tmpl;
   char note[sizeof(r.note)];
   int i;
@@ -153,19 +160,16 @@ static bench_result *measure(const bench_result *tmpl, bench_rep_fn fn,
 }
 
 bench_result *bench_measure(const bench_result *tmpl, bench_rep_fn fn,
-                            void *ctx)
-{
+                            void *ctx) {
   return measure(tmpl, fn, ctx, 1);
 }
 
 bench_result *bench_measure_nowarm(const bench_result *tmpl, bench_rep_fn fn,
-                                   void *ctx)
-{
+                                   void *ctx) {
   return measure(tmpl, fn, ctx, 0);
 }
 
-void bench_target(bench_result *r, double limit, const char *goal)
-{
+void bench_target(bench_result *r, double limit, const char *goal) {
   int met;
 
   if (r == NULL)
@@ -179,12 +183,10 @@ void bench_target(bench_result *r, double limit, const char *goal)
            met ? "met" : "NOT met");
 }
 
-size_t bench_nresults(void)
-{
+size_t bench_nresults(void) {
   return nresults;
 }
 
-bench_result *bench_results(void)
-{
+bench_result *bench_results(void) {
   return results;
 }

@@ -1,2 +1,75 @@
-## bench/local.mk -- exco-bench (included from Makefile.am).
-## Stub: its owner fills it in.
+## bench/local.mk -- exco-bench, the benchmark binary (included from
+## Makefile.am).  `make bench` builds and runs it; BENCH_ARGS passes
+## options (make bench BENCH_ARGS=--quick).  See BENCHMARKS.md.
+
+bin_PROGRAMS += %reldir%/exco-bench
+
+%canon_reldir%_exco_bench_SOURCES = \
+	%reldir%/main.c \
+	%reldir%/harness.c \
+	%reldir%/report.c \
+	%reldir%/hosts.c \
+	%reldir%/w1-spawn.c \
+	%reldir%/w2-yield.c \
+	%reldir%/w3-pingpong.c \
+	%reldir%/w4-idle.c \
+	%reldir%/w5-memory.c \
+	%reldir%/w6-switch.c \
+	%reldir%/w7-echo.c
+
+noinst_HEADERS += \
+	%reldir%/bench.h \
+	%reldir%/ctx-copies.h
+
+## The seed-style driver lives in drivers/uv as a convenience library; its
+## header is found through -I$(top_srcdir)/drivers/uv.
+%canon_reldir%_exco_bench_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/drivers/uv $(LIBUV_CFLAGS)
+%canon_reldir%_exco_bench_LDADD = \
+	%reldir%/libbench-ctx-uc.la \
+	%reldir%/libbench-ctx-asm.la \
+	drivers/uv/libexco-uv-seed.la \
+	drivers/uv/libexco-uv.la \
+	src/libexco.la \
+	$(LIBUV_LIBS) $(PTHREAD_LIBS)
+
+## W6 compares both context backends in one binary.  libexco is built with
+## one of them, so the bench compiles each backend's source a second time
+## with its symbols renamed by per-target -D flags, next to a copy of
+## ctx-measure.c renamed the same way.  ctx-asm.S includes the assembly
+## file of the CPU being built for, or nothing where there is none.
+noinst_LTLIBRARIES += \
+	%reldir%/libbench-ctx-uc.la \
+	%reldir%/libbench-ctx-asm.la
+
+%canon_reldir%_libbench_ctx_uc_la_SOURCES = \
+	src/context-ucontext.c \
+	%reldir%/ctx-measure.c
+%canon_reldir%_libbench_ctx_uc_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/src \
+	-DEXCO_CONTEXT_UCONTEXT=1 \
+	-Dexco__ctx_switch=bench_uc_switch \
+	-Dexco__ctx_make=bench_uc_make \
+	-Dexco__ctx_backend=bench_uc_backend \
+	-Dbench_ctx_measure=bench_uc_measure
+
+%canon_reldir%_libbench_ctx_asm_la_SOURCES = \
+	%reldir%/ctx-asm.S \
+	%reldir%/ctx-measure.c
+%canon_reldir%_libbench_ctx_asm_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/src \
+	-DBENCH_CTX_ASM=1 \
+	-Dexco__ctx_switch=bench_asm_switch \
+	-Dexco__ctx_make=bench_asm_make \
+	-Dexco__ctx_backend=bench_asm_backend \
+	-Dexco__ctx_start=bench_asm_start \
+	-Dbench_ctx_measure=bench_asm_measure
+EXTRA_DIST += BENCHMARKS.md
+
+BENCH_ARGS =
+
+## Runs the whole benchmark (about three minutes on a 2-core machine).
+bench: %reldir%/exco-bench$(EXEEXT)
+	%reldir%/exco-bench$(EXEEXT) $(BENCH_ARGS)
+
+.PHONY: bench

@@ -44,16 +44,16 @@ static const struct {
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
-static void defaults(int quick)
-{
+static void defaults(int quick) {
   bench_opts *o = &bench_o;
 
   memset(o, 0, sizeof(*o));
   o->quick = quick;
   o->peers = ~0u;
   o->reps = quick ? 3 : 5;
+  o->timeout = quick ? 300 : 1800;
   o->w1_n = quick ? 20000 : 200000;
-  o->w1_batch = 1000;
+  o->w1_batch = 100;
   o->w2_n = quick ? 1000 : 10000;
   o->w2_k = quick ? 20 : 100;
   o->w3_m = quick ? 5000 : 100000;
@@ -74,8 +74,7 @@ static void defaults(int quick)
   o->w7_size = 64;
 }
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   size_t i;
 
   fprintf(f,
@@ -102,6 +101,8 @@ static void usage(FILE *f)
           "  --quick          small sizes for CI smoke runs (seconds)\n"
           "  --json           JSON on stdout instead of the table\n"
           "  --quiet          no progress lines on stderr\n"
+          "  --timeout=S      give up (exit 3) after S seconds; 0: never\n"
+          "                   (default 1800, quick 300)\n"
           "  --w1-n=N --w1-batch=B        W1: tasks, spawned B at a time\n"
           "  --w2-n=N --w2-k=K            W2: tasks and yields per task\n"
           "  --w3-m=M                     W3: hops\n"
@@ -119,8 +120,7 @@ static void usage(FILE *f)
           "  --help\n");
 }
 
-static int select_workload(const char *s)
-{
+static int select_workload(const char *s) {
   size_t i;
 
   for (i = 0; i < NWORKLOADS; i++)
@@ -133,8 +133,7 @@ static int select_workload(const char *s)
 }
 
 /* Calls fn on each comma-separated item of a copy of @list. */
-static int each_item(const char *list, int (*fn)(const char *))
-{
+static int each_item(const char *list, int (*fn)(const char *)) {
   char buf[256], *save = NULL, *tok;
 
   snprintf(buf, sizeof(buf), "%s", list);
@@ -147,8 +146,7 @@ static int each_item(const char *list, int (*fn)(const char *))
   return 0;
 }
 
-static int select_peer(const char *s)
-{
+static int select_peer(const char *s) {
   size_t i;
 
   for (i = 0; i < NPEERS; i++)
@@ -159,8 +157,7 @@ static int select_peer(const char *s)
   return -1;
 }
 
-static int add_p(const char *s)
-{
+static int add_p(const char *s) {
   char *end;
   long v = strtol(s, &end, 10);
 
@@ -170,8 +167,7 @@ static int add_p(const char *s)
   return 0;
 }
 
-static long num(const char *opt, const char *s, long lo)
-{
+static long num(const char *opt, const char *s, long lo) {
   char *end;
   long v = strtol(s, &end, 10);
 
@@ -186,8 +182,7 @@ static long num(const char *opt, const char *s, long lo)
   return v;
 }
 
-static double fnum(const char *opt, const char *s)
-{
+static double fnum(const char *opt, const char *s) {
   char *end;
   double v = strtod(s, &end);
 
@@ -199,7 +194,7 @@ static double fnum(const char *opt, const char *s)
 }
 
 enum {
-  O_ONLY = 256, O_PEERS, O_REPS, O_QUICK, O_JSON, O_QUIET, O_HELP,
+  O_ONLY = 256, O_PEERS, O_REPS, O_QUICK, O_JSON, O_QUIET, O_TIMEOUT, O_HELP,
   O_W1N, O_W1B, O_W2N, O_W2K, O_W3M, O_W4P, O_W4K, O_W4S, O_W5P, O_W5GP,
   O_W5GM, O_W5NM, O_W6S, O_W7C, O_W7S, O_W7Z
 };
@@ -211,6 +206,7 @@ static const struct option longopts[] = {
   {"quick", no_argument, NULL, O_QUICK},
   {"json", no_argument, NULL, O_JSON},
   {"quiet", no_argument, NULL, O_QUIET},
+  {"timeout", required_argument, NULL, O_TIMEOUT},
   {"help", no_argument, NULL, O_HELP},
   {"w1-n", required_argument, NULL, O_W1N},
   {"w1-batch", required_argument, NULL, O_W1B},
@@ -231,8 +227,7 @@ static const struct option longopts[] = {
   {NULL, 0, NULL, 0},
 };
 
-static void parse(int argc, char **argv)
-{
+static void parse(int argc, char **argv) {
   int i, c, quick = 0, peers_set = 0;
 
   /* --quick changes the defaults, which other flags then override, so it
@@ -266,6 +261,9 @@ static void parse(int argc, char **argv)
       break;
     case O_QUIET:
       bench_o.quiet = 1;
+      break;
+    case O_TIMEOUT:
+      bench_o.timeout = (unsigned)num("timeout", optarg, 0);
       break;
     case O_W1N: bench_o.w1_n = num("w1-n", optarg, 1); break;
     case O_W1B: bench_o.w1_batch = num("w1-batch", optarg, 1); break;
@@ -308,12 +306,12 @@ static void parse(int argc, char **argv)
     bench_o.only = (1u << NWORKLOADS) - 1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   uint64_t t0;
   size_t i;
 
   parse(argc, argv);
+  bench_watchdog(bench_o.timeout);
   /* Progress lines go to stderr; keep them apart from a piped table. */
   setvbuf(stdout, NULL, _IOFBF, 1 << 16);
   t0 = bench_now_ns();

@@ -18,8 +18,7 @@
 
 #include "bench.h"
 
-static void cpu_model(char *buf, size_t len)
-{
+static void cpu_model(char *buf, size_t len) {
   char line[256];
   FILE *f = fopen("/proc/cpuinfo", "r");
 
@@ -41,8 +40,7 @@ static void cpu_model(char *buf, size_t len)
   fclose(f);
 }
 
-static const char *libc_version(void)
-{
+static const char *libc_version(void) {
 #ifdef __GLIBC__
   return gnu_get_libc_version();
 #else
@@ -50,10 +48,11 @@ static const char *libc_version(void)
 #endif
 }
 
-static const char *compiler(void)
-{
-#ifdef __VERSION__
-  return __VERSION__;
+static const char *compiler(void) {
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "gcc " __VERSION__;
 #else
   return "unknown";
 #endif
@@ -61,8 +60,7 @@ static const char *compiler(void)
 
 /* The reference (exco) row of the group that @i belongs to, or NULL. */
 static const bench_result *group_ref(const bench_result *rs, size_t n,
-                                     size_t i)
-{
+                                     size_t i) {
   size_t j;
 
   for (j = 0; j < n; j++)
@@ -74,8 +72,7 @@ static const bench_result *group_ref(const bench_result *rs, size_t n,
 }
 
 /* exco / peer for row @i; 0 when there is nothing to compare. */
-static double ratio(const bench_result *rs, size_t n, size_t i)
-{
+static double ratio(const bench_result *rs, size_t n, size_t i) {
   const bench_result *ref = group_ref(rs, n, i);
 
   if (ref == NULL || ref == &rs[i] || ref->failed || rs[i].failed ||
@@ -84,8 +81,7 @@ static double ratio(const bench_result *rs, size_t n, size_t i)
   return ref->median / rs[i].median;
 }
 
-static void fmt_value(char *buf, size_t len, double v)
-{
+static void fmt_value(char *buf, size_t len, double v) {
   if (v >= 1e7)
     snprintf(buf, len, "%.3g", v);
   else if (v >= 100)
@@ -96,8 +92,7 @@ static void fmt_value(char *buf, size_t len, double v)
     snprintf(buf, len, "%.2f", v);
 }
 
-static void header(FILE *out)
-{
+static void header(FILE *out) {
   char model[128];
   struct utsname u;
 
@@ -107,8 +102,10 @@ static void header(FILE *out)
   fprintf(out, "exco-bench: %s, %ld CPUs, Linux %s, glibc %s, libuv %s\n",
           model, sysconf(_SC_NPROCESSORS_ONLN), u.release, libc_version(),
           uv_version_string());
-  fprintf(out, "compiler: gcc %s; libexco context backend: %s\n", compiler(),
-          exco_context_backend());
+  fprintf(out,
+          "compiler: %s; libexco context backend: %s; raw copies for W6: "
+          "%s\n",
+          compiler(), exco_context_backend(), bench_w6_copies());
   fprintf(out,
           "%d recorded repetitions per row%s; median, min and max of them\n",
           bench_o.reps, bench_o.quick ? " (--quick sizes)" : "");
@@ -118,8 +115,7 @@ static void header(FILE *out)
           "means exco is faster.\n");
 }
 
-void bench_report_table(void)
-{
+void bench_report_table(void) {
   const bench_result *rs = bench_results();
   size_t n = bench_nresults(), i;
   const char *lastw = "", *lastc = NULL;
@@ -134,13 +130,13 @@ void bench_report_table(void)
         strcmp(r->cse, lastc) != 0) {
       printf("\n%s %s%s%s  (%s)\n", r->workload, r->title,
              r->cse[0] ? " " : "", r->cse, r->params);
-      printf("  %-26s %-10s %10s %10s %10s %9s\n", "peer", "metric",
+      printf("  %-31s %-9s %10s %10s %10s %9s\n", "peer", "metric",
              "median", "min", "max", "exco/peer");
       lastw = r->workload;
       lastc = r->cse;
     }
     if (r->failed || r->n == 0) {
-      printf("  %-26s %-10s %10s  %s\n", r->peer, r->metric, "-",
+      printf("  %-31s %-9s %10s  %s\n", r->peer, r->metric, "-",
              r->note[0] ? r->note : "not measured");
       continue;
     }
@@ -152,18 +148,17 @@ void bench_report_table(void)
       snprintf(rat, sizeof(rat), "%.2f", q);
     else
       snprintf(rat, sizeof(rat), "%s", r->ref ? "(exco)" : "");
-    printf("  %-26s %-10s %10s %10s %10s %9s\n", r->peer, r->metric, med, mn,
+    printf("  %-31s %-9s %10s %10s %10s %9s\n", r->peer, r->metric, med, mn,
            mx, rat);
     if (r->target[0])
-      printf("  %-26s target %s\n", "", r->target);
+      printf("  %-31s target %s\n", "", r->target);
     if (r->note[0])
-      printf("  %-26s note: %s\n", "", r->note);
+      printf("  %-31s note: %s\n", "", r->note);
   }
   fflush(stdout);
 }
 
-static void json_str(const char *s)
-{
+static void json_str(const char *s) {
   putchar('"');
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -178,8 +173,7 @@ static void json_str(const char *s)
   putchar('"');
 }
 
-static void json_num(double v)
-{
+static void json_num(double v) {
   /* JSON has no inf or nan. */
   if (v != v || v > 1e300 || v < -1e300)
     printf("null");
@@ -187,8 +181,7 @@ static void json_num(double v)
     printf("%.6g", v);
 }
 
-void bench_report_json(void)
-{
+void bench_report_json(void) {
   const bench_result *rs = bench_results();
   size_t n = bench_nresults(), i;
   char model[128];
@@ -210,6 +203,8 @@ void bench_report_json(void)
   json_str(uv_version_string());
   printf(", \"context_backend\": ");
   json_str(exco_context_backend());
+  printf(", \"w6_raw_copies\": ");
+  json_str(bench_w6_copies());
   printf("},\n  \"reps\": %d, \"quick\": %s,\n  \"results\": [", bench_o.reps,
          bench_o.quick ? "true" : "false");
   for (i = 0; i < n; i++) {

@@ -1,2 +1,34 @@
-## examples/local.mk -- example programs (included from Makefile.am).
-## Stub: its owner fills it in.
+## examples/local.mk -- straight-line example programs for the libuv
+## driver (included from Makefile.am).  Built by make, not installed.
+
+EXCO_EXAMPLES = \
+	%reldir%/delay \
+	%reldir%/read_file \
+	%reldir%/ns_lookup \
+	%reldir%/echo_server \
+	%reldir%/echo_client
+
+noinst_PROGRAMS += $(EXCO_EXAMPLES)
+
+EXCO_EXAMPLE_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
+EXCO_EXAMPLE_LDADD = drivers/uv/libexco-uv.la src/libexco.la $(LIBUV_LIBS)
+
+%canon_reldir%_delay_SOURCES = %reldir%/delay.c
+%canon_reldir%_delay_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_delay_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+%canon_reldir%_read_file_SOURCES = %reldir%/read_file.c
+%canon_reldir%_read_file_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_read_file_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+%canon_reldir%_ns_lookup_SOURCES = %reldir%/ns_lookup.c
+%canon_reldir%_ns_lookup_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_ns_lookup_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+%canon_reldir%_echo_server_SOURCES = %reldir%/echo_server.c
+%canon_reldir%_echo_server_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_echo_server_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+%canon_reldir%_echo_client_SOURCES = %reldir%/echo_client.c
+%canon_reldir%_echo_client_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_echo_client_LDADD = $(EXCO_EXAMPLE_LDADD)

@@ -202,8 +202,8 @@ EXCO_API int exco_executor_new_local(exco_executor **out);
  * Frees an executor and its pooled stacks.
  *
  * @return 0; EXCO_EINVAL if @p ex is NULL or the default executor;
- *         EXCO_EBUSY if tasks spawned on it have not all been dropped (the
- *         executor is left intact).
+ *         EXCO_EBUSY if it still has live tasks (see exco_executor_live();
+ *         the executor is left intact).
  */
 EXCO_API int exco_executor_free(exco_executor *ex);
 
@@ -491,7 +491,13 @@ EXCO_API int exco_run_until_idle(exco_executor *ex);
  */
 EXCO_API int exco_run(exco_executor *ex);
 
-/** Number of tasks spawned on @p ex and not yet dropped (or EXCO_EINVAL). */
+/**
+ * Number of live tasks of @p ex: spawned and not yet dropped, or dropped
+ * while an exco_hold_stack() hold still keeps their stack (the stack
+ * belongs to the executor's pool, so the executor can't go before it).
+ *
+ * @return the count (>= 0), or EXCO_EINVAL.
+ */
 EXCO_API long exco_executor_live(exco_executor *ex);
 
 /**

@@ -67,9 +67,22 @@
 #endif
 #if defined(EXCO_ASAN) && defined(HAVE_SANITIZER_ASAN_INTERFACE_H)
 #include <sanitizer/asan_interface.h>
-/* A coroutine that ends by switching away leaves its last frames'
- * redzones poisoned; clear them before the stack is used again. */
-#define STACK_UNPOISON(lo, size) ASAN_UNPOISON_MEMORY_REGION((lo), (size))
+/*
+ * A coroutine that ends by switching away leaves its last frames'
+ * redzones poisoned; clear them before the stack is used again, or
+ * uninstrumented code's frames there (libc's) would look poisoned to
+ * instrumented callees.  Only from the lowest poisoned byte up: clearing
+ * the whole stack would write, and so commit, shadow memory for all of it
+ * (32 KiB per default stack), where reading untouched shadow commits
+ * nothing.
+ */
+static void stack_unpoison(void *lo, size_t size)
+{
+  char *p = __asan_region_is_poisoned(lo, size);
+  if (p != NULL)
+    ASAN_UNPOISON_MEMORY_REGION(p, (size_t)((char *)lo + size - p));
+}
+#define STACK_UNPOISON(lo, size) stack_unpoison((lo), (size))
 #else
 #define STACK_UNPOISON(lo, size) ((void)(lo), (void)(size))
 #endif

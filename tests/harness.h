@@ -37,6 +37,33 @@
 /* Environment                                                             */
 /* ---------------------------------------------------------------------- */
 
+/* Sanitizers the tests were built with (configure puts the flags in
+ * CFLAGS, so the test programs get them too). */
+#if defined(__SANITIZE_ADDRESS__)
+#define H_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define H_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(H_ASAN)
+#define H_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer) && !defined(H_TSAN)
+#define H_TSAN 1
+#endif
+#endif
+#if defined(H_ASAN) || defined(H_TSAN)
+#define H_SANITIZED 1
+#else
+#define H_SANITIZED 0
+#endif
+
+/* Counts the process's memory mappings (lines of /proc/self/maps), or
+ * returns -1.  With @guards_only, counts only small PROT_NONE mappings:
+ * guard pages, which sanitizer runtimes don't make. */
+long h_map_count(int guards_only);
+
 /* 1 when the tests run under valgrind (EXCO_TEST_VALGRIND set). */
 int h_under_valgrind(void);
 
@@ -85,7 +112,6 @@ struct h_host {
   void *last_new_data;
   int fail_new;            /* task_new returns NULL while nonzero */
   /* Contract violations, all must stay 0. */
-  unsigned long v_bad_data;      /* task_new got the wrong data */
   unsigned long v_run_twice;     /* task_run twice for one ext */
   unsigned long v_run_null;      /* task_run with NULL intern */
   unsigned long v_wake_dropped;  /* task_wake after exco_drop returned */
@@ -106,6 +132,8 @@ void h_host_init(h_host *h);
 void h_host_init_bare(h_host *h);
 /* Asserts no violations, no live tasks, frees the executor and the exts. */
 void h_host_destroy(h_host *h);
+/* Frees the exts and the lock (no checks; the executor is left alone). */
+void h_host_free_exts(h_host *h);
 /* Asserts the violation counters are all 0. */
 void h_host_assert_clean(h_host *h);
 
@@ -117,6 +145,9 @@ h_ext *h_host_ext(h_host *h, exco_task *t);
 int h_host_poll(h_host *h, h_ext *e);
 /* Drops @e; returns exco_drop's value and records the drop on success. */
 int h_host_drop(h_host *h, h_ext *e);
+/* Records that @e was dropped by someone else (exco_drop() called from a
+ * coroutine, say), so the host stops tracking it. */
+void h_host_mark_dropped(h_host *h, h_ext *e);
 /* Polls ready tasks (dropping finished ones) until none is ready.
  * Returns the number of live tasks. */
 long h_host_run_until_idle(h_host *h);
@@ -146,6 +177,8 @@ void h_flag_init(h_flag *f);
 void h_flag_destroy(h_flag *f);
 /* Sets the flag and wakes the registered waker (any thread). */
 void h_flag_set(h_flag *f);
+/* Clears the flag again (the next await will wait). */
+void h_flag_reset(h_flag *f);
 /* Wakes the registered waker without setting the flag. */
 void h_flag_poke(h_flag *f);
 /* 1 if a waker is registered. */

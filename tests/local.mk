@@ -1,5 +1,162 @@
-## tests/local.mk -- Check test programs (included from Makefile.am).
-## Stub: its owner fills it in.  Put the Check programs inside
-## "if HAVE_CHECK ... endif" and use $(CHECK_CFLAGS) / $(CHECK_LIBS):
-## without Check, configure only warns and make check fails with a message
-## (check-local in Makefile.am).
+## tests/local.mk -- the Check test suite (included from Makefile.am).
+##
+## One Check binary per area of the core, all linked with a small harness
+## (tests/harness.{h,c}: a recording host driver, a flag future, a counting
+## and failing allocator, a per-test watchdog).
+##
+## Environment understood by the test binaries:
+##   EXCO_TEST_VALGRIND=1      set by check-valgrind: stress loops are scaled
+##                             down and the vm.max_map_count exhaustion test
+##                             is skipped (valgrind has its own mapping
+##                             limits).
+##   EXCO_TEST_SKIP_EXHAUST=1  skips only the exhaustion test.
+##   EXCO_TEST_WATCHDOG=N      kills a hung test after N seconds (default
+##                             120, x5 under valgrind; 0 disables).
+## and Check's own CK_FORK, CK_VERBOSITY, CK_RUN_SUITE, CK_RUN_CASE,
+## CK_TIMEOUT_MULTIPLIER.
+
+if HAVE_CHECK
+
+check_LTLIBRARIES += %reldir%/libharness.la
+%canon_reldir%_libharness_la_SOURCES = %reldir%/harness.c %reldir%/harness.h
+%canon_reldir%_libharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+## Flags every test binary uses.
+exco_test_cflags = $(AM_CFLAGS) $(CHECK_CFLAGS)
+exco_test_ldadd = %reldir%/libharness.la src/libexco.la $(CHECK_LIBS) \
+	-lpthread
+
+exco_core_tests = \
+	%reldir%/test-contract \
+	%reldir%/test-await \
+	%reldir%/test-wake \
+	%reldir%/test-cancel \
+	%reldir%/test-promise \
+	%reldir%/test-join \
+	%reldir%/test-executor \
+	%reldir%/test-stack \
+	%reldir%/test-oom
+
+check_PROGRAMS += $(exco_core_tests)
+TESTS += $(exco_core_tests)
+
+%canon_reldir%_test_contract_SOURCES = %reldir%/test-contract.c
+%canon_reldir%_test_contract_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_contract_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_await_SOURCES = %reldir%/test-await.c
+%canon_reldir%_test_await_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_await_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_wake_SOURCES = %reldir%/test-wake.c
+%canon_reldir%_test_wake_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_wake_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_cancel_SOURCES = %reldir%/test-cancel.c
+%canon_reldir%_test_cancel_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_cancel_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_promise_SOURCES = %reldir%/test-promise.c
+%canon_reldir%_test_promise_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_promise_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_join_SOURCES = %reldir%/test-join.c
+%canon_reldir%_test_join_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_join_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_executor_SOURCES = %reldir%/test-executor.c
+%canon_reldir%_test_executor_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_executor_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_stack_SOURCES = %reldir%/test-stack.c
+%canon_reldir%_test_stack_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_stack_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_oom_SOURCES = %reldir%/test-oom.c
+%canon_reldir%_test_oom_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_oom_LDADD = $(exco_test_ldadd)
+
+## Every test binary (check_PROGRAMS, so the driver tests appended below
+## are included) under valgrind memcheck, in one process each (CK_FORK=no)
+## so valgrind sees the tests themselves.  VALGRIND_FLAGS adds options.
+check-valgrind: $(check_PROGRAMS)
+	@failed=; \
+	for t in $(check_PROGRAMS); do \
+	  echo "valgrind: $$t"; \
+	  CK_FORK=no EXCO_TEST_VALGRIND=1 \
+	    $(LIBTOOL) --mode=execute valgrind -q --error-exitcode=1 \
+	      --leak-check=full $(VALGRIND_FLAGS) ./$$t \
+	    || failed="$$failed $$t"; \
+	done; \
+	if test -n "$$failed"; then \
+	  echo "check-valgrind: FAILED:$$failed" >&2; exit 1; \
+	fi; \
+	echo "check-valgrind: all passed"
+
+else !HAVE_CHECK
+
+check-valgrind: check-local
+
+endif !HAVE_CHECK
+
+.PHONY: check-valgrind
+
+## Programs built outside the tree against an installed exco (.ci/run).
+EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c
+
+# libuv driver tests
+## The libuv driver's owner appends its test programs here, adding them to
+## check_PROGRAMS and TESTS inside "if HAVE_CHECK ... endif" like the above
+## (check-valgrind picks up everything in check_PROGRAMS).
+
+if HAVE_CHECK
+
+exco_uv_tests = \
+	%reldir%/test-uv-driver \
+	%reldir%/test-uv-timer \
+	%reldir%/test-uv-fs \
+	%reldir%/test-uv-net \
+	%reldir%/test-uv-cancel \
+	%reldir%/test-uv-seed
+
+check_PROGRAMS += $(exco_uv_tests)
+TESTS += $(exco_uv_tests)
+
+exco_uv_test_cppflags = $(AM_CPPFLAGS) $(LIBUV_CFLAGS) \
+	-I$(top_srcdir)/drivers/uv
+exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
+	src/libexco.la $(LIBUV_LIBS) $(CHECK_LIBS) -lpthread
+
+%canon_reldir%_test_uv_driver_SOURCES = %reldir%/test-uv-driver.c
+%canon_reldir%_test_uv_driver_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_driver_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_driver_LDADD = $(exco_uv_test_ldadd)
+
+%canon_reldir%_test_uv_timer_SOURCES = %reldir%/test-uv-timer.c
+%canon_reldir%_test_uv_timer_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_timer_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_timer_LDADD = $(exco_uv_test_ldadd)
+
+%canon_reldir%_test_uv_fs_SOURCES = %reldir%/test-uv-fs.c
+%canon_reldir%_test_uv_fs_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_fs_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_fs_LDADD = $(exco_uv_test_ldadd)
+
+%canon_reldir%_test_uv_net_SOURCES = %reldir%/test-uv-net.c
+%canon_reldir%_test_uv_net_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_net_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_net_LDADD = $(exco_uv_test_ldadd)
+
+%canon_reldir%_test_uv_cancel_SOURCES = %reldir%/test-uv-cancel.c
+%canon_reldir%_test_uv_cancel_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_cancel_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_cancel_LDADD = $(exco_uv_test_ldadd)
+
+## The seed's design (one uv_async_t per task) from drivers/uv.
+%canon_reldir%_test_uv_seed_SOURCES = %reldir%/test-uv-seed.c
+%canon_reldir%_test_uv_seed_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_seed_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_seed_LDADD = drivers/uv/libexco-uv-seed.la \
+	$(exco_uv_test_ldadd)
+
+endif

@@ -1,0 +1,205 @@
+/*
+ * w4-idle.c -- W4 idle scaling: one task yields up to K times while P
+ * other tasks stay pending; ns per yield for each P.
+ *
+ * The P tasks are parked once per peer and P (each polled once, then
+ * pending on a future that is never ready, without guard pages so that
+ * P = 100,000 fits under vm.max_map_count), and every repetition spawns
+ * a fresh yielder.  The yielder stops after K yields or after
+ * --w4-seconds, whichever comes first (a peer whose yields cost O(P)
+ * would otherwise take minutes at P = 100,000), and the result is the
+ * time divided by the yields it made.  A flat line across P is the goal.
+ *
+ * raw-uv: P uv_async_t that are never sent, and one more whose callback
+ * re-sends itself (as in W2).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+
+/* Yields are counted against the clock every CHECK of them. */
+#define CHECK 64
+
+typedef struct w4_ctx {
+  bench_host *h;     /* exco peers */
+  uv_loop_t *loop;   /* raw-uv */
+  uv_async_t *idle;  /* raw-uv: the P handles */
+  long yields;       /* result of one repetition */
+  uint64_t deadline; /* when the yielder gives up */
+  uv_async_t step;   /* raw-uv: the yielding handle */
+} w4_ctx;
+
+static void *yielder(void *arg) {
+  w4_ctx *c = arg;
+  long i;
+
+  for (i = 0; i < bench_o.w4_k; i++) {
+    if (exco_yield() != 0)
+      break;
+    if (i % CHECK == CHECK - 1 && bench_now_ns() >= c->deadline) {
+      i++;
+      break;
+    }
+  }
+  c->yields = i;
+  bench_host_stop(c->h);
+  return NULL;
+}
+
+static double rep_exco(void *ctx, char *note, size_t len) {
+  w4_ctx *c = ctx;
+  uint64_t t0 = bench_now_ns();
+  int err;
+
+  c->yields = 0;
+  c->deadline = t0 + (uint64_t)(bench_o.w4_seconds * 1e9);
+  err = exco_spawn(c->h->ex, yielder, c, NULL, NULL);
+  if (err != 0) {
+    snprintf(note, len, "exco_spawn: %s", exco_strerror(err));
+    return -1;
+  }
+  bench_host_run(c->h);
+  if (c->yields == 0) {
+    snprintf(note, len, "the yielder did not run");
+    return -1;
+  }
+  return (double)(bench_now_ns() - t0) / (double)c->yields;
+}
+
+static void raw_step(uv_async_t *a) {
+  w4_ctx *c = a->data;
+
+  c->yields++;
+  if (c->yields < bench_o.w4_k &&
+      (c->yields % CHECK != 0 || bench_now_ns() < c->deadline))
+    uv_async_send(a);
+  else
+    uv_stop(c->loop);
+}
+
+static double rep_raw(void *ctx, char *note, size_t len) {
+  w4_ctx *c = ctx;
+  uint64_t t0 = bench_now_ns();
+
+  (void)note;
+  (void)len;
+  c->yields = 0;
+  c->deadline = t0 + (uint64_t)(bench_o.w4_seconds * 1e9);
+  uv_async_send(&c->step);
+  uv_run(c->loop, UV_RUN_DEFAULT);
+  return (double)(bench_now_ns() - t0) / (double)c->yields;
+}
+
+static void fill(bench_result *t, long p) {
+  t->workload = "W4";
+  t->title = "idle";
+  t->metric = "ns/yield";
+  snprintf(t->cse, sizeof(t->cse), "P=%ld", p);
+  snprintf(t->params, sizeof(t->params),
+           "P pending tasks; up to K=%ld yields or %.3g s per rep",
+           bench_o.w4_k, bench_o.w4_seconds);
+}
+
+static void run_exco(bench_host_kind kind, long p, bench_result **rows) {
+  bench_result t = {0};
+  bench_host h;
+  w4_ctx c = {0};
+  exco_task **parked = NULL;
+  long n = 0;
+  int err;
+
+  fill(&t, p);
+  t.peer = bench_host_peer(kind);
+  t.ref = kind == BENCH_HOST_EXCO_UV;
+  if ((err = bench_host_init(&h, kind)) != 0) {
+    bench_skip(&t, exco_strerror(err));
+    return;
+  }
+  c.h = &h;
+  if (p > 0) {
+    parked = malloc(sizeof(*parked) * (size_t)p);
+    if (parked == NULL) {
+      bench_skip(&t, "out of memory");
+      bench_host_close(&h);
+      return;
+    }
+    bench_progress("W4 idle %s: parking P=%ld tasks", t.peer, p);
+    n = bench_park(&h, p, EXCO_SPAWN_NOGUARD, parked, &err);
+  }
+  if (n < p) {
+    char why[96];
+
+    snprintf(why, sizeof(why), "parked only %ld: %s", n, exco_strerror(err));
+    bench_skip(&t, why);
+  } else {
+    bench_result *r = bench_measure(&t, rep_exco, &c);
+
+    if (rows != NULL)
+      *rows = r;
+  }
+  bench_unpark(&h, parked, n);
+  free(parked);
+  bench_host_close(&h);
+}
+
+static void run_raw(long p) {
+  bench_result t = {0};
+  uv_loop_t loop;
+  w4_ctx c = {0};
+  long i;
+
+  fill(&t, p);
+  t.peer = BENCH_PEER_RAW_UV;
+  snprintf(t.note, sizeof(t.note),
+           "P idle uv_async_t; one more re-sent by its own callback");
+  c.idle = malloc(sizeof(*c.idle) * (size_t)(p > 0 ? p : 1));
+  if (c.idle == NULL || uv_loop_init(&loop) != 0) {
+    free(c.idle);
+    bench_skip(&t, "out of memory");
+    return;
+  }
+  c.loop = &loop;
+  for (i = 0; i < p; i++)
+    uv_async_init(&loop, &c.idle[i], NULL);
+  uv_async_init(&loop, &c.step, raw_step);
+  c.step.data = &c;
+  bench_measure(&t, rep_raw, &c);
+  for (i = 0; i < p; i++)
+    uv_close((uv_handle_t *)&c.idle[i], NULL);
+  uv_close((uv_handle_t *)&c.step, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  free(c.idle);
+}
+
+void bench_w4_idle(void) {
+  const bench_host_kind *k;
+  bench_result *first = NULL, *last = NULL;
+  int i;
+
+  for (i = 0; i < bench_o.w4_np; i++) {
+    long p = bench_o.w4_p[i];
+    bench_result *r = NULL;
+
+    for (k = bench_host_kinds; *k != (bench_host_kind)-1; k++)
+      if (bench_peer_on(bench_host_bit(*k)))
+        run_exco(*k, p, *k == BENCH_HOST_EXCO_UV ? &r : NULL);
+    if (bench_peer_on(BENCH_P_RAW_UV))
+      run_raw(p);
+    if (i == 0)
+      first = r;
+    last = r;
+  }
+  /* The goal: exco's cost per yield at the largest P stays within 1.2x of
+   * its cost at the smallest. */
+  if (first != NULL && last != NULL && last != first && !first->failed) {
+    char goal[128];
+
+    snprintf(goal, sizeof(goal), "<= 1.2x %s (%.1f ns)", first->cse,
+             first->median);
+    bench_target(last, 1.2 * first->median, goal);
+  }
+}

@@ -1,0 +1,197 @@
+/*
+ * w6-switch.c -- W6 switch: the context switch round trip (resume +
+ * yield) and create+destroy, per backend.
+ *
+ * Three kinds of rows:
+ *  - "raw asm" / "raw ucontext": the bare exco__ctx_switch() round trip of
+ *    each backend, through the renamed second copies that bench/local.mk
+ *    compiles into this binary (ctx-measure.c), whatever libexco was
+ *    configured with;
+ *  - "exco (<backend>)": the library's whole round trip, exco_poll() of a
+ *    task that calls exco_yield(), on a host-driven executor whose
+ *    callbacks do nothing: switch, state word, wake bookkeeping, errno;
+ *  - create+destroy: exco__ctx_make + first switch in and out for the raw
+ *    copies; exco_spawn + exco_poll (the function returns at once) +
+ *    exco_drop for the library, with pooled stacks.
+ * Iteration counts are calibrated so that a repetition lasts about
+ * --w6-seconds.  The round-trip target is Boost.Context's 9.5 ns.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "ctx-copies.h"
+
+int bench_uc_measure(int create, long iters, uint64_t *elapsed_ns);
+int bench_asm_measure(int create, long iters, uint64_t *elapsed_ns);
+
+typedef int (*measure_fn)(int create, long iters, uint64_t *elapsed_ns);
+
+typedef struct w6_ctx {
+  measure_fn raw;    /* a raw copy, or NULL for the library */
+  int create;
+  long iters;
+  exco_executor *ex; /* the library's rows */
+} w6_ctx;
+
+/* ---- the library, on a host that does nothing ----------------------- */
+
+static int w6_ext;
+static exco_task *w6_task;
+
+static void *w6_new(void *data) {
+  (void)data;
+  return &w6_ext;
+}
+
+static void w6_run(void *ext, exco_task *t) {
+  (void)ext;
+  w6_task = t;
+}
+
+static void w6_wake(void *ext) {
+  /* The poll loop polls whether woken or not. */
+  (void)ext;
+}
+
+static void *bounce(void *arg) {
+  (void)arg;
+  while (exco_yield() == 0) {
+  }
+  return NULL;
+}
+
+static void *nothing(void *arg) {
+  return arg;
+}
+
+static int lib_measure(exco_executor *ex, int create, long iters,
+                       uint64_t *elapsed_ns) {
+  uint64_t t0;
+  long i;
+  int err;
+
+  if (create) {
+    t0 = bench_now_ns();
+    for (i = 0; i < iters; i++) {
+      if ((err = exco_spawn(ex, nothing, NULL, NULL, NULL)) != 0)
+        return err;
+      exco_poll(w6_task);
+      exco_drop(w6_task);
+    }
+    *elapsed_ns = bench_now_ns() - t0;
+    return 0;
+  }
+  if ((err = exco_spawn(ex, bounce, NULL, NULL, NULL)) != 0)
+    return err;
+  exco_poll(w6_task); /* runs up to the first yield */
+  t0 = bench_now_ns();
+  for (i = 0; i < iters; i++)
+    exco_poll(w6_task);
+  *elapsed_ns = bench_now_ns() - t0;
+  exco_drop(w6_task); /* cancels it: its yield returns EXCO_ECANCELED */
+  return 0;
+}
+
+static int run_one(w6_ctx *c, long iters, uint64_t *elapsed) {
+  if (c->raw != NULL)
+    return c->raw(c->create, iters, elapsed);
+  return lib_measure(c->ex, c->create, iters, elapsed);
+}
+
+static double rep(void *ctx, char *note, size_t len) {
+  w6_ctx *c = ctx;
+  uint64_t el;
+  int err = run_one(c, c->iters, &el);
+
+  if (err != 0) {
+    snprintf(note, len, "%s", exco_strerror(err));
+    return -1;
+  }
+  return (double)el / (double)c->iters;
+}
+
+/* Picks an iteration count for about --w6-seconds per repetition. */
+static int calibrate(w6_ctx *c) {
+  uint64_t el = 0;
+  long n = 1000;
+  int err;
+
+  for (;;) {
+    if ((err = run_one(c, n, &el)) != 0)
+      return err;
+    if (el >= 2000000 || n >= 100000000)
+      break;
+    n *= 10;
+  }
+  c->iters = (long)(bench_o.w6_seconds * 1e9 / ((double)el / (double)n));
+  if (c->iters < 1000)
+    c->iters = 1000;
+  return 0;
+}
+
+static void row(bench_result *t, w6_ctx *c, const char *peer, int ref) {
+  char buf[160];
+  bench_result *r;
+  int err;
+
+  t->peer = peer;
+  t->ref = ref;
+  if ((err = calibrate(c)) != 0) {
+    snprintf(buf, sizeof(buf), "%s", err == EXCO_ENOTSUP
+                                         ? "not built into this binary"
+                                         : exco_strerror(err));
+    bench_skip(t, buf);
+    return;
+  }
+  snprintf(t->params, sizeof(t->params), "%ld iterations per rep", c->iters);
+  r = bench_measure(t, rep, c);
+  if (!c->create && c->raw != NULL && strstr(peer, "asm") != NULL)
+    bench_target(r, 9.5, "<= 9.5 ns (Boost.Context fcontext)");
+}
+
+const char *bench_w6_copies(void) {
+  static char buf[64];
+  uint64_t el;
+
+  snprintf(buf, sizeof(buf), "%s%s",
+           bench_asm_measure(0, 1, &el) == 0 ? "asm " : "",
+           bench_uc_measure(0, 1, &el) == 0 ? "ucontext" : "");
+  if (buf[0] == '\0')
+    snprintf(buf, sizeof(buf), "none (sanitizer build)");
+  return buf;
+}
+
+void bench_w6_switch(void) {
+  static char lib_rt[48], lib_cd[48];
+  const char *be = exco_context_backend();
+  bench_result t = {0};
+  w6_ctx c = {0};
+  int create, err;
+
+  snprintf(lib_rt, sizeof(lib_rt), "exco poll+yield (%s)", be);
+  snprintf(lib_cd, sizeof(lib_cd), "exco spawn+poll+drop (%s)", be);
+  err = exco_executor_new(&c.ex, w6_new, w6_run, w6_wake, NULL);
+  t.workload = "W6";
+  t.title = "switch";
+  for (create = 0; create <= 1; create++) {
+    snprintf(t.cse, sizeof(t.cse), "%s",
+             create ? "create+destroy" : "round trip");
+    t.metric = create ? "ns/task" : "ns/trip";
+    c.create = create;
+    c.raw = NULL;
+    if (err == 0)
+      row(&t, &c, create ? lib_cd : lib_rt, 1);
+    else
+      bench_skip(&t, exco_strerror(err));
+    c.raw = bench_asm_measure;
+    row(&t, &c, create ? "raw asm make+enter" : "raw asm switch", 0);
+    c.raw = bench_uc_measure;
+    row(&t, &c, create ? "raw ucontext make+enter" : "raw ucontext switch",
+        0);
+  }
+  if (err == 0)
+    exco_executor_free(c.ex);
+}

@@ -1,0 +1,369 @@
+/*
+ * fs.c -- file system awaitables on libuv's thread pool.
+ *
+ * Each call allocates one record holding the uv_fs_t, the operation and,
+ * for reads and writes, a private copy of the data.  A thread-pool job
+ * can't be stopped once it runs, so a cancelled or timed-out call marks
+ * the record abandoned, asks uv_cancel() to take the job off the queue if
+ * it has not started, and leaves the record to the callback, which frees
+ * it and undoes a result nobody will see (closes a file that the
+ * abandoned open did open).  The caller's buffer is never lent to the
+ * thread pool: a late read can't land in memory the coroutine has moved
+ * on from.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "uv-internal.h"
+
+typedef struct exco__uv_fs {
+  uv_fs_t req;
+  exco__uv_op op;
+  int abandoned;
+  char buf[]; /* the private copy of read or written data */
+} exco__uv_fs;
+
+/* Largest transfer per call: uv_buf_t lengths are unsigned int on some
+ * platforms, and reads and writes may be short anyway. */
+#define EXCO__UV_FS_MAX ((size_t)INT_MAX)
+
+static void exco__uv_fs_release(exco__uv_fs *f) {
+  uv_fs_req_cleanup(&f->req);
+  free(f);
+}
+
+static void exco__uv_fs_cb(uv_fs_t *req) {
+  exco__uv_fs *f = exco__uv_container_of(req, exco__uv_fs, req);
+
+  if (!f->abandoned) {
+    exco__uv_op_complete(&f->op, req->result);
+    return;
+  }
+  if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
+    uv_fs_t c;
+
+    uv_fs_close(req->loop, &c, (uv_file)req->result, NULL);
+    uv_fs_req_cleanup(&c);
+  }
+  exco__uv_fs_release(f);
+}
+
+static exco__uv_fs *exco__uv_fs_new(size_t extra) {
+  exco__uv_fs *f = malloc(sizeof(*f) + extra);
+
+  if (f != NULL) {
+    f->abandoned = 0;
+    exco__uv_op_init(&f->op);
+  }
+  return f;
+}
+
+/*
+ * Waits for the request @f was submitted with (@submitted is the submit
+ * call's return).  0: done, the result is in f->req and the caller
+ * releases @f.  Otherwise the error, and @f is no longer the caller's.
+ */
+static int exco__uv_fs_wait(exco__uv_fs *f, uv_loop_t *loop, int submitted,
+                            uint64_t timeout_ms) {
+  int err;
+
+  if (submitted < 0) {
+    exco__uv_fs_release(f);
+    return submitted;
+  }
+  err = exco__uv_op_wait(&f->op, loop, timeout_ms);
+  if (err != 0) {
+    f->abandoned = 1;
+    uv_cancel((uv_req_t *)&f->req);
+  }
+  return err;
+}
+
+/* Waits, then returns the request's result and releases @f. */
+static ssize_t exco__uv_fs_simple(exco__uv_fs *f, uv_loop_t *loop,
+                                  int submitted, uint64_t timeout_ms) {
+  ssize_t res;
+  int err = exco__uv_fs_wait(f, loop, submitted, timeout_ms);
+
+  if (err != 0)
+    return err;
+  res = f->req.result;
+  exco__uv_fs_release(f);
+  return res;
+}
+
+#define EXCO__UV_FS_ENTER(loop, f, extra)                                    \
+  do {                                                                       \
+    int enter_err_ = exco__uv_enter(&(loop));                                \
+    if (enter_err_ != 0)                                                     \
+      return enter_err_;                                                     \
+    (f) = exco__uv_fs_new(extra);                                            \
+    if ((f) == NULL)                                                         \
+      return EXCO_ENOMEM;                                                    \
+  } while (0)
+
+int exco_uv_fs_open_timeout(const char *path, int flags, int mode,
+                            uint64_t timeout_ms) {
+  exco__uv_fs *f;
+  uv_loop_t *loop;
+
+  if (path == NULL)
+    return EXCO_EINVAL;
+  EXCO__UV_FS_ENTER(loop, f, 0);
+  return (int)exco__uv_fs_simple(
+      f, loop, uv_fs_open(loop, &f->req, path, flags, mode, exco__uv_fs_cb),
+      timeout_ms);
+}
+
+int exco_uv_fs_open(const char *path, int flags, int mode) {
+  return exco_uv_fs_open_timeout(path, flags, mode, EXCO__UV_NO_TIMEOUT);
+}
+
+int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms) {
+  exco__uv_fs *f;
+  uv_loop_t *loop;
+
+  EXCO__UV_FS_ENTER(loop, f, 0);
+  return (int)exco__uv_fs_simple(
+      f, loop, uv_fs_close(loop, &f->req, fd, exco__uv_fs_cb), timeout_ms);
+}
+
+int exco_uv_fs_close(uv_file fd) {
+  return exco_uv_fs_close_timeout(fd, EXCO__UV_NO_TIMEOUT);
+}
+
+ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf, size_t len,
+                                int64_t offset, uint64_t timeout_ms) {
+  exco__uv_fs *f;
+  uv_loop_t *loop;
+  uv_buf_t b;
+  ssize_t res;
+  int err;
+
+  if (buf == NULL && len != 0)
+    return EXCO_EINVAL;
+  if (len > EXCO__UV_FS_MAX)
+    len = EXCO__UV_FS_MAX;
+  EXCO__UV_FS_ENTER(loop, f, len);
+  b = uv_buf_init(f->buf, (unsigned int)len);
+  err = exco__uv_fs_wait(
+      f, loop, uv_fs_read(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
+      timeout_ms);
+  if (err != 0)
+    return err;
+  res = f->req.result;
+  if (res > 0)
+    memcpy(buf, f->buf, (size_t)res);
+  exco__uv_fs_release(f);
+  return res;
+}
+
+ssize_t exco_uv_fs_read(uv_file fd, void *buf, size_t len, int64_t offset) {
+  return exco_uv_fs_read_timeout(fd, buf, len, offset, EXCO__UV_NO_TIMEOUT);
+}
+
+ssize_t exco_uv_fs_write_timeout(uv_file fd, const void *buf, size_t len,
+                                 int64_t offset, uint64_t timeout_ms) {
+  exco__uv_fs *f;
+  uv_loop_t *loop;
+  uv_buf_t b;
+
+  if (buf == NULL && len != 0)
+    return EXCO_EINVAL;
+  if (len > EXCO__UV_FS_MAX)
+    len = EXCO__UV_FS_MAX;
+  EXCO__UV_FS_ENTER(loop, f, len);
+  if (len > 0)
+    memcpy(f->buf, buf, len);
+  b = uv_buf_init(f->buf, (unsigned int)len);
+  return exco__uv_fs_simple(
+      f, loop, uv_fs_write(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
+      timeout_ms);
+}
+
+ssize_t exco_uv_fs_write(uv_file fd, const void *buf, size_t len,
+                         int64_t offset) {
+  return exco_uv_fs_write_timeout(fd, buf, len, offset, EXCO__UV_NO_TIMEOUT);
+}
+
+int exco_uv_fs_stat_timeout(const char *path, uv_stat_t *out,
+                            uint64_t timeout_ms) {
+  exco__uv_fs *f;
+  uv_loop_t *loop;
+  int err;
+
+  if (path == NULL || out == NULL)
+    return EXCO_EINVAL;
+  EXCO__UV_FS_ENTER(loop, f, 0);
+  err = exco__uv_fs_wait(
+      f, loop, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
+  if (err != 0)
+    return err;
+  err = (int)f->req.result;
+  if (err == 0)
+    *out = f->req.statbuf;
+  exco__uv_fs_release(f);
+  return err;
+}
+
+int exco_uv_fs_stat(const char *path, uv_stat_t *out) {
+  return exco_uv_fs_stat_timeout(path, out, EXCO__UV_NO_TIMEOUT);
+}
+
+int exco_uv_fs_unlink_timeout(const char *path, uint64_t timeout_ms) {
+  exco__uv_fs *f;
+  uv_loop_t *loop;
+
+  if (path == NULL)
+    return EXCO_EINVAL;
+  EXCO__UV_FS_ENTER(loop, f, 0);
+  return (int)exco__uv_fs_simple(
+      f, loop, uv_fs_unlink(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
+}
+
+int exco_uv_fs_unlink(const char *path) {
+  return exco_uv_fs_unlink_timeout(path, EXCO__UV_NO_TIMEOUT);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Whole files: one thread-pool job does open, read to EOF, close          */
+/* ---------------------------------------------------------------------- */
+
+typedef struct exco__uv_rf {
+  uv_work_t req;
+  exco__uv_op op;
+  int abandoned;
+  int err;
+  char *data;
+  size_t len;
+  char path[];
+} exco__uv_rf;
+
+static int exco__uv_rf_errno(void) {
+  return uv_translate_sys_error(errno);
+}
+
+static void exco__uv_rf_work(uv_work_t *req) {
+  exco__uv_rf *rf = exco__uv_container_of(req, exco__uv_rf, req);
+  struct stat st;
+  size_t cap = 4096, len = 0;
+  char *data, *n;
+  ssize_t r;
+  int fd;
+
+  do
+    fd = open(rf->path, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    rf->err = exco__uv_rf_errno();
+    return;
+  }
+  /* The size is only a hint: files in /proc say 0 and files grow. */
+  if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+      (uintmax_t)st.st_size < (uintmax_t)SIZE_MAX - 1)
+    cap = (size_t)st.st_size + 1;
+  data = malloc(cap);
+  if (data == NULL) {
+    rf->err = EXCO_ENOMEM;
+    close(fd);
+    return;
+  }
+  for (;;) {
+    if (len + 1 >= cap) {
+      if (cap > SIZE_MAX / 2) {
+        rf->err = EXCO_ENOMEM;
+        break;
+      }
+      n = realloc(data, cap * 2);
+      if (n == NULL) {
+        rf->err = EXCO_ENOMEM;
+        break;
+      }
+      data = n;
+      cap *= 2;
+    }
+    r = read(fd, data + len, cap - 1 - len);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      rf->err = exco__uv_rf_errno();
+      break;
+    }
+    if (r == 0)
+      break;
+    len += (size_t)r;
+  }
+  close(fd);
+  if (rf->err != 0) {
+    free(data);
+    return;
+  }
+  data[len] = '\0';
+  rf->data = data;
+  rf->len = len;
+}
+
+static void exco__uv_rf_after(uv_work_t *req, int status) {
+  exco__uv_rf *rf = exco__uv_container_of(req, exco__uv_rf, req);
+
+  if (rf->abandoned) {
+    free(rf->data);
+    free(rf);
+    return;
+  }
+  exco__uv_op_complete(&rf->op, status < 0 ? status : rf->err);
+}
+
+int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
+                                 uint64_t timeout_ms) {
+  exco__uv_rf *rf;
+  uv_loop_t *loop;
+  size_t plen;
+  int err;
+
+  if (path == NULL || data == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_enter(&loop);
+  if (err != 0)
+    return err;
+  plen = strlen(path) + 1;
+  rf = malloc(sizeof(*rf) + plen);
+  if (rf == NULL)
+    return EXCO_ENOMEM;
+  memcpy(rf->path, path, plen);
+  exco__uv_op_init(&rf->op);
+  rf->abandoned = 0;
+  rf->err = 0;
+  rf->data = NULL;
+  rf->len = 0;
+  err = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
+  if (err != 0) {
+    free(rf);
+    return err;
+  }
+  err = exco__uv_op_wait(&rf->op, loop, timeout_ms);
+  if (err != 0) {
+    rf->abandoned = 1;
+    uv_cancel((uv_req_t *)&rf->req);
+    return err;
+  }
+  err = (int)rf->op.result;
+  if (err == 0) {
+    *data = rf->data;
+    if (len != NULL)
+      *len = rf->len;
+  }
+  free(rf);
+  return err;
+}
+
+int exco_uv_fs_read_file(const char *path, char **data, size_t *len) {
+  return exco_uv_fs_read_file_timeout(path, data, len, EXCO__UV_NO_TIMEOUT);
+}

@@ -1,0 +1,206 @@
+/*
+ * stream.c -- reads, writes and shutdowns on a connected exco_uv_tcp.
+ *
+ * Reads.  Reading stays started between calls (restarting it for every
+ * read would cost epoll_ctl calls).  libuv's alloc callback hands out the
+ * waiting reader's own buffer; when no reader waits it hands out nothing,
+ * libuv reports UV_ENOBUFS, and reading is stopped until the next read
+ * call, so data waits in the kernel rather than spinning the loop.  The
+ * reader's record is on its coroutine's stack: libuv never sees its
+ * address, and a cancelled read unhooks it synchronously.
+ *
+ * Writes.  uv_try_write() first: usually the kernel takes everything and
+ * the call returns without waiting or copying.  What it did not take is
+ * copied into a heap request for uv_write(), so the caller's buffer is free
+ * once the call returns, even when it was cancelled and libuv still has
+ * the rest to write.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "uv-internal.h"
+
+/* ---------------------------------------------------------------------- */
+/* Reads                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void exco__uv_alloc_cb(uv_handle_t *handle, size_t suggested,
+                              uv_buf_t *buf) {
+  exco_uv_tcp *t = handle->data;
+
+  (void)suggested;
+  if (t->reader != NULL) {
+    buf->base = t->reader->buf;
+    buf->len = t->reader->len;
+  } else {
+    buf->base = NULL;
+    buf->len = 0;
+  }
+}
+
+static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
+                             const uv_buf_t *buf) {
+  exco_uv_tcp *t = stream->data;
+  exco__uv_read_op *r = t->reader;
+
+  (void)buf;
+  if (nread == 0)
+    return; /* EAGAIN: nothing this time */
+  if (nread < 0 && (nread != UV_ENOBUFS || r == NULL)) {
+    /* No reader waits (UV_ENOBUFS), or end of stream or an error (libuv
+     * has stopped reading for those already): stop until asked again. */
+    uv_read_stop(stream);
+    t->reading = 0;
+    if (nread != UV_ENOBUFS)
+      t->read_err = nread;
+  }
+  if (r != NULL) {
+    t->reader = NULL;
+    exco__uv_op_complete(&r->op, nread);
+  }
+}
+
+void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {
+  exco__uv_read_op *r = t->reader;
+
+  if (r != NULL) {
+    t->reader = NULL;
+    exco__uv_op_complete(&r->op, result);
+  }
+}
+
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
+                             size_t len, uint64_t timeout_ms) {
+  exco__uv_read_op r;
+  int err;
+
+  if (t->read_err != 0)
+    return t->read_err;
+  if (t->reader != NULL)
+    return EXCO_EBUSY;
+  if (len == 0)
+    return 0;
+  exco__uv_op_init(&r.op);
+  r.buf = buf;
+  r.len = len;
+  t->reader = &r;
+  if (!t->reading) {
+    err = uv_read_start((uv_stream_t *)&t->handle, exco__uv_alloc_cb,
+                        exco__uv_read_cb);
+    if (err != 0) {
+      t->reader = NULL;
+      return err;
+    }
+    t->reading = 1;
+  }
+  err = exco__uv_op_wait(&r.op, loop, timeout_ms);
+  if (err != 0) {
+    /* Not completed, so neither the read callback nor a close has
+     * unhooked us, and the socket is still there. */
+    t->reader = NULL;
+    return err;
+  }
+  return r.op.result;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writes and shutdown                                                     */
+/* ---------------------------------------------------------------------- */
+
+typedef struct exco__uv_write {
+  uv_write_t req;
+  exco__uv_op op;
+  int abandoned;
+  char data[];
+} exco__uv_write;
+
+static void exco__uv_write_cb(uv_write_t *req, int status) {
+  exco__uv_write *w = exco__uv_container_of(req, exco__uv_write, req);
+
+  if (w->abandoned)
+    free(w);
+  else
+    exco__uv_op_complete(&w->op, status);
+}
+
+int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
+                          size_t len, uint64_t timeout_ms) {
+  exco__uv_write *w;
+  uv_buf_t b;
+  int n, err;
+
+  if (len == 0)
+    return 0;
+  b = uv_buf_init((char *)buf, len > 0x40000000u ? 0x40000000u
+                                                 : (unsigned int)len);
+  n = uv_try_write(s, &b, 1);
+  if (n >= 0 && (size_t)n == len)
+    return 0;
+  if (n < 0 && n != UV_EAGAIN)
+    return n;
+  if (n < 0)
+    n = 0;
+  len -= (size_t)n;
+  w = malloc(sizeof(*w) + len);
+  if (w == NULL)
+    return EXCO_ENOMEM;
+  memcpy(w->data, (const char *)buf + n, len);
+  exco__uv_op_init(&w->op);
+  w->abandoned = 0;
+  b.base = w->data;
+  b.len = len;
+  err = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
+  if (err != 0) {
+    free(w);
+    return err;
+  }
+  err = exco__uv_op_wait(&w->op, loop, timeout_ms);
+  if (err != 0) {
+    w->abandoned = 1;
+    return err;
+  }
+  err = (int)w->op.result;
+  free(w);
+  return err;
+}
+
+typedef struct exco__uv_shutdown {
+  uv_shutdown_t req;
+  exco__uv_op op;
+  int abandoned;
+} exco__uv_shutdown;
+
+static void exco__uv_shutdown_cb(uv_shutdown_t *req, int status) {
+  exco__uv_shutdown *q = exco__uv_container_of(req, exco__uv_shutdown, req);
+
+  if (q->abandoned)
+    free(q);
+  else
+    exco__uv_op_complete(&q->op, status);
+}
+
+int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
+                             uint64_t timeout_ms) {
+  exco__uv_shutdown *q = malloc(sizeof(*q));
+  int err;
+
+  if (q == NULL)
+    return EXCO_ENOMEM;
+  exco__uv_op_init(&q->op);
+  q->abandoned = 0;
+  err = uv_shutdown(&q->req, s, exco__uv_shutdown_cb);
+  if (err != 0) {
+    free(q);
+    return err;
+  }
+  err = exco__uv_op_wait(&q->op, loop, timeout_ms);
+  if (err != 0) {
+    q->abandoned = 1;
+    return err;
+  }
+  err = (int)q->op.result;
+  free(q);
+  return err;
+}

@@ -1,0 +1,299 @@
+/*
+ * tcp.c -- the exco_uv_tcp object: connect, listen, accept, close, and
+ * the public read / write / shutdown calls (done in stream.c).
+ *
+ * The object is on the heap, owned by the caller until
+ * exco_uv_tcp_close(), which closes the descriptor at once and frees the
+ * object from libuv's close callback.  A read or accept waiting on a
+ * socket that is closed meanwhile is ended with EXCO_ECANCELED first, so
+ * no coroutine is left waiting on a freed object.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "uv-internal.h"
+
+static void exco__uv_tcp_close_cb(uv_handle_t *handle) {
+  free(handle->data);
+}
+
+static exco_uv_tcp *exco__uv_tcp_new(uv_loop_t *loop) {
+  exco_uv_tcp *t = calloc(1, sizeof(*t));
+
+  if (t == NULL)
+    return NULL;
+  /* Without a family no socket is made yet: this can't fail. */
+  uv_tcp_init(loop, &t->handle);
+  t->handle.data = t;
+  t->loop = loop;
+  return t;
+}
+
+int exco_uv_tcp_close(exco_uv_tcp *t) {
+  if (t == NULL)
+    return EXCO_EINVAL;
+  if (t->closing)
+    return EXCO_EALREADY;
+  t->closing = 1;
+  exco__uv_stream_abort_read(t, EXCO_ECANCELED);
+  if (t->acceptor != NULL) {
+    exco__uv_op *a = t->acceptor;
+
+    t->acceptor = NULL;
+    exco__uv_op_complete(a, EXCO_ECANCELED);
+  }
+  /* Pending writes and shutdowns get UV_ECANCELED from libuv. */
+  uv_close((uv_handle_t *)&t->handle, exco__uv_tcp_close_cb);
+  return 0;
+}
+
+uv_tcp_t *exco_uv_tcp_handle(exco_uv_tcp *t) {
+  return t != NULL ? &t->handle : NULL;
+}
+
+/* Common entry of the calls on an existing socket. */
+static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop) {
+  int err;
+
+  if (t == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_enter(loop);
+  if (err != 0)
+    return err;
+  if (t->loop != *loop || t->closing)
+    return EXCO_EINVAL;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connect                                                                 */
+/* ---------------------------------------------------------------------- */
+
+typedef struct exco__uv_connect {
+  uv_connect_t req;
+  exco__uv_op op;
+  int abandoned;
+} exco__uv_connect;
+
+static void exco__uv_connect_cb(uv_connect_t *req, int status) {
+  exco__uv_connect *c = exco__uv_container_of(req, exco__uv_connect, req);
+
+  if (c->abandoned)
+    free(c);
+  else
+    exco__uv_op_complete(&c->op, status);
+}
+
+int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
+                                exco_uv_tcp **out, uint64_t timeout_ms) {
+  exco__uv_connect *c;
+  exco_uv_tcp *t;
+  uv_loop_t *loop;
+  int err;
+
+  if (addr == NULL || out == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_enter(&loop);
+  if (err != 0)
+    return err;
+  t = exco__uv_tcp_new(loop);
+  if (t == NULL)
+    return EXCO_ENOMEM;
+  c = malloc(sizeof(*c));
+  if (c == NULL) {
+    exco_uv_tcp_close(t);
+    return EXCO_ENOMEM;
+  }
+  exco__uv_op_init(&c->op);
+  c->abandoned = 0;
+  err = uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb);
+  if (err != 0) {
+    free(c);
+    exco_uv_tcp_close(t);
+    return err;
+  }
+  err = exco__uv_op_wait(&c->op, loop, timeout_ms);
+  if (err != 0) {
+    /* Closing the socket makes libuv call the connect callback with
+     * UV_ECANCELED, which frees the request. */
+    c->abandoned = 1;
+    exco_uv_tcp_close(t);
+    return err;
+  }
+  err = (int)c->op.result;
+  free(c);
+  if (err != 0) {
+    exco_uv_tcp_close(t);
+    return err;
+  }
+  *out = t;
+  return 0;
+}
+
+int exco_uv_tcp_connect(const struct sockaddr *addr, exco_uv_tcp **out) {
+  return exco_uv_tcp_connect_timeout(addr, out, EXCO__UV_NO_TIMEOUT);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Listen and accept                                                       */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * libuv accepts one connection, calls this, and stops watching the
+ * listening socket until uv_accept() takes it: that is the backpressure
+ * while no coroutine accepts.
+ */
+static void exco__uv_connection_cb(uv_stream_t *server, int status) {
+  exco_uv_tcp *t = server->data;
+
+  if (status < 0)
+    t->conn_err = status;
+  else
+    t->conn_ready = 1;
+  if (t->acceptor != NULL) {
+    exco__uv_op *a = t->acceptor;
+
+    t->acceptor = NULL;
+    exco__uv_op_complete(a, 0);
+  }
+}
+
+int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
+                       exco_uv_tcp **out) {
+  exco_uv_tcp *t;
+  uv_loop_t *loop;
+  int err;
+
+  if (addr == NULL || out == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_enter(&loop);
+  if (err != 0)
+    return err;
+  t = exco__uv_tcp_new(loop);
+  if (t == NULL)
+    return EXCO_ENOMEM;
+  err = uv_tcp_bind(&t->handle, addr, 0);
+  if (err == 0)
+    err = uv_listen((uv_stream_t *)&t->handle,
+                    backlog > 0 ? backlog : SOMAXCONN,
+                    exco__uv_connection_cb);
+  if (err != 0) {
+    exco_uv_tcp_close(t);
+    return err;
+  }
+  t->listening = 1;
+  *out = t;
+  return 0;
+}
+
+int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
+                               uint64_t timeout_ms) {
+  exco_uv_tcp *c;
+  uv_loop_t *loop;
+  int err;
+
+  if (out == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_tcp_enter(server, &loop);
+  if (err != 0)
+    return err;
+  if (!server->listening)
+    return EXCO_EINVAL;
+  if (server->acceptor != NULL)
+    return EXCO_EBUSY;
+  if (!server->conn_ready && server->conn_err == 0) {
+    exco__uv_op op;
+
+    exco__uv_op_init(&op);
+    server->acceptor = &op;
+    err = exco__uv_op_wait(&op, loop, timeout_ms);
+    if (err != 0) {
+      server->acceptor = NULL;
+      return err;
+    }
+    if (op.result < 0)
+      return (int)op.result; /* closed meanwhile: server is gone */
+  }
+  if (server->conn_err != 0) {
+    err = server->conn_err;
+    server->conn_err = 0;
+    return err;
+  }
+  c = exco__uv_tcp_new(loop);
+  if (c == NULL)
+    return EXCO_ENOMEM; /* the connection stays queued in libuv */
+  server->conn_ready = 0;
+  err = uv_accept((uv_stream_t *)&server->handle, (uv_stream_t *)&c->handle);
+  if (err != 0) {
+    exco_uv_tcp_close(c);
+    return err;
+  }
+  *out = c;
+  return 0;
+}
+
+int exco_uv_tcp_accept(exco_uv_tcp *server, exco_uv_tcp **out) {
+  return exco_uv_tcp_accept_timeout(server, out, EXCO__UV_NO_TIMEOUT);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Read, write, shutdown                                                   */
+/* ---------------------------------------------------------------------- */
+
+ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *t, void *buf, size_t len,
+                                 uint64_t timeout_ms) {
+  uv_loop_t *loop;
+  int err;
+
+  if (buf == NULL && len != 0)
+    return EXCO_EINVAL;
+  err = exco__uv_tcp_enter(t, &loop);
+  if (err != 0)
+    return err;
+  if (t->listening)
+    return EXCO_EINVAL;
+  return exco__uv_stream_read(t, loop, buf, len, timeout_ms);
+}
+
+ssize_t exco_uv_tcp_read(exco_uv_tcp *t, void *buf, size_t len) {
+  return exco_uv_tcp_read_timeout(t, buf, len, EXCO__UV_NO_TIMEOUT);
+}
+
+int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
+                              uint64_t timeout_ms) {
+  uv_loop_t *loop;
+  int err;
+
+  if (buf == NULL && len != 0)
+    return EXCO_EINVAL;
+  err = exco__uv_tcp_enter(t, &loop);
+  if (err != 0)
+    return err;
+  if (t->listening)
+    return EXCO_EINVAL;
+  return exco__uv_stream_write((uv_stream_t *)&t->handle, loop, buf, len,
+                               timeout_ms);
+}
+
+int exco_uv_tcp_write(exco_uv_tcp *t, const void *buf, size_t len) {
+  return exco_uv_tcp_write_timeout(t, buf, len, EXCO__UV_NO_TIMEOUT);
+}
+
+int exco_uv_tcp_shutdown_timeout(exco_uv_tcp *t, uint64_t timeout_ms) {
+  uv_loop_t *loop;
+  int err;
+
+  err = exco__uv_tcp_enter(t, &loop);
+  if (err != 0)
+    return err;
+  if (t->listening)
+    return EXCO_EINVAL;
+  return exco__uv_stream_shutdown((uv_stream_t *)&t->handle, loop,
+                                  timeout_ms);
+}
+
+int exco_uv_tcp_shutdown(exco_uv_tcp *t) {
+  return exco_uv_tcp_shutdown_timeout(t, EXCO__UV_NO_TIMEOUT);
+}

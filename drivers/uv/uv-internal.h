@@ -1,0 +1,130 @@
+/*
+ * uv-internal.h -- what the modules of libexco-uv share: the loop registry
+ * (registry.c), the driver state (driver.c) and the awaitable operation
+ * helper (op.c) that every awaitable family (timer.c, fs.c, dns.c,
+ * stream.c, tcp.c, udp.c, work.c, signal.c) is built on.
+ *
+ * Threading: everything below except the registry runs on the loop thread
+ * only (libuv callbacks and the coroutines the driver polls there), so the
+ * operation records need no atomics.
+ */
+#ifndef EXCO_UV_INTERNAL_H
+#define EXCO_UV_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exco/uv.h"
+
+#define exco__uv_container_of(ptr, type, member)                             \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* "No deadline" for the internal functions behind the _timeout forms. */
+#define EXCO__UV_NO_TIMEOUT EXCO_UV_NO_TIMEOUT
+
+/* ---------------------------------------------------------------------- */
+/* registry.c: which loop an executor's user data belongs to               */
+/* ---------------------------------------------------------------------- */
+
+typedef struct exco__uv_driver exco__uv_driver;
+
+/*
+ * Registers @data (an executor's user data) as running on @loop.  @driver
+ * is the driver.c state when @data is one, NULL for exco_uv_attach().
+ * Returns 0, EXCO_EBUSY (already there) or EXCO_ENOMEM.
+ */
+int exco__uv_registry_add(void *data, uv_loop_t *loop,
+                          exco__uv_driver *driver);
+/* Removes @data; returns 0 or EXCO_EINVAL if it is not registered with
+ * that @driver (NULL for attached data). */
+int exco__uv_registry_remove(void *data, exco__uv_driver *driver);
+/* The loop of @data, or NULL.  Cheap on repeated calls from a thread. */
+uv_loop_t *exco__uv_registry_loop(void *data);
+/* The driver state registered for @data, or NULL. */
+exco__uv_driver *exco__uv_registry_driver(void *data);
+
+/* ---------------------------------------------------------------------- */
+/* op.c: one awaitable operation                                           */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The coroutine's side of one pending libuv operation.  The libuv callback
+ * calls exco__uv_op_complete(); the coroutine waits in exco__uv_op_wait().
+ * Where the record lives depends on the family: on the coroutine's stack
+ * when libuv never sees its address (stream reads, accepts), inside a heap
+ * request otherwise.
+ */
+typedef struct exco__uv_op {
+  exco_waker *waker; /* a clone, taken when the first poll finds it pending */
+  ssize_t result;    /* set with done */
+  int done;          /* the operation completed: result is valid */
+  int timed_out;     /* the deadline passed first */
+} exco__uv_op;
+
+/*
+ * Entry check of every awaitable: in a coroutine (EXCO_EPERM), not
+ * cancelled (EXCO_ECANCELED), on an executor with a loop (EXCO_ENOTSUP).
+ * On 0, *loop is the loop.
+ */
+int exco__uv_enter(uv_loop_t **loop);
+
+static inline void exco__uv_op_init(exco__uv_op *op) {
+  op->waker = NULL;
+  op->result = 0;
+  op->done = 0;
+  op->timed_out = 0;
+}
+
+/* From a libuv callback: records @result and wakes the waiting coroutine.
+ * A second completion is ignored. */
+void exco__uv_op_complete(exco__uv_op *op, ssize_t result);
+
+/*
+ * Waits until @op completes, the deadline passes (unless @timeout_ms is
+ * EXCO__UV_NO_TIMEOUT) or the task is cancelled.  Returns 0 when done (the
+ * result is in op->result; done wins over a cancellation or deadline seen
+ * at the same time); otherwise UV_ETIMEDOUT, EXCO_ECANCELED or EXCO_ENOMEM,
+ * and the caller must withdraw the operation (its callback may still
+ * come).  The waker is dropped before returning.
+ */
+int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms);
+
+/* A uv_close_cb that free()s the handle (for handles allocated alone). */
+void exco__uv_free_on_close(uv_handle_t *handle);
+
+/* ---------------------------------------------------------------------- */
+/* tcp.c / stream.c: the TCP object                                        */
+/* ---------------------------------------------------------------------- */
+
+typedef struct exco__uv_read_op {
+  exco__uv_op op;
+  char *buf;
+  size_t len;
+} exco__uv_read_op;
+
+struct exco_uv_tcp {
+  uv_tcp_t handle;            /* handle.data points back here */
+  uv_loop_t *loop;
+  int closing;                /* exco_uv_tcp_close() was called */
+  /* Connected sockets. */
+  int reading;                /* uv_read_start() is in effect */
+  ssize_t read_err;           /* sticky UV_EOF or read error, else 0 */
+  exco__uv_read_op *reader;   /* the waiting read, on its coroutine stack */
+  /* Listening sockets. */
+  int listening;
+  int conn_ready;             /* libuv holds a connection for uv_accept */
+  int conn_err;               /* an accept error to report, else 0 */
+  exco__uv_op *acceptor;      /* the waiting accept, on its stack */
+};
+
+/* stream.c */
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
+                             size_t len, uint64_t timeout_ms);
+int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
+                          size_t len, uint64_t timeout_ms);
+int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
+                             uint64_t timeout_ms);
+/* Ends a waiting read with @result (close). */
+void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result);
+
+#endif

@@ -1,0 +1,617 @@
+/*
+ * test-await.c -- exco_await, exco_yield, wakers, errno across awaits, the
+ * current task and executor, spawning from coroutines, exco_strerror.
+ */
+#include "harness.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(EXCO_EINVAL == -EINVAL, "EXCO_EINVAL");
+_Static_assert(EXCO_ENOMEM == -ENOMEM, "EXCO_ENOMEM");
+_Static_assert(EXCO_ECANCELED == -ECANCELED, "EXCO_ECANCELED");
+_Static_assert(EXCO_EPERM == -EPERM, "EXCO_EPERM");
+_Static_assert(EXCO_EBUSY == -EBUSY, "EXCO_EBUSY");
+_Static_assert(EXCO_EALREADY == -EALREADY, "EXCO_EALREADY");
+_Static_assert(EXCO_EDEADLK == -EDEADLK, "EXCO_EDEADLK");
+_Static_assert(EXCO_ENOTSUP == -ENOTSUP, "EXCO_ENOTSUP");
+
+static int ready_poll(void *arg, exco_waker *w)
+{
+  (void)w;
+  ++*(int *)arg;
+  return 1;
+}
+
+typedef struct once {
+  int calls;
+  int result;
+  int done;
+} once;
+
+static void *fn_await_ready(void *arg)
+{
+  once *o = arg;
+
+  o->result = exco_await(ready_poll, NULL, &o->calls);
+  o->done = 1;
+  return NULL;
+}
+
+START_TEST(await_ready_future_returns_at_once)
+{
+  h_host h;
+  once o = {0};
+  h_ext *e;
+
+  h_host_init(&h);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_await_ready, &o, NULL, NULL), 0);
+  e = h_host_pop(&h);
+  ck_assert_int_eq(h_host_poll(&h, e), 0);
+  ck_assert_int_eq(o.result, 0);
+  ck_assert_int_eq(o.calls, 1);
+  ck_assert_int_eq(o.done, 1);
+  ck_assert_uint_eq(h.n_wake, 0);
+  ck_assert_int_eq(h_host_drop(&h, e), 0);
+  h_host_destroy(&h);
+}
+END_TEST
+
+typedef struct flagged {
+  h_flag flag;
+  int result;
+  int done;
+} flagged;
+
+static void *fn_flagged(void *arg)
+{
+  flagged *f = arg;
+
+  f->result = h_flag_await(&f->flag);
+  f->done = 1;
+  return NULL;
+}
+
+START_TEST(await_pending_future_polled_again_after_wake)
+{
+  h_host h;
+  flagged f = {0};
+  h_ext *e;
+
+  h_host_init(&h);
+  h_flag_init(&f.flag);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, NULL), 0);
+  e = h_host_pop(&h);
+  ck_assert_int_eq(h_host_poll(&h, e), 1);
+  ck_assert_int_eq(atomic_load(&f.flag.polls), 1);
+  /* A wake without readiness: the future is polled again, says not
+   * ready, and the task stays pending. */
+  h_flag_poke(&f.flag);
+  ck_assert_uint_eq(h.n_wake, 1);
+  ck_assert_ptr_eq(h_host_pop(&h), e);
+  ck_assert_int_eq(h_host_poll(&h, e), 1);
+  ck_assert_int_eq(atomic_load(&f.flag.polls), 2);
+  ck_assert_int_eq(f.done, 0);
+  h_flag_set(&f.flag);
+  ck_assert_uint_eq(h.n_wake, 2);
+  ck_assert_ptr_eq(h_host_pop(&h), e);
+  ck_assert_int_eq(h_host_poll(&h, e), 0);
+  ck_assert_int_eq(atomic_load(&f.flag.polls), 3);
+  ck_assert_int_eq(f.done, 1);
+  ck_assert_int_eq(f.result, 0);
+  ck_assert_int_eq(atomic_load(&f.flag.cancels), 0);
+  ck_assert_int_eq(atomic_load(&f.flag.wrong_task), 0);
+  ck_assert_int_eq(h_host_drop(&h, e), 0);
+  h_flag_destroy(&f.flag);
+  h_host_destroy(&h);
+}
+END_TEST
+
+/* The leaf's poll function runs on the awaiting coroutine's stack. */
+typedef struct where {
+  uintptr_t coro_local;
+  uintptr_t poll_local;
+  exco_task *self;
+  exco_task *in_poll;
+  int result;
+} where;
+
+static int where_poll(void *arg, exco_waker *w)
+{
+  where *x = arg;
+  volatile char local = 0;
+
+  (void)w;
+  x->poll_local = (uintptr_t)&local;
+  x->in_poll = exco_current();
+  return 1;
+}
+
+static void *fn_where(void *arg)
+{
+  where *x = arg;
+  volatile char local = 0;
+
+  x->coro_local = (uintptr_t)&local;
+  x->self = exco_current();
+  x->result = exco_await(where_poll, NULL, x);
+  return NULL;
+}
+
+START_TEST(leaf_poll_runs_on_coroutine_stack)
+{
+  exco_executor *ex;
+  where x;
+  exco_task *t;
+  uintptr_t d;
+
+  memset(&x, 0, sizeof(x));
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_where, &x, NULL, &t), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(x.result, 0);
+  ck_assert_ptr_eq(x.self, t);
+  ck_assert_ptr_eq(x.in_poll, t);
+  /* Stacks grow down: the leaf's frame is a little below the coroutine's
+   * own frame, on the same stack. */
+  ck_assert(x.poll_local < x.coro_local);
+  d = x.coro_local - x.poll_local;
+  ck_assert_uint_lt(d, 64 * 1024);
+  exco_task_release(t);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+enum { YIELDS = 5 };
+
+typedef struct yielder {
+  int results[YIELDS];
+  int steps;
+} yielder;
+
+static void *fn_yield(void *arg)
+{
+  yielder *y = arg;
+  int i;
+
+  for (i = 0; i < YIELDS; i++) {
+    y->results[i] = exco_yield();
+    y->steps++;
+  }
+  return NULL;
+}
+
+START_TEST(yield_wakes_and_suspends)
+{
+  h_host h;
+  yielder y;
+  h_ext *e;
+  int i;
+
+  memset(&y, 0, sizeof(y));
+  h_host_init(&h);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_yield, &y, NULL, NULL), 0);
+  e = h_host_pop(&h);
+  for (i = 0; i < YIELDS; i++) {
+    ck_assert_int_eq(h_host_poll(&h, e), 1);
+    ck_assert_int_eq(y.steps, i);
+    /* The yield woke the task: it is queued again, once. */
+    ck_assert_uint_eq(h.n_wake, (unsigned long)i + 1);
+    ck_assert_ptr_eq(h_host_pop(&h), e);
+    ck_assert_ptr_null(h_host_pop(&h));
+  }
+  ck_assert_int_eq(h_host_poll(&h, e), 0);
+  ck_assert_int_eq(y.steps, YIELDS);
+  for (i = 0; i < YIELDS; i++)
+    ck_assert_int_eq(y.results[i], 0);
+  ck_assert_int_eq(h_host_drop(&h, e), 0);
+  h_host_destroy(&h);
+}
+END_TEST
+
+typedef struct pair {
+  int flag;
+  int yields;
+  int saw_flag;
+} pair;
+
+static void *fn_wait_flag(void *arg)
+{
+  pair *p = arg;
+
+  while (!p->flag && p->yields < 1000) {
+    if (exco_yield() != 0)
+      break;
+    p->yields++;
+  }
+  p->saw_flag = p->flag;
+  return NULL;
+}
+
+static void *fn_set_flag(void *arg)
+{
+  pair *p = arg;
+
+  p->flag = 1;
+  return NULL;
+}
+
+START_TEST(yield_lets_others_run)
+{
+  exco_executor *ex;
+  pair p = {0};
+
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_wait_flag, &p, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_set_flag, &p, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(p.saw_flag, 1);
+  /* The local executor is a FIFO queue: one yield puts the waiter behind
+   * the setter. */
+  ck_assert_int_eq(p.yields, 1);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(outside_coroutine_is_eperm)
+{
+  int calls = 0;
+  exco_promise *p;
+  void *v = NULL;
+  h_host h;
+  flagged f = {0};
+  exco_task *t;
+
+  ck_assert_int_eq(exco_await(ready_poll, NULL, &calls), EXCO_EPERM);
+  ck_assert_int_eq(calls, 0);
+  ck_assert_int_eq(exco_yield(), EXCO_EPERM);
+  ck_assert_ptr_null(exco_waker_current());
+  ck_assert_ptr_null(exco_hold_stack());
+  ck_assert_ptr_null(exco_current());
+  ck_assert_ptr_null(exco_current_executor());
+  ck_assert_int_eq(exco_promise_new(&p), 0);
+  ck_assert_int_eq(exco_promise_await(p, &v), EXCO_EPERM);
+  ck_assert_int_eq(exco_promise_resolve(p, &calls), 0);
+  ck_assert_int_eq(exco_promise_await(p, &v), EXCO_EPERM);
+  exco_promise_unref(p);
+
+  h_host_init(&h);
+  h_flag_init(&f.flag);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, &t), 0);
+  ck_assert_int_eq(exco_join(t, &v), EXCO_EPERM);
+  ck_assert_int_eq(h_host_run_until_idle(&h), 1);
+  /* Not inside the coroutine, even between its polls. */
+  ck_assert_ptr_null(exco_current());
+  ck_assert_int_eq(exco_yield(), EXCO_EPERM);
+  h_flag_set(&f.flag);
+  ck_assert_int_eq(h_host_run_until_idle(&h), 0);
+  ck_assert_int_eq(exco_join(t, &v), EXCO_EPERM);
+  exco_task_release(t);
+  h_flag_destroy(&f.flag);
+  h_host_destroy(&h);
+}
+END_TEST
+
+typedef struct nullpoll {
+  int r_null;
+  int r_after;
+  int calls;
+} nullpoll;
+
+static void *fn_null_poll(void *arg)
+{
+  nullpoll *n = arg;
+
+  n->r_null = exco_await(NULL, NULL, n);
+  n->r_after = exco_await(ready_poll, NULL, &n->calls);
+  return NULL;
+}
+
+START_TEST(await_null_poll_is_einval)
+{
+  exco_executor *ex;
+  nullpoll n = {0};
+
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_null_poll, &n, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(n.r_null, EXCO_EINVAL);
+  ck_assert_int_eq(n.r_after, 0);
+  ck_assert_int_eq(n.calls, 1);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+enum { ERRNO_ROUNDS = 4 };
+
+typedef struct errno_task {
+  int mine;
+  h_flag flag;
+  int seen[2 * ERRNO_ROUNDS];
+  int results[2 * ERRNO_ROUNDS];
+} errno_task;
+
+static void *fn_errno(void *arg)
+{
+  errno_task *t = arg;
+  int i;
+
+  errno = t->mine;
+  for (i = 0; i < ERRNO_ROUNDS; i++) {
+    t->results[2 * i] = exco_yield();
+    t->seen[2 * i] = errno;
+    errno = t->mine;
+    t->results[2 * i + 1] = h_flag_await(&t->flag);
+    t->seen[2 * i + 1] = errno;
+    h_flag_reset(&t->flag);
+    errno = t->mine;
+  }
+  return NULL;
+}
+
+START_TEST(errno_preserved_across_awaits)
+{
+  h_host h;
+  errno_task a, b;
+  int i, round;
+
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  a.mine = EIO;
+  b.mine = ENOENT;
+  h_flag_init(&a.flag);
+  h_flag_init(&b.flag);
+  h_host_init(&h);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_errno, &a, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_errno, &b, NULL, NULL), 0);
+  for (round = 0; round < 4 * ERRNO_ROUNDS && h_host_live(&h) > 0;
+       round++) {
+    h_ext *e;
+
+    /* The host clobbers errno between every two polls. */
+    while ((e = h_host_pop(&h)) != NULL) {
+      int r;
+
+      errno = EBADF;
+      r = h_host_poll(&h, e);
+      errno = EBADF;
+      if (r == 0)
+        ck_assert_int_eq(h_host_drop(&h, e), 0);
+    }
+    h_flag_set(&a.flag);
+    h_flag_set(&b.flag);
+    errno = EBADF;
+  }
+  ck_assert_int_eq(h_host_live(&h), 0);
+  for (i = 0; i < 2 * ERRNO_ROUNDS; i++) {
+    ck_assert_int_eq(a.results[i], 0);
+    ck_assert_int_eq(b.results[i], 0);
+    ck_assert_int_eq(a.seen[i], EIO);
+    ck_assert_int_eq(b.seen[i], ENOENT);
+  }
+  h_flag_destroy(&a.flag);
+  h_flag_destroy(&b.flag);
+  h_host_destroy(&h);
+}
+END_TEST
+
+typedef struct parent {
+  exco_executor *other;
+  exco_task *child_default;
+  exco_task *child_other;
+  int r_default, r_other;
+  exco_executor *ex;
+  exco_executor *child_ex[2];
+  int child_ran[2];
+} parent;
+
+static void *fn_child(void *arg)
+{
+  parent *p = arg;
+  int i = exco_current_executor() == p->other;
+
+  p->child_ex[i] = exco_current_executor();
+  p->child_ran[i]++;
+  return NULL;
+}
+
+static void *fn_parent(void *arg)
+{
+  parent *p = arg;
+
+  p->ex = exco_current_executor();
+  p->r_default = exco_spawn(NULL, fn_child, p, NULL, &p->child_default);
+  p->r_other = exco_spawn(p->other, fn_child, p, NULL, &p->child_other);
+  return NULL;
+}
+
+START_TEST(spawn_in_coroutine_defaults_to_current_executor)
+{
+  h_host h;
+  parent p;
+  exco_executor *d = exco_default_executor();
+  long live_default = exco_executor_live(d);
+
+  memset(&p, 0, sizeof(p));
+  h_host_init(&h);
+  ck_assert_int_eq(exco_executor_new_local(&p.other), 0);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_parent, &p, NULL, NULL), 0);
+  ck_assert_int_eq(h_host_run_until_idle(&h), 0);
+  ck_assert_int_eq(p.r_default, 0);
+  ck_assert_int_eq(p.r_other, 0);
+  ck_assert_ptr_eq(p.ex, h.ex);
+  /* The NULL-executor child went to the host executor, not the default. */
+  ck_assert_uint_eq(h.n_new, 2);
+  ck_assert_uint_eq(h.n_run, 2);
+  ck_assert_int_eq(exco_executor_live(d), live_default);
+  ck_assert_int_eq(p.child_ran[0], 1);
+  ck_assert_ptr_eq(p.child_ex[0], h.ex);
+  ck_assert_int_eq(exco_task_done(p.child_default), 1);
+  /* The other child waits for its own executor. */
+  ck_assert_int_eq(p.child_ran[1], 0);
+  ck_assert_int_eq(exco_executor_live(p.other), 1);
+  ck_assert_int_eq(exco_run(p.other), 0);
+  ck_assert_int_eq(p.child_ran[1], 1);
+  ck_assert_ptr_eq(p.child_ex[1], p.other);
+  exco_task_release(p.child_default);
+  exco_task_release(p.child_other);
+  ck_assert_int_eq(exco_executor_free(p.other), 0);
+  h_host_destroy(&h);
+}
+END_TEST
+
+typedef struct who {
+  exco_task *self;
+  exco_executor *ex;
+  exco_task *in_nested;
+} who;
+
+static void *fn_who(void *arg)
+{
+  who *w = arg;
+
+  w->self = exco_current();
+  w->ex = exco_current_executor();
+  return NULL;
+}
+
+START_TEST(current_inside_and_outside)
+{
+  exco_executor *ex;
+  exco_task *t;
+  who w = {0}, wd = {0};
+
+  ck_assert_ptr_null(exco_current());
+  ck_assert_ptr_null(exco_current_executor());
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_who, &w, NULL, &t), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_ptr_eq(w.self, t);
+  ck_assert_ptr_eq(w.ex, ex);
+  ck_assert_ptr_null(exco_current());
+  ck_assert_ptr_null(exco_current_executor());
+  exco_task_release(t);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+
+  /* Outside coroutines a NULL executor means the default one. */
+  ck_assert_int_eq(exco_spawn(NULL, fn_who, &wd, NULL, &t), 0);
+  ck_assert_int_eq(exco_executor_live(exco_default_executor()), 1);
+  ck_assert_int_eq(exco_run(NULL), 0);
+  ck_assert_ptr_eq(wd.self, t);
+  ck_assert_ptr_eq(wd.ex, exco_default_executor());
+  exco_task_release(t);
+}
+END_TEST
+
+typedef struct wakerinfo {
+  exco_waker *w;
+  exco_waker *w2;
+  int result;
+} wakerinfo;
+
+static int wait_once_poll(void *arg, exco_waker *w)
+{
+  int *calls = arg;
+
+  (void)w;
+  /* Pending the first time; the test wakes through its own waker. */
+  return (*calls)++ > 0;
+}
+
+static void *fn_waker(void *arg)
+{
+  wakerinfo *i = arg;
+  int calls = 0;
+
+  i->w = exco_waker_current();
+  i->w2 = exco_waker_clone(i->w);
+  i->result = exco_await(wait_once_poll, NULL, &calls);
+  return NULL;
+}
+
+START_TEST(waker_current_clone_wake_drop)
+{
+  h_host h;
+  wakerinfo i = {0};
+  h_ext *e;
+
+  ck_assert_ptr_null(exco_waker_clone(NULL));
+  exco_waker_wake(NULL);
+  exco_waker_drop(NULL);
+  h_host_init(&h);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_waker, &i, NULL, NULL), 0);
+  e = h_host_pop(&h);
+  ck_assert_int_eq(h_host_poll(&h, e), 1);
+  ck_assert_ptr_nonnull(i.w);
+  ck_assert_ptr_nonnull(i.w2);
+  ck_assert_uint_eq(h.n_wake, 0);
+  exco_waker_wake(i.w2);
+  ck_assert_uint_eq(h.n_wake, 1);
+  exco_waker_drop(i.w2);
+  ck_assert_int_eq(h_host_run_until_idle(&h), 0);
+  ck_assert_int_eq(i.result, 0);
+  /* A wake of a finished, dropped task does nothing. */
+  exco_waker_wake(i.w);
+  ck_assert_uint_eq(h.n_wake, 1);
+  exco_waker_drop(i.w);
+  h_host_destroy(&h);
+}
+END_TEST
+
+START_TEST(strerror_each_code)
+{
+  static const int codes[] = {
+    EXCO_EINVAL, EXCO_ENOMEM, EXCO_ECANCELED, EXCO_EPERM,
+    EXCO_EBUSY, EXCO_EALREADY, EXCO_EDEADLK, EXCO_ENOTSUP,
+  };
+  const size_t n = sizeof(codes) / sizeof(codes[0]);
+  const char *unknown = exco_strerror(-99999);
+  size_t i, j;
+
+  ck_assert_ptr_nonnull(unknown);
+  ck_assert_int_ne(strlen(unknown), 0);
+  ck_assert_ptr_nonnull(exco_strerror(INT32_MIN));
+  ck_assert_ptr_nonnull(exco_strerror(0));
+  ck_assert_ptr_nonnull(exco_strerror(12345));
+  for (i = 0; i < n; i++) {
+    const char *s = exco_strerror(codes[i]);
+
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_ne(strlen(s), 0);
+    ck_assert_str_ne(s, unknown);
+    for (j = 0; j < i; j++)
+      ck_assert_str_ne(s, exco_strerror(codes[j]));
+  }
+  /* Any negative errno value is accepted.  (Whether one exco has no code
+   * for is described or gets the generic string, the header leaves open.) */
+  ck_assert_ptr_nonnull(exco_strerror(-EIO));
+  ck_assert_int_ne(strlen(exco_strerror(-EIO)), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+  Suite *s = suite_create("await");
+  TCase *tc = h_tcase("await", 30);
+
+  tcase_add_test(tc, await_ready_future_returns_at_once);
+  tcase_add_test(tc, await_pending_future_polled_again_after_wake);
+  tcase_add_test(tc, leaf_poll_runs_on_coroutine_stack);
+  tcase_add_test(tc, yield_wakes_and_suspends);
+  tcase_add_test(tc, yield_lets_others_run);
+  tcase_add_test(tc, outside_coroutine_is_eperm);
+  tcase_add_test(tc, await_null_poll_is_einval);
+  tcase_add_test(tc, errno_preserved_across_awaits);
+  tcase_add_test(tc, spawn_in_coroutine_defaults_to_current_executor);
+  tcase_add_test(tc, current_inside_and_outside);
+  tcase_add_test(tc, waker_current_clone_wake_drop);
+  tcase_add_test(tc, strerror_each_code);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  return h_run_suite(suite());
+}
