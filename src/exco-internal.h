@@ -88,6 +88,7 @@ struct exco_task {
   atomic_int unreleased;    /* 2 - (dropped) - (stack released) */
   int started;              /* the context has been entered */
   int finished;             /* the function has returned */
+  int yielded;              /* exco_yield: a poll is owed (poller's side) */
   exco_executor *ex;
   void *ext;                /* the host's handle */
   exco_fn fn;

@@ -98,7 +98,7 @@ static void stack_unpoison(void *lo, size_t size)
 #endif
 
 /* Guarded stacks kept mapped per size class once freed. */
-#define GUARDED_KEEP 256
+#define GUARDED_KEEP 4096
 /* Unguarded stacks per slab, and the most address space one slab takes
  * (larger stacks get fewer per slab, at least one). */
 #define SLAB_STACKS 64

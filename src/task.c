@@ -247,6 +247,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   atomic_init(&t->unreleased, 2);
   t->started = 0;
   t->finished = 0;
+  t->yielded = 0;
   t->ex = ex;
   t->ext = NULL;
   t->fn = fn;
@@ -431,15 +432,25 @@ int exco_poll(exco_task *t) {
     return 0;
   }
 
-  /* Suspended.  A wake that came while it ran left NOTIFIED set and
-   * called nobody: the host is told now, after RUNNING is cleared, so the
-   * next poll it schedules can't find the task still running. */
-  atomic_fetch_add_explicit(&t->wakes_inflight, 1, memory_order_seq_cst);
-  s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
-                                memory_order_seq_cst);
-  if ((s & (EXCO__NOTIFIED | EXCO__DROPPED)) == EXCO__NOTIFIED)
+  /*
+   * Suspended.  A wake that came while it ran (or the task's own yield)
+   * left a poll owed and called nobody: the host is told now, after
+   * RUNNING is cleared, so the poll it schedules can't find the task still
+   * running.  One compare-and-swap both clears RUNNING and publishes a
+   * yield's NOTIFIED, so that wakes from now on coalesce with it.  No drop
+   * can come between it and task_wake: the host doesn't drop a task while
+   * it polls it.
+   */
+  s = atomic_load_explicit(&t->state, memory_order_relaxed);
+  do {
+    ns = s & ~(unsigned)EXCO__RUNNING;
+    if (t->yielded)
+      ns |= EXCO__NOTIFIED;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &t->state, &s, ns, memory_order_acq_rel, memory_order_relaxed));
+  t->yielded = 0;
+  if (ns & EXCO__NOTIFIED)
     t->ex->task_wake(t->ext);
-  atomic_fetch_sub_explicit(&t->wakes_inflight, 1, memory_order_release);
   return 1;
 }
 
@@ -523,9 +534,11 @@ int exco_yield(void) {
     return EXCO_EPERM;
   if (exco__cancelled(t))
     return EXCO_ECANCELED;
-  /* The task is RUNNING, so this only marks it: the poll reschedules it
-   * through the host once we have switched out. */
-  atomic_fetch_or_explicit(&t->state, EXCO__NOTIFIED, memory_order_acq_rel);
+  /* A wake of a running task only marks it, and the poll reschedules it
+   * through the host once we have switched out.  Only this thread touches
+   * the mark while the task runs, so it needs no atomic operation here;
+   * the poll publishes it in the state word. */
+  t->yielded = 1;
   exco__suspend(t);
   return exco__cancelled(t) ? EXCO_ECANCELED : 0;
 }
