@@ -146,7 +146,6 @@ typedef struct bench_host {
   const char *peer; /* BENCH_PEER_* */
   uv_loop_t *loop;  /* NULL for the local executor */
   exco_executor *ex;
-  void *priv;       /* seed-uv: the data we attached with exco_uv_attach */
 } bench_host;
 
 /* Sets up a loop (if any) and an executor.  Returns 0 or an EXCO_E*. */
@@ -163,6 +162,9 @@ void bench_host_close(bench_host *h);
 extern const bench_host_kind bench_host_kinds[];
 unsigned bench_host_bit(bench_host_kind kind);
 const char *bench_host_peer(bench_host_kind kind);
+
+/* A uv_close callback for handles that were malloc'd at their start. */
+void bench_free_handle(uv_handle_t *h);
 
 /* A future that is never ready (until its task is cancelled). */
 int bench_never_poll(void *arg, exco_waker *waker);

@@ -49,7 +49,6 @@ int bench_host_init(bench_host *h, bench_host_kind kind) {
   h->peer = bench_host_peer(kind);
   h->loop = NULL;
   h->ex = NULL;
-  h->priv = NULL;
   if (kind == BENCH_HOST_LOCAL)
     return exco_executor_new_local(&h->ex);
   h->loop = malloc(sizeof(*h->loop));
@@ -63,12 +62,9 @@ int bench_host_init(bench_host *h, bench_host_kind kind) {
   if (kind == BENCH_HOST_EXCO_UV) {
     err = exco_uv_executor_new(&h->ex, h->loop);
   } else {
+    /* It registers its loop with exco_uv_attach(), so exco's awaitables
+     * (W7) work on it too. */
     err = exco_uv_seed_executor_new(&h->ex, h->loop);
-    /* Tell exco's awaitables (W7) which loop the seed-style executor runs
-     * on, unless its driver did so itself (EXCO_EBUSY). */
-    if (err == 0 &&
-        exco_uv_attach(exco_executor_data(h->ex), h->loop) == 0)
-      h->priv = exco_executor_data(h->ex);
   }
   if (err != 0) {
     uv_loop_close(h->loop);
@@ -101,8 +97,6 @@ void bench_host_close(bench_host *h) {
   } else if (h->kind == BENCH_HOST_EXCO_UV) {
     exco_uv_executor_free(h->ex);
   } else {
-    if (h->priv != NULL)
-      exco_uv_detach(h->priv);
     exco_uv_seed_executor_free(h->ex);
   }
   if (h->loop != NULL) {
@@ -113,6 +107,10 @@ void bench_host_close(bench_host *h) {
   }
   h->ex = NULL;
   h->loop = NULL;
+}
+
+void bench_free_handle(uv_handle_t *h) {
+  free(h);
 }
 
 int bench_never_poll(void *arg, exco_waker *waker) {

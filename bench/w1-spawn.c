@@ -6,9 +6,9 @@
  * (--w1-batch, default 100), so the batch runs, finishes and gives its
  * stacks back before the next one is spawned.  At most about B stacks
  * are live at once: after the warm-up run every stack comes from the
- * executor's pool (which keeps a few hundred), as the target assumes,
- * and guarded stacks never meet the vm.max_map_count limit.  The time
- * covers all N spawns, polls and drops, and the spawner's N/B yields.
+ * executor's pool, as the target assumes, and guarded stacks never meet
+ * the vm.max_map_count limit.  The time covers all N spawns, polls and
+ * drops, and the spawner's N/B yields.
  *
  * raw-uv does the closest thing plain libuv has to "schedule a callback
  * that runs once": per task, malloc a uv_async_t, uv_async_init and
@@ -66,12 +66,8 @@ typedef struct raw_spawner {
   int err;
 } raw_spawner;
 
-static void raw_free(uv_handle_t *h) {
-  free(h);
-}
-
 static void raw_once(uv_async_t *a) {
-  uv_close((uv_handle_t *)a, raw_free);
+  uv_close((uv_handle_t *)a, bench_free_handle);
 }
 
 static void raw_spawn(uv_async_t *a) {

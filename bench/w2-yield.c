@@ -93,10 +93,6 @@ typedef struct raw_step {
   long done; /* callbacks so far */
 } raw_step;
 
-static void raw_free(uv_handle_t *h) {
-  free(h);
-}
-
 static void raw_cb(uv_async_t *a) {
   raw_step *s = (raw_step *)a;
 
@@ -109,7 +105,7 @@ static void raw_cb(uv_async_t *a) {
     uv_async_send(a);
   } else {
     clock_finished();
-    uv_close((uv_handle_t *)a, raw_free);
+    uv_close((uv_handle_t *)a, bench_free_handle);
   }
 }
 

@@ -72,10 +72,6 @@ static double rep_exco(void *ctx, char *note, size_t len) {
   return (double)(after - before) / (double)c->p;
 }
 
-static void raw_free(uv_handle_t *h) {
-  free(h);
-}
-
 static double rep_raw(void *ctx, char *note, size_t len) {
   w5_ctx *c = ctx;
   uv_loop_t loop;
@@ -98,7 +94,7 @@ static double rep_raw(void *ctx, char *note, size_t len) {
   }
   after = bench_rss_bytes();
   for (long j = 0; j < i; j++)
-    uv_close((uv_handle_t *)hs[j], raw_free);
+    uv_close((uv_handle_t *)hs[j], bench_free_handle);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   if (i < c->p)

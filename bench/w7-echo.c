@@ -211,10 +211,6 @@ static void raw_fail(raw_run *r, int err) {
     r->err = err;
 }
 
-static void raw_free_handle(uv_handle_t *h) {
-  free(h);
-}
-
 static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   raw_conn *c = (raw_conn *)h;
 
@@ -256,7 +252,7 @@ static int raw_send(raw_conn *c, const char *data, size_t len) {
 static void raw_client_done(raw_conn *c) {
   raw_run *r = c->run;
 
-  uv_close((uv_handle_t *)&c->tcp, raw_free_handle);
+  uv_close((uv_handle_t *)&c->tcp, bench_free_handle);
   if (++r->finished == bench_o.w7_clients) {
     r->t1 = bench_now_ns();
     uv_close((uv_handle_t *)&r->server, NULL);
@@ -287,13 +283,13 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (c->is_client)
       raw_client_done(c);
     else
-      uv_close((uv_handle_t *)&c->tcp, raw_free_handle);
+      uv_close((uv_handle_t *)&c->tcp, bench_free_handle);
     return;
   }
   if (!c->is_client) {
     if ((err = raw_send(c, c->buf, (size_t)n)) != 0) {
       raw_fail(r, err);
-      uv_close((uv_handle_t *)&c->tcp, raw_free_handle);
+      uv_close((uv_handle_t *)&c->tcp, bench_free_handle);
     }
     return;
   }
@@ -330,7 +326,7 @@ static void raw_accept(uv_stream_t *server, int status) {
       (err = uv_read_start((uv_stream_t *)&c->tcp, raw_alloc, raw_read)) !=
           0) {
     raw_fail(r, err);
-    uv_close((uv_handle_t *)&c->tcp, raw_free_handle);
+    uv_close((uv_handle_t *)&c->tcp, bench_free_handle);
   }
 }
 

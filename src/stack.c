@@ -12,16 +12,22 @@
  * Unguarded stacks (EXCO_SPAWN_NOGUARD): carved from slabs, each one
  * mapping of up to SLAB_STACKS stacks, so a million of them take only
  * some 16,000 mappings.  Within a slab the stacks are laid out back to
- * back, each preceded by a CANARY_GAP-byte gap whose top word holds a
- * canary:
+ * back in chunks of the class size plus one page, after a lead page.
+ * Each stack's usable area ends CANARY_GAP bytes below its chunk's end;
+ * the canary of the next stack up sits in that gap, right below the next
+ * stack's lowest address:
  *
- *   slab: [gap|stack 0 ...........][gap|stack 1 ...........] ...
+ *   slab: [lead page |c0][stack 0 .......... |c1][stack 1 ......... |c2]
  *
- * A stack that overflows runs into its own canary first.  The gap is not
- * page-sized on purpose: the canary of stack i+1 shares a page with the
- * top of stack i, which that stack touches anyway, so writing canaries
- * commits no memory of its own (a page-aligned canary would double the
- * resident size of a shallow coroutine).  Freed unguarded stacks go back
+ * A stack that overflows runs into its own canary first.  Two things are
+ * on purpose.  The canary of stack i+1 shares a page with the top of
+ * stack i, which that stack touches anyway, so writing canaries commits
+ * no memory of its own (a page-aligned canary would double the resident
+ * size of a shallow coroutine).  And every stack's top sits CANARY_GAP
+ * bytes below a page boundary, so a shallow coroutine's frames fit in one
+ * page instead of straddling two, as they would if the tops drifted
+ * through the page from one stack to the next.  The extra page per chunk
+ * is address space only.  Freed unguarded stacks go back
  * on their class's free list; slabs are unmapped only with the pool.
  *
  * Descriptors: an exco__stack lives in malloc'd memory, not in the stack
@@ -111,6 +117,7 @@ static void stack_unpoison(void *lo, size_t size)
 typedef struct stack_impl {
   exco__stack pub; /* first, so an exco__stack * converts back */
   unsigned vg_id;  /* valgrind stack id */
+  size_t klass;    /* the size class it belongs to */
 } stack_impl;
 
 typedef struct slab {
@@ -266,6 +273,7 @@ static int guarded_new(size_t size, exco__stack **out)
   s->pub.lo = map + ps;
   s->pub.size = size;
   s->pub.flags = 0;
+  s->klass = size;
   s->pub.next = NULL;
   s->pub.map = map;
   s->pub.maplen = maplen;
@@ -278,9 +286,9 @@ static int guarded_new(size_t size, exco__stack **out)
  * lock; the caller links the slab into the pool. */
 static int slab_new(size_t size, slab **out)
 {
-  size_t stride = size + CANARY_GAP;
-  size_t n = SLAB_STACKS;
   size_t ps = page_size();
+  size_t stride = size + ps;
+  size_t n = SLAB_STACKS;
   size_t maplen, i;
   char *map;
   slab *sl;
@@ -291,7 +299,7 @@ static int slab_new(size_t size, slab **out)
     n = 1;
   /* stride * n can't overflow: it is at most SLAB_MAX_BYTES, or stride
    * alone, and size was checked against SIZE_MAX / 4. */
-  maplen = (stride * n + ps - 1) & ~(ps - 1);
+  maplen = ps + stride * n;
   sl = malloc(sizeof(*sl) + n * sizeof(sl->stacks[0]));
   if (sl == NULL)
     return EXCO_ENOMEM;
@@ -312,13 +320,14 @@ static int slab_new(size_t size, slab **out)
   sl->count = n;
   for (i = 0; i < n; i++) {
     stack_impl *s = &sl->stacks[i];
-    char *chunk = map + i * stride;
-    s->pub.lo = chunk + CANARY_GAP;
-    s->pub.size = size;
+    char *chunk = map + ps + i * stride;
+    s->pub.lo = chunk;
+    s->pub.size = stride - CANARY_GAP;
     s->pub.flags = EXCO_SPAWN_NOGUARD;
     s->pub.map = chunk;
     s->pub.maplen = stride;
-    s->vg_id = STACK_REGISTER(s->pub.lo, chunk + stride);
+    s->klass = size;
+    s->vg_id = STACK_REGISTER(s->pub.lo, chunk + s->pub.size);
     /* Lowest address first out of the free list. */
     s->pub.next = i + 1 < n ? &sl->stacks[i + 1].pub : NULL;
   }
@@ -405,7 +414,7 @@ void exco__stack_put(exco__stack_pool *pool, exco__stack *stack)
   pthread_mutex_lock(&pool->lock);
   /* The class exists: the stack came from it.  class_get() only
    * allocates for a size it has never seen. */
-  c = class_get(pool, stack->size);
+  c = class_get(pool, ((stack_impl *)stack)->klass);
   if (c == NULL) {
     /* Can't happen (see above); don't crash if it does.  An unguarded
      * stack is then lost until its slab is unmapped with the pool. */

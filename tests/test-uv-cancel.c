@@ -520,7 +520,8 @@ typedef struct kind {
   void (*verify)(ctx *);   /* after everything ran */
   int gated;               /* fill the pool with gate jobs first */
   int no_timeout;          /* no _timeout variant, or none testable */
-  int fd_check;            /* descriptors must be back to the start */
+  int fd_check;            /* descriptors must be back to the start
+                              (not for getaddrinfo: libc may cache) */
 } kind;
 
 static const kind kinds[] = {
@@ -539,7 +540,7 @@ static const kind kinds[] = {
     {"tcp_write", k_write, NULL, NULL, NULL, 0, 0, 1},
     {"tcp_shutdown", k_shutdown, NULL, NULL, v_shutdown, 0, 0, 1},
     {"udp_recv", k_udp_recv, NULL, NULL, NULL, 0, 0, 1},
-    {"signal", k_signal, NULL, NULL, NULL, 0, 0, 0},
+    {"signal", k_signal, NULL, NULL, NULL, 0, 0, 1},
 };
 
 #define NKINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
@@ -579,10 +580,10 @@ static void run_on_driver(const kind *k, enum mode mode) {
   c.loop = &loop;
   c.result = 12345;
   c.after = 12345;
+  fds = count_fds();
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   ck_assert_int_eq(exco_uv_executor_new(&ex, &loop), 0);
   ck_assert_int_eq(exco_promise_new(&c.ready), 0);
-  fds = count_fds();
   gate_close();
   if (k->gated)
     gate_fill(&loop);
@@ -615,12 +616,13 @@ static void run_on_driver(const kind *k, enum mode mode) {
     k->verify(&c);
   exco_task_release(c.victim);
   exco_promise_unref(c.ready);
-  if (k->fd_check)
-    ck_assert_int_eq(count_fds(), fds);
   ck_assert_int_eq(exco_uv_executor_free(ex), 0);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  /* Every handle the awaitable opened was closed. */
+  /* Every handle the awaitable opened was closed... */
   ck_assert_int_eq(uv_loop_close(&loop), 0);
+  /* ...and every descriptor (the loop's own ones included). */
+  if (k->fd_check)
+    ck_assert_int_eq(count_fds(), fds);
 }
 
 START_TEST(cancel_each_kind) {
@@ -755,12 +757,12 @@ static void run_dropped(const kind *k) {
   c.after = 12345;
   memset(&host, 0, sizeof(host));
   pthread_mutex_init(&host.mu, NULL);
+  fds = count_fds();
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   ck_assert_int_eq(
       exco_executor_new(&ex, mh_new, mh_run, mh_wake, &host), 0);
   ck_assert_int_eq(exco_uv_attach(&host, &loop), 0);
   ck_assert_int_eq(exco_promise_new(&c.ready), 0);
-  fds = count_fds();
   gate_close();
   if (k->gated)
     gate_fill(&loop);
@@ -804,12 +806,12 @@ static void run_dropped(const kind *k) {
     k->verify(&c);
   exco_task_release(t);
   exco_promise_unref(c.ready);
-  if (k->fd_check)
-    ck_assert_int_eq(count_fds(), fds);
   ck_assert_int_eq(host.live, 0);
   ck_assert_int_eq(exco_uv_detach(&host), 0);
   ck_assert_int_eq(exco_executor_free(ex), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
+  if (k->fd_check)
+    ck_assert_int_eq(count_fds(), fds);
   pthread_mutex_destroy(&host.mu);
 }
 
@@ -879,6 +881,14 @@ int main(void) {
   /* The gate needs to know how many pool threads there are; libuv reads
    * this when the pool first starts. */
   setenv("UV_THREADPOOL_SIZE", "4", 1);
+  /* libuv makes a process-wide pipe at its first loop: have it before
+   * the tests count descriptors. */
+  {
+    uv_loop_t warm;
+
+    uv_loop_init(&warm);
+    uv_loop_close(&warm);
+  }
   tcase_add_loop_test(tc, cancel_each_kind, 0, NKINDS);
   tcase_add_loop_test(tc, drop_each_kind, 0, NKINDS);
   tcase_add_loop_test(tc, timeout_each_kind, 0, NKINDS);

@@ -434,7 +434,9 @@ static void *make_listener(void *arg) {
   struct sockaddr_in addr;
 
   (void)arg;
-  listen_any(&foreign, &addr);
+  /* Unreferenced, so that loop can return with it open. */
+  if (listen_any(&foreign, &addr) == 0)
+    uv_unref((uv_handle_t *)exco_uv_tcp_handle(foreign));
   return NULL;
 }
 

@@ -19,11 +19,10 @@
 
 typedef struct handoff {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
-  long req;            /* last request posted by the coroutine */
-  long done;           /* last request completed by the helper */
-  exco_waker *w;       /* registered by the future */
-  int stop;
+  atomic_long req;     /* last request posted by the coroutine */
+  long done;           /* last request completed by the helper (mu) */
+  exco_waker *w;       /* registered by the future (mu) */
+  atomic_int stop;
   int jitter;          /* max spin iterations before completing */
   long iters;
   long completed;      /* coroutine side */
@@ -37,7 +36,7 @@ static int handoff_poll(void *arg, exco_waker *w)
   int ready;
 
   pthread_mutex_lock(&p->mu);
-  ready = p->done >= p->req;
+  ready = p->done >= atomic_load(&p->req);
   if (!ready) {
     old = p->w;
     p->w = exco_waker_clone(w);
@@ -65,10 +64,7 @@ static void *fn_handoff(void *arg)
   long i;
 
   for (i = 1; i <= p->iters; i++) {
-    pthread_mutex_lock(&p->mu);
-    p->req = i;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->req, i);
     if (exco_await(handoff_poll, handoff_cancel, p) != 0)
       p->errors++;
     p->completed++;
@@ -84,35 +80,36 @@ static void spin(unsigned n)
     ;
 }
 
+/* The helper spins for requests (yielding now and then, for valgrind's
+ * sake) so that it answers within nanoseconds: its wake can then land in
+ * the short window between the future's check and the task's suspension. */
 static void *thread_handoff(void *arg)
 {
   handoff *p = arg;
-  unsigned seed = 12345;
+  unsigned seed = 12345, idle = 0;
+  long seen = 0;
 
-  pthread_mutex_lock(&p->mu);
-  for (;;) {
-    long target;
+  while (!atomic_load(&p->stop)) {
+    long q = atomic_load(&p->req);
     exco_waker *w;
 
-    while (p->done == p->req && !p->stop)
-      pthread_cond_wait(&p->cv, &p->mu);
-    if (p->stop)
-      break;
-    target = p->req;
-    pthread_mutex_unlock(&p->mu);
+    if (q == seen) {
+      if (++idle % 64 == 0)
+        sched_yield();
+      continue;
+    }
+    seen = q;
     seed = seed * 1103515245u + 12345u;
     if (p->jitter > 0)
       spin((seed >> 16) % (unsigned)p->jitter);
     pthread_mutex_lock(&p->mu);
-    p->done = target;
+    p->done = q;
     w = p->w;
     p->w = NULL;
     pthread_mutex_unlock(&p->mu);
     exco_waker_wake(w);
     exco_waker_drop(w);
-    pthread_mutex_lock(&p->mu);
   }
-  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
@@ -120,21 +117,18 @@ static void handoff_init(handoff *p, long iters, int jitter)
 {
   memset(p, 0, sizeof(*p));
   pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
+  atomic_init(&p->req, 0);
+  atomic_init(&p->stop, 0);
   p->iters = iters;
   p->jitter = jitter;
 }
 
 static void handoff_stop(handoff *p, pthread_t t)
 {
-  pthread_mutex_lock(&p->mu);
-  p->stop = 1;
-  pthread_cond_signal(&p->cv);
-  pthread_mutex_unlock(&p->mu);
+  atomic_store(&p->stop, 1);
   h_thread_join(t);
   exco_waker_drop(p->w);
   p->w = NULL;
-  pthread_cond_destroy(&p->cv);
   pthread_mutex_destroy(&p->mu);
 }
 
