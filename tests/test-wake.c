@@ -159,7 +159,7 @@ END_TEST
 
 START_TEST(no_lost_wakeups_host_jitter)
 {
-  handoff_host(2000);
+  handoff_host(300);
 }
 END_TEST
 
@@ -170,7 +170,7 @@ START_TEST(no_lost_wakeups_local)
   pthread_t t;
   long iters = h_scale(20000);
 
-  handoff_init(&p, iters, 500);
+  handoff_init(&p, iters, 100);
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
   h_thread_start(&t, thread_handoff, &p);
   ck_assert_int_eq(exco_spawn(ex, fn_handoff, &p, NULL, NULL), 0);
