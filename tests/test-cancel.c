@@ -511,9 +511,10 @@ START_TEST(hold_keeps_noguard_stack_after_cancel)
 }
 END_TEST
 
-/* exco_executor_live() counts tasks "spawned and not yet dropped"; a
- * stack hold keeps the stack, not the task. */
-START_TEST(held_task_is_not_live)
+/* exco_executor_live() counts a dropped task while a hold keeps its
+ * stack: the stack belongs to the executor's pool, so the executor must
+ * not be freed before the hold ends. */
+START_TEST(held_task_stays_live)
 {
   h_host h;
   lender l;
@@ -529,9 +530,10 @@ START_TEST(held_task_is_not_live)
   ck_assert_int_eq(exco_executor_live(h.ex), 1);
   ck_assert_int_eq(h_host_drop(&h, e), 0);
   live_after_drop = exco_executor_live(h.ex);
+  ck_assert_int_eq(exco_executor_free(h.ex), EXCO_EBUSY);
   exco_hold_release(l.hold);
   ck_assert_int_eq(exco_executor_live(h.ex), 0);
-  ck_assert_int_eq(live_after_drop, 0);
+  ck_assert_int_eq(live_after_drop, 1);
   h_flag_destroy(&l.f);
   h_host_destroy(&h);
 }
@@ -588,7 +590,7 @@ static Suite *suite(void)
   tcase_add_test(tc, hold_keeps_stack_after_return);
   tcase_add_test(tc, hold_keeps_noguard_stack_after_cancel);
   tcase_add_test(tc, hold_released_early);
-  tcase_add_test(tc, held_task_is_not_live);
+  tcase_add_test(tc, held_task_stays_live);
   suite_add_tcase(s, tc);
   return s;
 }
