@@ -43,14 +43,24 @@
  * NOTIFIED means "a poll is scheduled": it is set by task_run's initial
  * schedule and by every wake, and cleared when a poll starts.  While it is
  * set, further wakes coalesce and do not call the host again.
+ *
+ * Only wakes, polls and drops write this word, and while a poll runs only
+ * the poller and wakes (which add NOTIFIED to RUNNING) do.  That lets a
+ * poll that ends in a yield publish NOTIFIED with a plain store instead of
+ * a locked read-modify-write (see exco_poll).  Bits that other threads set
+ * at any time live in the separate flags word.
  */
 enum {
   EXCO__RUNNING = 1u << 0,  /* being polled (or cancelled by a drop) */
   EXCO__NOTIFIED = 1u << 1, /* a poll is owed */
   EXCO__DONE = 1u << 2,     /* the function returned, or never will run */
-  EXCO__DROPPED = 1u << 3,  /* the host dropped it: no more host calls */
-  EXCO__CANCEL = 1u << 4,   /* awaits return EXCO_ECANCELED */
-  EXCO__JOINERS = 1u << 5   /* a joiner may be linked: DONE must wake */
+  EXCO__DROPPED = 1u << 3   /* the host dropped it: no more host calls */
+};
+
+/* Task flags: set from any thread, never cleared. */
+enum {
+  EXCO__CANCEL = 1u << 0, /* awaits return EXCO_ECANCELED */
+  EXCO__JOINERS = 1u << 1 /* a joiner may be linked: DONE must wake */
 };
 
 /*
@@ -81,7 +91,8 @@ struct exco_executor {
 
 struct exco_task {
   uint32_t magic;
-  _Atomic unsigned state;   /* EXCO__* bits */
+  _Atomic unsigned state;   /* EXCO__RUNNING... */
+  _Atomic unsigned flags;   /* EXCO__CANCEL, EXCO__JOINERS */
   atomic_long refs;         /* host + join handle + wakers + holds */
   atomic_int wakes_inflight; /* threads inside the host's task_wake */
   atomic_int holds;         /* 1 while the coroutine lives + stack holds */

@@ -248,6 +248,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->magic = EXCO__TASK_MAGIC;
   /* The initial poll is already owed: task_run schedules it. */
   atomic_init(&t->state, EXCO__NOTIFIED);
+  atomic_init(&t->flags, 0);
   atomic_init(&t->refs, out != NULL ? 2 : 1);
   atomic_init(&t->wakes_inflight, 0);
   atomic_init(&t->holds, 1);
@@ -367,7 +368,7 @@ static void exco__resume(exco_task *t) {
                        t) != 0) {
       /* Only the ucontext backend can fail here, and then the task can't
        * ever run: it ends as if cancelled before it started. */
-      atomic_fetch_or_explicit(&t->state, EXCO__CANCEL, memory_order_relaxed);
+      atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_relaxed);
       t->finished = 1;
       return;
     }
@@ -395,10 +396,11 @@ static void exco__finish(exco_task *t) {
   if (t->started)
     __tsan_destroy_fiber(t->tsan_fiber);
 #endif
-  /* Joiners set JOINERS after linking themselves and check DONE in the
-   * same step, so either they see DONE or we see JOINERS. */
-  if (atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_acq_rel) &
-      EXCO__JOINERS) {
+  /* Joiners link themselves, set JOINERS, then look for DONE; we set
+   * DONE, then look for JOINERS.  Both sides sequentially consistent: at
+   * least one of them sees the other's write. */
+  atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_seq_cst);
+  if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & EXCO__JOINERS) {
     exco__spin_lock(&t->lock);
     while (!exco__list_empty(&t->joiners)) {
       n = t->joiners.next;
@@ -443,20 +445,25 @@ int exco_poll(exco_task *t) {
    * Suspended.  A wake that came while it ran (or the task's own yield)
    * left a poll owed and called nobody: the host is told now, after
    * RUNNING is cleared, so the poll it schedules can't find the task still
-   * running.  One compare-and-swap both clears RUNNING and publishes a
-   * yield's NOTIFIED, so that wakes from now on coalesce with it.  No drop
-   * can come between it and task_wake: the host doesn't drop a task while
-   * it polls it.
+   * running.  No drop can come between the state change and task_wake:
+   * the host doesn't drop a task while it polls it.
+   *
+   * After a yield the state is RUNNING, perhaps with NOTIFIED from a wake,
+   * and becomes NOTIFIED: a plain release store is enough, because the
+   * only concurrent writers are wakes adding NOTIFIED, which either came
+   * before (and NOTIFIED stays) or find NOTIFIED and coalesce.  Otherwise
+   * RUNNING is cleared with a read-modify-write that keeps a racing wake's
+   * NOTIFIED.
    */
-  s = atomic_load_explicit(&t->state, memory_order_relaxed);
-  do {
-    ns = s & ~(unsigned)EXCO__RUNNING;
-    if (t->yielded)
-      ns |= EXCO__NOTIFIED;
-  } while (!atomic_compare_exchange_weak_explicit(
-      &t->state, &s, ns, memory_order_acq_rel, memory_order_relaxed));
-  t->yielded = 0;
-  if (ns & EXCO__NOTIFIED)
+  if (t->yielded) {
+    t->yielded = 0;
+    atomic_store_explicit(&t->state, EXCO__NOTIFIED, memory_order_release);
+    t->ex->task_wake(t->ext);
+    return 1;
+  }
+  s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
+                                memory_order_acq_rel);
+  if (s & EXCO__NOTIFIED)
     t->ex->task_wake(t->ext);
   return 1;
 }
@@ -481,10 +488,10 @@ int exco_drop(exco_task *t) {
     if (cur != NULL && t->started && !(s & EXCO__DONE))
       return EXCO_EBUSY;
   } while (!atomic_compare_exchange_weak_explicit(
-      &t->state, &s,
-      s | EXCO__DROPPED | EXCO__RUNNING |
-          (s & EXCO__DONE ? 0u : (unsigned)EXCO__CANCEL),
+      &t->state, &s, s | EXCO__DROPPED | EXCO__RUNNING,
       memory_order_seq_cst, memory_order_acquire));
+  if (!(s & EXCO__DONE))
+    atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_acq_rel);
 
   /* No new host wake can start now; wait out the ones already inside
    * task_wake (a few instructions of the host's code). */
@@ -510,7 +517,7 @@ int exco_drop(exco_task *t) {
 /* ---------------------------------------------------------------------- */
 
 static int exco__cancelled(exco_task *t) {
-  return (atomic_load_explicit(&t->state, memory_order_acquire) &
+  return (atomic_load_explicit(&t->flags, memory_order_acquire) &
           EXCO__CANCEL) != 0;
 }
 
@@ -559,7 +566,6 @@ static int exco__join_poll(void *arg, exco_waker *w) {
   int done;
 
   exco_task *target = jw->target;
-  unsigned s;
 
   if (atomic_load_explicit(&target->state, memory_order_acquire) &
       EXCO__DONE)
@@ -569,9 +575,10 @@ static int exco__join_poll(void *arg, exco_waker *w) {
     jw->waker = (exco_task *)w;
     exco__list_insert_tail(&target->joiners, &jw->link);
   }
-  s = atomic_fetch_or_explicit(&target->state, EXCO__JOINERS,
-                               memory_order_acq_rel);
-  done = (s & EXCO__DONE) != 0;
+  atomic_fetch_or_explicit(&target->flags, EXCO__JOINERS,
+                           memory_order_seq_cst);
+  done = (atomic_load_explicit(&target->state, memory_order_seq_cst) &
+          EXCO__DONE) != 0;
   if (done)
     exco__list_remove(&jw->link);
   exco__spin_unlock(&target->lock);
@@ -617,13 +624,11 @@ int exco_task_done(exco_task *task) {
 }
 
 int exco_task_cancel(exco_task *task) {
-  unsigned s;
 
   if (!exco__task_valid(task))
     return EXCO_EINVAL;
-  s = atomic_fetch_or_explicit(&task->state, EXCO__CANCEL,
-                               memory_order_acq_rel);
-  if (s & EXCO__DONE)
+  atomic_fetch_or_explicit(&task->flags, EXCO__CANCEL, memory_order_acq_rel);
+  if (atomic_load_explicit(&task->state, memory_order_acquire) & EXCO__DONE)
     return EXCO_EALREADY;
   exco__task_wake(task);
   return 0;

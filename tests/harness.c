@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,9 @@ void h_task_wake(void *ext)
   h_ext *e = ext;
   h_host *h = e->host;
 
+  /* Read unlocked: set once before the task exists. */
+  if (h->slow_wake)
+    sched_yield();
   pthread_mutex_lock(&h->mu);
   h->n_wake++;
   e->wakes++;

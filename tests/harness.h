@@ -111,6 +111,8 @@ struct h_host {
   unsigned long n_new, n_run, n_wake, n_polls, n_drops;
   void *last_new_data;
   int fail_new;            /* task_new returns NULL while nonzero */
+  int slow_wake;           /* task_wake yields the CPU first (widens races
+                              with a concurrent drop) */
   /* Contract violations, all must stay 0. */
   unsigned long v_run_twice;     /* task_run twice for one ext */
   unsigned long v_run_null;      /* task_run with NULL intern */

@@ -615,6 +615,44 @@ START_TEST(waker_after_drop_is_safe)
 }
 END_TEST
 
+/* Wakes racing the drop (cancellation) of a pending task: a task_wake
+ * that started before the drop must be over when exco_drop() returns. */
+START_TEST(wakes_racing_drop_of_pending_task)
+{
+  long rounds = h_scale(300), i;
+
+  for (i = 0; i < rounds; i++) {
+    h_host h;
+    late l;
+    pthread_t t;
+    h_ext *e;
+
+    memset(&l, 0, sizeof(l));
+    h_flag_init(&l.flag);
+    h_host_init(&h);
+    h.slow_wake = 1;
+    ck_assert_int_eq(exco_spawn(h.ex, fn_late, &l, NULL, NULL), 0);
+    e = h_host_pop(&h);
+    ck_assert_int_eq(h_host_poll(&h, e), 1);
+    h_thread_start(&t, thread_late, &l);
+    while (!atomic_load(&l.started))
+      sched_yield();
+    /* Let some wakes through (each re-polls the pending task). */
+    while (h_host_wakes(&h) < 3) {
+      h_host_run_until_idle(&h);
+      sched_yield();
+    }
+    ck_assert_int_eq(h_host_drop(&h, e), 0);
+    ck_assert_int_eq(l.result, EXCO_ECANCELED);
+    atomic_store(&l.stop, 1);
+    h_thread_join(t);
+    exco_waker_drop(l.w);
+    h_flag_destroy(&l.flag);
+    h_host_destroy(&h);
+  }
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("wake");
@@ -635,6 +673,7 @@ static Suite *suite(void)
   tc = h_tcase("storm", 120);
   tcase_add_test(tc, wake_storm);
   tcase_add_test(tc, waker_after_drop_is_safe);
+  tcase_add_test(tc, wakes_racing_drop_of_pending_task);
   suite_add_tcase(s, tc);
   return s;
 }

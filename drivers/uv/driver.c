@@ -15,8 +15,8 @@
  *     (a Treiber stack) and calls uv_async_send() only when that list was
  *     empty, so a storm of wakes costs one system call per loop
  *     iteration.  The async callback moves the list to the ready queue.
- *   - Each idle or async callback polls at most `budget` tasks, then lets
- *     the loop run its timers and I/O.
+ *   - The idle callback, once per loop iteration, polls at most `budget`
+ *     tasks, then lets the loop run its timers and I/O.
  *   - The async handle is referenced only while the executor has live
  *     tasks, so uv_run() returns when every task has finished; the idle
  *     handle is never referenced and only active while tasks are ready, so
@@ -259,12 +259,14 @@ static void exco__uv_idle_cb(uv_idle_t *idle) {
   exco__uv_run_ready(d);
 }
 
+/* Only moves cross-thread wakes to the ready queue (starting the idle
+ * handle): all polling happens in the idle callback, once per loop
+ * iteration, so the budget bounds the polls of an iteration. */
 static void exco__uv_async_cb(uv_async_t *async) {
   exco__uv_driver *d = async->data;
 
   exco__uv_check_thread(d);
   exco__uv_drain_remote(d);
-  exco__uv_run_ready(d);
 }
 
 /* ---------------------------------------------------------------------- */
