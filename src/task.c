@@ -413,7 +413,9 @@ static void exco__finish(exco_task *t) {
 }
 
 int exco_poll(exco_task *t) {
+  exco_task_wake_cb wake;
   unsigned s, ns;
+  void *ext;
 
   if (!exco__task_valid(t))
     return EXCO_EINVAL;
@@ -455,16 +457,19 @@ int exco_poll(exco_task *t) {
    * RUNNING is cleared with a read-modify-write that keeps a racing wake's
    * NOTIFIED.
    */
+  wake = t->ex->task_wake;
+  ext = t->ext;
   if (t->yielded) {
     t->yielded = 0;
     atomic_store_explicit(&t->state, EXCO__NOTIFIED, memory_order_release);
-    t->ex->task_wake(t->ext);
+    wake(ext);
     return 1;
   }
   s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
                                 memory_order_acq_rel);
+  /* From here on the task may be another thread's: touch nothing of it. */
   if (s & EXCO__NOTIFIED)
-    t->ex->task_wake(t->ext);
+    wake(ext);
   return 1;
 }
 
