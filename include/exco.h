@@ -122,8 +122,9 @@ extern "C" {
  * Describes an error code.
  *
  * @param err  an EXCO_E* code (negative), or any negative errno value.
- * @return     a static string; never NULL.  Unknown codes get a generic
- *             "unknown error" string.
+ * @return     a static string; never NULL.  Other negative errno values
+ *             get the C library's description (strerror()); anything else
+ *             a generic "unknown error".
  */
 EXCO_API const char *exco_strerror(int err);
 
@@ -412,11 +413,18 @@ EXCO_API void exco_waker_wake(exco_waker *w);
 EXCO_API void exco_waker_drop(exco_waker *w);
 
 /**
- * A hold keeps the running coroutine's stack mapped after the task ends,
- * for a leaf future that lent stack memory (a request struct, a buffer) to
- * something that can't be stopped at once: a kernel call, a thread pool, a
- * libuv request whose callback is still to come.  Take the hold before
- * lending; release it from the callback that ends the loan.
+ * A hold keeps the running coroutine's stack mapped, and out of the pool's
+ * hands, after the task ends: for a leaf future that lent stack memory (a
+ * request struct, a buffer) to something that can't be stopped at once: a
+ * kernel call, a thread pool, a libuv request whose callback is still to
+ * come.  Take the hold before lending; release it from the callback that
+ * ends the loan.
+ *
+ * A hold protects the stack from being unmapped or given to another task,
+ * not from the coroutine itself: a cancelled coroutine keeps running and
+ * its later calls reuse the frames of the ones that returned.  Lend only
+ * memory of a frame that stays alive until the function returns (its
+ * outermost frame, say), or lend heap memory instead.
  *
  * @return the hold, or NULL outside a coroutine.
  */

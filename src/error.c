@@ -1,11 +1,25 @@
 /*
  * error.c -- error strings and the replaceable allocator.
  */
+/* For strerrordesc_np(), a GNU extension. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "exco-internal.h"
+
+/* Without strerrordesc_np, strerror() is asked only about numbers that
+ * are errno values everywhere exco runs, for which it returns a constant
+ * string (unknown ones would be formatted into a shared buffer). */
+#ifdef EHWPOISON
+#define EHWPOISON_OR_LAST EHWPOISON
+#else
+#define EHWPOISON_OR_LAST 34 /* ERANGE: C and POSIX's own */
+#endif
 
 const char *exco_strerror(int err) {
   switch (err) {
@@ -28,6 +42,15 @@ const char *exco_strerror(int err) {
   case EXCO_ENOTSUP:
     return "not supported by this executor";
   default:
+#ifdef HAVE_STRERRORDESC_NP
+    /* A static string, or NULL for a number the C library doesn't know;
+     * strerror() would format those into a shared buffer. */
+    if (err < 0 && strerrordesc_np(-err) != NULL)
+      return strerrordesc_np(-err);
+#else
+    if (err < 0 && err >= -EHWPOISON_OR_LAST)
+      return strerror(-err);
+#endif
     return "unknown error";
   }
 }

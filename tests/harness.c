@@ -19,6 +19,7 @@
 static int env_flag(const char *name)
 {
   const char *v = getenv(name);
+
   return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
@@ -44,6 +45,7 @@ double h_wait_timeout(void)
 double h_now(void)
 {
   struct timespec ts;
+
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
@@ -53,13 +55,19 @@ long h_map_count(int guards_only)
   FILE *f = fopen("/proc/self/maps", "r");
   char line[512];
   long n = 0;
+  int at_start = 1;
 
   if (f == NULL)
     return -1;
   while (fgets(line, sizeof(line), f) != NULL) {
     unsigned long lo, hi;
     char perms[8];
+    int start = at_start;
 
+    /* A long line comes in pieces: count its first one only. */
+    at_start = strchr(line, '\n') != NULL;
+    if (!start)
+      continue;
     if (!guards_only) {
       n++;
       continue;

@@ -102,7 +102,8 @@ endif !HAVE_CHECK
 .PHONY: check-valgrind
 
 ## Programs built outside the tree against an installed exco (.ci/run).
-EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c
+EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
+	%reldir%/outside/echo.c
 
 # libuv driver tests
 ## The libuv driver's owner appends its test programs here, adding them to

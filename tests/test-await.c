@@ -464,7 +464,6 @@ END_TEST
 typedef struct who {
   exco_task *self;
   exco_executor *ex;
-  exco_task *in_nested;
 } who;
 
 static void *fn_who(void *arg)

@@ -129,6 +129,8 @@ struct ctx {
   atomic_int work_ran;
   atomic_int work_abandoned;
   int writer_result;      /* the shutdown case's sibling writer */
+  int fd, fd2;            /* the fs_close case's descriptors */
+  int close2;
 };
 
 static ctx c;
@@ -269,6 +271,35 @@ static void v_fifo(ctx *x) {
   h_thread_join(x->fifo_writer);
   close(fd);
   unlink(x->fifo);
+}
+
+static void s_fd(ctx *x) {
+  x->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  x->fd2 = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ck_assert_int_ge(x->fd, 0);
+  ck_assert_int_ge(x->fd2, 0);
+}
+
+static void *k_fs_close(void *arg) {
+  ctx *x = arg;
+
+  mark_reached(x);
+  /* Queued behind the gate, then cancelled: the descriptor must be
+   * closed anyway (the fd count check sees it). */
+  x->result = exco_uv_fs_close_timeout(x->fd, timeout_of(x));
+  check_after(x);
+  /* Clean-up code of a cancelled task can still close.  (A task that
+   * only timed out would queue behind the gate: close directly.) */
+  if (x->mode != M_TIMEOUT)
+    x->close2 = exco_uv_fs_close(x->fd2);
+  else
+    x->close2 = close(x->fd2);
+  return NULL;
+}
+
+static void v_fs_close(ctx *x) {
+  ck_assert_int_eq(x->close2, 0);
+  ck_assert_int_eq(fcntl(x->fd2, F_GETFD), -1);
 }
 
 static void *k_dns(void *arg) {
@@ -529,6 +560,7 @@ static const kind kinds[] = {
     {"fs_read(pipe)", k_fs_read_pipe, s_pipe, r_pipe, v_pipe, 0, 0, 1},
     {"fs_open(fifo)", k_fs_open_fifo, s_fifo, r_fifo, v_fifo, 0, 0, 1},
     {"fs_stat", k_stat, NULL, r_gate, NULL, 1, 0, 1},
+    {"fs_close", k_fs_close, s_fd, r_gate, v_fs_close, 1, 0, 1},
     {"fs_read_file", k_read_file, NULL, r_gate, NULL, 1, 0, 1},
     {"getaddrinfo", k_dns, NULL, r_gate, NULL, 1, 0, 0},
     {"work(queued)", k_work_queued, NULL, r_gate, v_work_queued, 1, 0, 1},

@@ -66,10 +66,12 @@ struct exco__uv_driver {
   exco__uv_node *head;             /* ready queue */
   exco__uv_node **tailp;
   exco__uv_node *all;              /* live list */
-  /* Written by other threads. */
+  /* Written by other threads: kept off the loop thread's cache lines. */
+  char pad1[64];
   _Atomic(exco__uv_node *) remote; /* cross-thread wakes, newest first */
   atomic_long remote_new;          /* tasks created on other threads and
                                       not yet counted in live */
+  char pad2[64];
   uv_idle_t idle;
   uv_async_t async;
 };

@@ -52,6 +52,13 @@ static void exco__uv_fs_cb(uv_fs_t *req) {
     uv_fs_close(req->loop, &c, (uv_file)req->result, NULL);
     uv_fs_req_cleanup(&c);
   }
+  if (req->fs_type == UV_FS_CLOSE && req->result == UV_ECANCELED) {
+    /* Taken off the queue before it ran: a close must still close. */
+    uv_fs_t c;
+
+    uv_fs_close(req->loop, &c, req->file, NULL);
+    uv_fs_req_cleanup(&c);
+  }
   exco__uv_fs_release(f);
 }
 
@@ -129,8 +136,24 @@ int exco_uv_fs_open(const char *path, int flags, int mode) {
 int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms) {
   exco__uv_fs *f;
   uv_loop_t *loop;
+  int err;
 
-  EXCO__UV_FS_ENTER(loop, f, 0);
+  err = exco__uv_enter(&loop);
+  if (err == EXCO_ECANCELED) {
+    /* Clean-up code of a cancelled task must be able to release what it
+     * holds: close at once, on this thread (close(2) of a file is
+     * quick), instead of refusing. */
+    uv_fs_t req;
+
+    err = uv_fs_close(NULL, &req, fd, NULL);
+    uv_fs_req_cleanup(&req);
+    return err;
+  }
+  if (err != 0)
+    return err;
+  f = exco__uv_fs_new(0);
+  if (f == NULL)
+    return EXCO_ENOMEM;
   return (int)exco__uv_fs_simple(
       f, loop, uv_fs_close(loop, &f->req, fd, exco__uv_fs_cb), timeout_ms);
 }

@@ -201,11 +201,13 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
     return err;
   if (!server->listening)
     return EXCO_EINVAL;
-  if (server->acceptor != NULL)
-    return EXCO_EBUSY;
-  if (!server->conn_ready && server->conn_err == 0) {
+  /* A loop: another coroutine may take the connection we were woken for
+   * before we run again. */
+  while (!server->conn_ready && server->conn_err == 0) {
     exco__uv_op op;
 
+    if (server->acceptor != NULL)
+      return EXCO_EBUSY;
     exco__uv_op_init(&op);
     server->acceptor = &op;
     err = exco__uv_op_wait(&op, loop, timeout_ms);

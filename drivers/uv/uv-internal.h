@@ -16,6 +16,11 @@
 
 #include "exco/uv.h"
 
+/* uv_signal_start_oneshot() is 1.12; uv_translate_sys_error() 1.10. */
+#if UV_VERSION_HEX < 0x010c00
+#error "libexco-uv needs libuv 1.12.0 or later"
+#endif
+
 #define exco__uv_container_of(ptr, type, member)                             \
   ((type *)((char *)(ptr)-offsetof(type, member)))
 

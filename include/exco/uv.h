@@ -57,11 +57,13 @@
  *
  * The thread that creates the executor (exco_uv_init() or
  * exco_uv_executor_new()) is its loop thread: run the loop on that thread,
- * and only there.  Everything in this header except exco_spawn() into the
- * executor, wakers and promises must be called on the loop thread.
- * Spawning from another thread works, but a loop that has no live task
- * may already have returned from uv_run() and only picks such a task up
- * the next time it runs with something else keeping it alive.
+ * and only there (the driver aborts with a message otherwise, rather than
+ * corrupt its queue).  Everything in this header is called on the loop
+ * thread (the awaitables run there anyway).  Other threads use <exco.h>:
+ * exco_spawn() into the executor, wakers and promises all work from any
+ * thread.  A task spawned from another thread into a loop that has no
+ * live task, though, may find the loop already returned from uv_run(): it
+ * runs the next time the loop runs with something keeping it alive.
  *
  * AWAITABLES
  *
@@ -84,7 +86,9 @@
  *     file, an accepted connection or read bytes reach the caller, who
  *     owns them); the next call then returns EXCO_ECANCELED.  A call made
  *     by a task that is already cancelled does nothing and returns
- *     EXCO_ECANCELED.
+ *     EXCO_ECANCELED -- except the calls that release things, which clean-up
+ *     code needs: exco_uv_fs_close() (closes synchronously then), and
+ *     exco_uv_tcp_close() / exco_uv_udp_close(), which never wait.
  *
  *   - has a _timeout variant taking `uint64_t timeout_ms` as its last
  *     argument (exco_uv_sleep excepted: it is a timeout).  If the
@@ -117,7 +121,9 @@
  *
  * So buffers and request arguments may live on the coroutine's stack.
  * Handles (exco_uv_tcp, exco_uv_udp) are heap objects owned by the caller
- * until their close call.
+ * until their close call.  (exco_hold_stack() is no answer here: it keeps
+ * a finished task's stack mapped, but a cancelled coroutine is not
+ * finished -- it returns from the call and reuses those very frames.)
  *
  * SHUTDOWN
  *
@@ -271,10 +277,14 @@ EXCO_UV_API int exco_uv_fs_open_timeout(const char *path, int flags,
                                         int mode, uint64_t timeout_ms);
 
 /**
- * Closes @p fd.
+ * Closes @p fd.  Unlike every other awaitable it still works in a task
+ * that is cancelled already, so clean-up code can't leak descriptors: it
+ * then closes at once, synchronously, and returns close's own result.  A
+ * close cancelled or timed out while pending still closes @p fd (the job
+ * completes, or the descriptor is closed when the job is taken off the
+ * queue).
  *
- * @return 0; a UV_E* code; EXCO_ECANCELED (the descriptor may or may not
- *         be closed: a close that was already running completes).
+ * @return 0; a UV_E* code; EXCO_ECANCELED or UV_ETIMEDOUT (closed anyway).
  */
 EXCO_UV_API int exco_uv_fs_close(uv_file fd);
 EXCO_UV_API int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms);
@@ -449,8 +459,9 @@ EXCO_UV_API int exco_uv_tcp_shutdown_timeout(exco_uv_tcp *tcp,
  * Closes the socket (the descriptor at once, the object once libuv's close
  * callback has run).  Does not wait, so it works in clean-up code of a
  * cancelled coroutine, and outside coroutines on the loop thread.  Calls
- * pending on the socket in other coroutines return EXCO_ECANCELED.  The
- * caller must not use @p tcp afterwards.
+ * pending on the socket in other coroutines return EXCO_ECANCELED (a
+ * pending write or shutdown: UV_ECANCELED, from libuv).  The caller must
+ * not use @p tcp afterwards; closing twice is a use after free.
  *
  * @return 0; EXCO_EINVAL if @p tcp is NULL.
  */
