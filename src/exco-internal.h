@@ -32,6 +32,9 @@
 #define EXCO__HAVE_TSAN 1
 #endif
 #endif
+#if defined(HAVE_VALGRIND_VALGRIND_H)
+#define EXCO__HAVE_VALGRIND 1
+#endif
 
 #define EXCO__TASK_MAGIC 0x7461736bu /* "task" */
 #define EXCO__EXEC_MAGIC 0x65786563u /* "exec" */

@@ -29,6 +29,9 @@
 #ifdef EXCO__HAVE_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
+#ifdef EXCO__HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
 
 /* Largest stack a spawn may ask for: far beyond any sane use, low enough
  * that rounding it up to pages cannot overflow. */
@@ -409,6 +412,12 @@ static void exco__finish(exco_task *t) {
     }
     exco__spin_unlock(&t->lock);
   }
+#ifdef EXCO__HAVE_VALGRIND
+  /* memcheck made the frames of the returned function inaccessible; a
+   * hold means some of that memory is still lent out and will be used. */
+  if (atomic_load_explicit(&t->holds, memory_order_acquire) > 1)
+    VALGRIND_MAKE_MEM_DEFINED(t->stack->lo, t->stack->size);
+#endif
   exco__task_unhold(t);
 }
 

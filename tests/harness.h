@@ -19,7 +19,8 @@
  *                         scaled down and tests that exhaust
  *                         vm.max_map_count are skipped (valgrind has its
  *                         own mapping limits).
- *   EXCO_TEST_SKIP_EXHAUST=1  skips only the map-count exhaustion test.
+ *   EXCO_TEST_SKIP_EXHAUST=1  skips only the map-count exhaustion test
+ *                         (always skipped under ASan and TSan).
  *   EXCO_TEST_WATCHDOG=N  seconds before a single test is killed with
  *                         SIGALRM (default 120; 0 disables).
  */

@@ -9,7 +9,9 @@
 ##                             down and the vm.max_map_count exhaustion test
 ##                             is skipped (valgrind has its own mapping
 ##                             limits).
-##   EXCO_TEST_SKIP_EXHAUST=1  skips only the exhaustion test.
+##   EXCO_TEST_SKIP_EXHAUST=1  skips only the exhaustion test (always
+##                             skipped in ASan and TSan builds: their
+##                             runtimes abort without mappings or fibers).
 ##   EXCO_TEST_WATCHDOG=N      kills a hung test after N seconds (default
 ##                             120, x5 under valgrind; 0 disables).
 ## and Check's own CK_FORK, CK_VERBOSITY, CK_RUN_SUITE, CK_RUN_CASE,
