@@ -45,7 +45,7 @@ const char *exco_strerror(int err) {
 #ifdef HAVE_STRERRORDESC_NP
     /* A static string, or NULL for a number the C library doesn't know;
      * strerror() would format those into a shared buffer. */
-    if (err < 0 && strerrordesc_np(-err) != NULL)
+    if (err < 0 && err > -4096 && strerrordesc_np(-err) != NULL)
       return strerrordesc_np(-err);
 #else
     if (err < 0 && err >= -EHWPOISON_OR_LAST)

@@ -488,6 +488,15 @@ int h_never_poll(void *arg, exco_waker *w)
   return 0;
 }
 
+void *h_flagged_body(void *arg)
+{
+  h_flagged *f = arg;
+
+  f->result = h_flag_await(&f->flag);
+  f->done = 1;
+  return NULL;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Allocator                                                               */
 /* ---------------------------------------------------------------------- */

@@ -194,6 +194,16 @@ void h_flag_cancel(void *arg);
 /* A future that is never ready and registers nothing. */
 int h_never_poll(void *arg, exco_waker *w);
 
+/* A flag and what one task awaiting it saw. */
+typedef struct h_flagged {
+  h_flag flag;
+  int result;              /* h_flag_await()'s return */
+  int done;                /* set once the await returned */
+} h_flagged;
+
+/* A task body (arg: an h_flagged) that awaits the flag once. */
+void *h_flagged_body(void *arg);
+
 /* ---------------------------------------------------------------------- */
 /* Allocator                                                               */
 /* ---------------------------------------------------------------------- */

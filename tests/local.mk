@@ -112,6 +112,9 @@ EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
 ## check_PROGRAMS and TESTS inside "if HAVE_CHECK ... endif" like the above
 ## (check-valgrind picks up everything in check_PROGRAMS).
 
+## The loop helpers they share (header only: libharness.la has no libuv).
+noinst_HEADERS += %reldir%/uv-harness.h
+
 if HAVE_CHECK
 
 exco_uv_tests = \

@@ -58,30 +58,15 @@ START_TEST(await_ready_future_returns_at_once)
 }
 END_TEST
 
-typedef struct flagged {
-  h_flag flag;
-  int result;
-  int done;
-} flagged;
-
-static void *fn_flagged(void *arg)
-{
-  flagged *f = arg;
-
-  f->result = h_flag_await(&f->flag);
-  f->done = 1;
-  return NULL;
-}
-
 START_TEST(await_pending_future_polled_again_after_wake)
 {
   h_host h;
-  flagged f = {0};
+  h_flagged f = {0};
   h_ext *e;
 
   h_host_init(&h);
   h_flag_init(&f.flag);
-  ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(h.ex, h_flagged_body, &f, NULL, NULL), 0);
   e = h_host_pop(&h);
   ck_assert_int_eq(h_host_poll(&h, e), 1);
   ck_assert_int_eq(atomic_load(&f.flag.polls), 1);
@@ -260,7 +245,7 @@ START_TEST(outside_coroutine_is_eperm)
   exco_promise *p;
   void *v = NULL;
   h_host h;
-  flagged f = {0};
+  h_flagged f = {0};
   exco_task *t;
 
   ck_assert_int_eq(exco_await(ready_poll, NULL, &calls), EXCO_EPERM);
@@ -278,7 +263,7 @@ START_TEST(outside_coroutine_is_eperm)
 
   h_host_init(&h);
   h_flag_init(&f.flag);
-  ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, &t), 0);
+  ck_assert_int_eq(exco_spawn(h.ex, h_flagged_body, &f, NULL, &t), 0);
   ck_assert_int_eq(exco_join(t, &v), EXCO_EPERM);
   ck_assert_int_eq(h_host_run_until_idle(&h), 1);
   /* Not inside the coroutine, even between its polls. */

@@ -316,6 +316,24 @@ static void *fn_forever(void *arg)
   return RESULT;
 }
 
+/* Spawns a task awaiting @f's flag (@t, its host handle in @et) and a
+ * task joining it (@ej), and polls both until they wait. */
+static void start_join_forever(h_host *h, forever *f, joiner *j,
+                               exco_task **t, h_ext **et, h_ext **ej)
+{
+  memset(f, 0, sizeof(*f));
+  memset(j, 0, sizeof(*j));
+  h_flag_init(&f->f);
+  h_host_init(h);
+  ck_assert_int_eq(exco_spawn(h->ex, fn_forever, f, NULL, t), 0);
+  j->target = *t;
+  ck_assert_int_eq(exco_spawn(h->ex, fn_joiner, j, NULL, NULL), 0);
+  *et = h_host_pop(h);
+  *ej = h_host_pop(h);
+  ck_assert_int_eq(h_host_poll(h, *et), 1);
+  ck_assert_int_eq(h_host_poll(h, *ej), 1);
+}
+
 START_TEST(join_cancelled_task)
 {
   h_host h;
@@ -324,17 +342,7 @@ START_TEST(join_cancelled_task)
   exco_task *t;
   h_ext *et, *ej;
 
-  memset(&f, 0, sizeof(f));
-  memset(&j, 0, sizeof(j));
-  h_flag_init(&f.f);
-  h_host_init(&h);
-  ck_assert_int_eq(exco_spawn(h.ex, fn_forever, &f, NULL, &t), 0);
-  j.target = t;
-  ck_assert_int_eq(exco_spawn(h.ex, fn_joiner, &j, NULL, NULL), 0);
-  et = h_host_pop(&h);
-  ej = h_host_pop(&h);
-  ck_assert_int_eq(h_host_poll(&h, et), 1);
-  ck_assert_int_eq(h_host_poll(&h, ej), 1);
+  start_join_forever(&h, &f, &j, &t, &et, &ej);
   ck_assert_int_eq(j.done, 0);
   /* Dropping the target cancels it and wakes the joiner. */
   ck_assert_int_eq(h_host_drop(&h, et), 0);
@@ -360,17 +368,7 @@ START_TEST(joiner_cancelled_while_waiting)
   exco_task *t;
   h_ext *et, *ej;
 
-  memset(&f, 0, sizeof(f));
-  memset(&j, 0, sizeof(j));
-  h_flag_init(&f.f);
-  h_host_init(&h);
-  ck_assert_int_eq(exco_spawn(h.ex, fn_forever, &f, NULL, &t), 0);
-  j.target = t;
-  ck_assert_int_eq(exco_spawn(h.ex, fn_joiner, &j, NULL, NULL), 0);
-  et = h_host_pop(&h);
-  ej = h_host_pop(&h);
-  ck_assert_int_eq(h_host_poll(&h, et), 1);
-  ck_assert_int_eq(h_host_poll(&h, ej), 1);
+  start_join_forever(&h, &f, &j, &t, &et, &ej);
   ck_assert_int_eq(h_host_drop(&h, ej), 0);
   ck_assert_int_eq(j.done, 1);
   ck_assert_int_eq(j.r, EXCO_ECANCELED);

@@ -83,6 +83,33 @@ static void walk(const char *name, int (*op)(void))
 /* Single entry points                                                     */
 /* ---------------------------------------------------------------------- */
 
+/* Makes @h's executor on the recording host, or returns the error with
+ * @h freed. */
+static int host_open(h_host *h)
+{
+  int r;
+
+  h_host_init_bare(h);
+  r = exco_executor_new(&h->ex, h_task_new, h_task_run, h_task_wake, h);
+  if (r != 0)
+    h_host_free_exts(h);
+  return r;
+}
+
+/* Frees what host_open() made; returns @err, or the broken promise the
+ * host or the free found. */
+static int host_close(h_host *h, int err)
+{
+  /* A host handle made by task_new for a spawn that then failed could
+   * never be given back: there is no task_free callback. */
+  if (h->n_new != h->n_run)
+    err = E_HOST_LEAK;
+  if (exco_executor_free(h->ex) != 0)
+    err = E_BAD;
+  h_host_free_exts(h);
+  return err;
+}
+
 static int op_executor_new(void)
 {
   h_host h;
@@ -131,26 +158,16 @@ static int op_spawn_host(void)
   exco_task *t = NULL;
   int r;
 
-  h_host_init_bare(&h);
-  r = exco_executor_new(&h.ex, h_task_new, h_task_run, h_task_wake, &h);
-  if (r != 0) {
-    h_host_free_exts(&h);
+  r = host_open(&h);
+  if (r != 0)
     return r;
-  }
   r = exco_spawn(h.ex, fn_nothing, V(3), NULL, &t);
   if (r == 0) {
     if (h_host_run_until_idle(&h) != 0)
       r = E_STUCK;
     exco_task_release(t);
   }
-  /* A host handle made by task_new for a spawn that then failed could
-   * never be given back: there is no task_free callback. */
-  if (h.n_new != h.n_run)
-    r = E_HOST_LEAK;
-  if (exco_executor_free(h.ex) != 0)
-    r = E_BAD;
-  h_host_free_exts(&h);
-  return r;
+  return host_close(&h, r);
 }
 
 static int op_spawn_local_noguard(void)
@@ -261,12 +278,9 @@ static int op_host_world(void)
   h_ext *e;
 
   memset(&w, 0, sizeof(w));
-  h_host_init_bare(&h);
-  err = exco_executor_new(&h.ex, h_task_new, h_task_run, h_task_wake, &h);
-  if (err != 0) {
-    h_host_free_exts(&h);
+  err = host_open(&h);
+  if (err != 0)
     return err;
-  }
   err = exco_promise_new(&w.p);
   if (err != 0)
     goto out_ex;
@@ -293,12 +307,7 @@ static int op_host_world(void)
 out_p:
   exco_promise_unref(w.p);
 out_ex:
-  if (h.n_new != h.n_run)
-    err = E_HOST_LEAK;
-  if (exco_executor_free(h.ex) != 0)
-    err = E_BAD;
-  h_host_free_exts(&h);
-  return err;
+  return host_close(&h, err);
 }
 
 /* The same program on the local executor. */

@@ -45,6 +45,7 @@
 
 #include "exco/uv.h"
 #include "harness.h"
+#include "uv-harness.h"
 
 #define POOL_THREADS 4
 #define TIMEOUT_MS 20
@@ -151,15 +152,7 @@ static void check_after(ctx *x) {
 }
 
 static int listen_any(exco_uv_tcp **server, struct sockaddr_in *bound) {
-  struct sockaddr_in addr;
-  int len = sizeof(*bound), err;
-
-  uv_ip4_addr("127.0.0.1", 0, &addr);
-  err = exco_uv_tcp_listen((struct sockaddr *)&addr, 16, server);
-  if (err != 0)
-    return err;
-  return uv_tcp_getsockname(exco_uv_tcp_handle(*server),
-                            (struct sockaddr *)bound, &len);
+  return h_uv_listen_any(server, bound, 16);
 }
 
 /* A listener, a client connected to it, and the accepted end. */
@@ -179,6 +172,14 @@ static int tcp_pair(exco_uv_tcp **server, exco_uv_tcp **client,
     exco_uv_tcp_close(*server);
   }
   return err;
+}
+
+/* Closes what tcp_pair() opened. */
+static void tcp_pair_close(exco_uv_tcp *server, exco_uv_tcp *client,
+                           exco_uv_tcp *conn) {
+  exco_uv_tcp_close(conn);
+  exco_uv_tcp_close(client);
+  exco_uv_tcp_close(server);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -440,9 +441,7 @@ static void *k_read(void *arg) {
   x->result = exco_uv_tcp_read_timeout(client, x->buf, sizeof(x->buf),
                                        timeout_of(x));
   check_after(x);
-  exco_uv_tcp_close(conn);
-  exco_uv_tcp_close(client);
-  exco_uv_tcp_close(server);
+  tcp_pair_close(server, client, conn);
   return NULL;
 }
 
@@ -463,9 +462,7 @@ static void *k_write(void *arg) {
   check_after(x);
   /* Closing makes libuv end the queued write (UV_ECANCELED) and free the
    * copy from its callback. */
-  exco_uv_tcp_close(conn);
-  exco_uv_tcp_close(client);
-  exco_uv_tcp_close(server);
+  tcp_pair_close(server, client, conn);
   return NULL;
 }
 
@@ -507,9 +504,7 @@ static void *k_shutdown(void *arg) {
     x->result = exco_uv_tcp_shutdown_timeout(client, timeout_of(x));
     check_after(x);
   }
-  exco_uv_tcp_close(conn);
-  exco_uv_tcp_close(client);
-  exco_uv_tcp_close(server);
+  tcp_pair_close(server, client, conn);
   return NULL;
 }
 
@@ -590,6 +585,27 @@ static int count_fds(void) {
   return n;
 }
 
+/* Starts a run of @mode on @loop with a clean context. */
+static void ctx_reset(enum mode mode, uv_loop_t *loop) {
+  memset(&c, 0, sizeof(c));
+  c.mode = mode;
+  c.loop = loop;
+  c.result = 12345;
+  c.after = 12345;
+}
+
+/* What comes before the victim is spawned: the promise it resolves, the
+ * gate (closed, and filling the pool if the kind needs it), and the
+ * kind's own setup. */
+static void kind_prepare(const kind *k, uv_loop_t *loop) {
+  ck_assert_int_eq(exco_promise_new(&c.ready), 0);
+  gate_close();
+  if (k->gated)
+    gate_fill(loop);
+  if (k->setup != NULL)
+    k->setup(&c);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Cancel and timeout modes, on exco's uv driver                           */
 /* ---------------------------------------------------------------------- */
@@ -603,34 +619,23 @@ static void *canceller(void *arg) {
 }
 
 static void run_on_driver(const kind *k, enum mode mode) {
-  uv_loop_t loop;
-  exco_executor *ex;
+  tloop t;
   int fds;
 
-  memset(&c, 0, sizeof(c));
-  c.mode = mode;
-  c.loop = &loop;
-  c.result = 12345;
-  c.after = 12345;
+  ctx_reset(mode, &t.loop);
   fds = count_fds();
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(exco_uv_executor_new(&ex, &loop), 0);
-  ck_assert_int_eq(exco_promise_new(&c.ready), 0);
-  gate_close();
-  if (k->gated)
-    gate_fill(&loop);
-  if (k->setup != NULL)
-    k->setup(&c);
-  ck_assert_int_eq(exco_spawn(ex, k->body, &c, NULL, &c.victim), 0);
+  tl_init(&t);
+  kind_prepare(k, &t.loop);
+  tl_spawn(&t, k->body, &c, &c.victim);
   if (mode == M_CANCEL)
-    ck_assert_int_eq(exco_spawn(ex, canceller, &c, NULL, NULL), 0);
+    tl_spawn(&t, canceller, &c, NULL);
   /* Until the victim has returned (the thing it waits for never comes:
    * only the cancellation or the deadline ends it). */
   while (exco_task_done(c.victim) != 1)
-    uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&t.loop, UV_RUN_ONCE);
   if (k->release != NULL)
     k->release(&c);
-  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  tl_run(&t);
   if (k->gated)
     ck_assert_int_eq(gate_done, POOL_THREADS);
 
@@ -648,10 +653,8 @@ static void run_on_driver(const kind *k, enum mode mode) {
     k->verify(&c);
   exco_task_release(c.victim);
   exco_promise_unref(c.ready);
-  ck_assert_int_eq(exco_uv_executor_free(ex), 0);
-  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  /* Every handle the awaitable opened was closed... */
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  /* Every handle the awaitable opened was closed (the loop closes)... */
+  tl_fini(&t);
   /* ...and every descriptor (the loop's own ones included). */
   if (k->fd_check)
     ck_assert_int_eq(count_fds(), fds);
@@ -782,11 +785,7 @@ static void run_dropped(const kind *k) {
   exco_task *t;
   int fds;
 
-  memset(&c, 0, sizeof(c));
-  c.mode = M_DROP;
-  c.loop = &loop;
-  c.result = 12345;
-  c.after = 12345;
+  ctx_reset(M_DROP, &loop);
   memset(&host, 0, sizeof(host));
   pthread_mutex_init(&host.mu, NULL);
   fds = count_fds();
@@ -794,12 +793,7 @@ static void run_dropped(const kind *k) {
   ck_assert_int_eq(
       exco_executor_new(&ex, mh_new, mh_run, mh_wake, &host), 0);
   ck_assert_int_eq(exco_uv_attach(&host, &loop), 0);
-  ck_assert_int_eq(exco_promise_new(&c.ready), 0);
-  gate_close();
-  if (k->gated)
-    gate_fill(&loop);
-  if (k->setup != NULL)
-    k->setup(&c);
+  kind_prepare(k, &loop);
   ck_assert_int_eq(exco_spawn(ex, k->body, &c, NULL, &t), 0);
   victim = host.head;
   ck_assert_ptr_nonnull(victim);
@@ -886,23 +880,19 @@ static void *arm_cancel(void *arg) {
 }
 
 START_TEST(done_wins_over_cancel) {
-  exco_executor *ex;
-  uv_loop_t loop;
+  tloop t;
 
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(exco_uv_executor_new(&ex, &loop), 0);
+  tl_init(&t);
   won_result = 12345;
   won_after = 12345;
-  ck_assert_int_eq(exco_spawn(ex, sleep_briefly, NULL, NULL, &won_task), 0);
-  ck_assert_int_eq(exco_spawn(ex, arm_cancel, NULL, NULL, NULL), 0);
-  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  tl_spawn(&t, sleep_briefly, NULL, &won_task);
+  tl_spawn(&t, arm_cancel, NULL, NULL);
+  tl_run(&t);
   uv_close((uv_handle_t *)&won_timer, NULL);
   ck_assert_int_eq(won_result, 0);
   ck_assert_int_eq(won_after, EXCO_ECANCELED);
   exco_task_release(won_task);
-  ck_assert_int_eq(exco_uv_executor_free(ex), 0);
-  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  tl_fini(&t);
 }
 END_TEST
 

@@ -18,42 +18,7 @@
 
 #include "exco/uv.h"
 #include "harness.h"
-
-/* ---------------------------------------------------------------------- */
-/* Helpers                                                                 */
-/* ---------------------------------------------------------------------- */
-
-typedef struct tloop {
-  uv_loop_t loop;
-  exco_executor *ex;
-} tloop;
-
-static void tl_init(tloop *t) {
-  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
-  ck_assert_int_eq(exco_uv_executor_new(&t->ex, &t->loop), 0);
-}
-
-/* uv_run() must return 0 by itself: no handle left active. */
-static void tl_run(tloop *t) {
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-}
-
-static void tl_fini(tloop *t) {
-  ck_assert_int_eq(exco_uv_executor_free(t->ex), 0);
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
-}
-
-static void tl_spawn(tloop *t, exco_fn fn, void *arg, exco_task **out) {
-  ck_assert_int_eq(exco_spawn(t->ex, fn, arg, NULL, out), 0);
-}
-
-/* A leaf future that never completes and registers nothing. */
-static int never_poll(void *arg, exco_waker *w) {
-  (void)arg;
-  (void)w;
-  return 0;
-}
+#include "uv-harness.h"
 
 /* ---------------------------------------------------------------------- */
 /* uv_run returns when every task has finished                             */
@@ -501,7 +466,7 @@ static int cancelled_count;
 
 static void *park_forever(void *arg) {
   (void)arg;
-  if (exco_await(never_poll, NULL, NULL) == EXCO_ECANCELED)
+  if (exco_await(h_never_poll, NULL, NULL) == EXCO_ECANCELED)
     cancelled_count++;
   return NULL;
 }

@@ -20,35 +20,7 @@
 
 #include "exco/uv.h"
 #include "harness.h"
-
-typedef struct tloop {
-  uv_loop_t loop;
-  exco_executor *ex;
-} tloop;
-
-static void tl_init(tloop *t) {
-  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
-  ck_assert_int_eq(exco_uv_executor_new(&t->ex, &t->loop), 0);
-}
-
-static void tl_run(tloop *t) {
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-}
-
-static void tl_fini(tloop *t) {
-  ck_assert_int_eq(exco_uv_executor_free(t->ex), 0);
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
-}
-
-static void run_one(exco_fn fn, void *arg) {
-  tloop t;
-
-  tl_init(&t);
-  ck_assert_int_eq(exco_spawn(t.ex, fn, arg, NULL, NULL), 0);
-  tl_run(&t);
-  tl_fini(&t);
-}
+#include "uv-harness.h"
 
 /* Makes an empty temporary file; returns its path in @path. */
 static void make_temp(char *path, size_t size) {
@@ -136,7 +108,7 @@ START_TEST(fs_round_trip) {
 
   memset(&r, 0, sizeof(r));
   make_temp(r.path, sizeof(r.path));
-  run_one(round_trip, &r);
+  tl_run_one(round_trip, &r);
   ck_assert_int_eq(r.err, 0);
   ck_assert_int_eq(r.step, 100);
   ck_assert_int_eq(r.n1, 7);
@@ -201,7 +173,7 @@ START_TEST(fs_errors) {
   errs e;
 
   memset(&e, 0x55, sizeof(e));
-  run_one(error_cases, &e);
+  tl_run_one(error_cases, &e);
   ck_assert_int_eq(e.open_missing, UV_ENOENT);
   ck_assert_int_eq(e.read_badfd, UV_EBADF);
   ck_assert_int_eq(e.write_badfd, UV_EBADF);
@@ -261,8 +233,7 @@ START_TEST(fs_concurrent) {
   for (i = 0; i < FILES; i++) {
     make_temp(jobs[i].path, sizeof(jobs[i].path));
     jobs[i].ok = 0;
-    ck_assert_int_eq(
-        exco_spawn(t.ex, write_read_unlink, &jobs[i], NULL, NULL), 0);
+    tl_spawn(&t, write_read_unlink, &jobs[i], NULL);
   }
   tl_run(&t);
   for (i = 0; i < FILES; i++) {
@@ -319,7 +290,7 @@ START_TEST(dns_localhost) {
 
   memset(&j, 0, sizeof(j));
   j.err = -1;
-  run_one(resolve, &j);
+  tl_run_one(resolve, &j);
   ck_assert_int_eq(j.err, 0);
   ck_assert_int_eq(j.found_loopback, 1);
   ck_assert_int_eq(j.port_ok, 1);
@@ -380,7 +351,7 @@ START_TEST(work_runs_on_pool) {
 
   memset(&w, 0, sizeof(w));
   loop_thread = pthread_self();
-  run_one(do_work, &w);
+  tl_run_one(do_work, &w);
   for (i = 0; i < 8; i++) {
     long n = 1000L * (i + 1);
 
@@ -416,8 +387,8 @@ START_TEST(signal_delivered) {
   tloop t;
 
   tl_init(&t);
-  ck_assert_int_eq(exco_spawn(t.ex, wait_sigusr2, NULL, NULL, NULL), 0);
-  ck_assert_int_eq(exco_spawn(t.ex, send_sigusr2, NULL, NULL, NULL), 0);
+  tl_spawn(&t, wait_sigusr2, NULL, NULL);
+  tl_spawn(&t, send_sigusr2, NULL, NULL);
   tl_run(&t);
   ck_assert_int_eq(sig_err, 0);
   ck_assert_int_eq(bad_sig_err, UV_EINVAL);

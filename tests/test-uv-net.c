@@ -19,38 +19,11 @@
 
 #include "exco/uv.h"
 #include "harness.h"
-
-typedef struct tloop {
-  uv_loop_t loop;
-  exco_executor *ex;
-} tloop;
-
-static void tl_init(tloop *t) {
-  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
-  ck_assert_int_eq(exco_uv_executor_new(&t->ex, &t->loop), 0);
-}
-
-static void tl_run(tloop *t) {
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-}
-
-static void tl_fini(tloop *t) {
-  ck_assert_int_eq(exco_uv_executor_free(t->ex), 0);
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
-}
+#include "uv-harness.h"
 
 /* Listens on 127.0.0.1 at an ephemeral port (from inside a coroutine). */
 static int listen_any(exco_uv_tcp **server, struct sockaddr_in *bound) {
-  struct sockaddr_in addr;
-  int len = sizeof(*bound), err;
-
-  uv_ip4_addr("127.0.0.1", 0, &addr);
-  err = exco_uv_tcp_listen((struct sockaddr *)&addr, 4096, server);
-  if (err != 0)
-    return err;
-  return uv_tcp_getsockname(exco_uv_tcp_handle(*server),
-                            (struct sockaddr *)bound, &len);
+  return h_uv_listen_any(server, bound, 4096);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -205,7 +178,7 @@ START_TEST(echo_many_clients) {
   memset(&c, 0, sizeof(c));
   c.clients = clients;
   tl_init(&t);
-  ck_assert_int_eq(exco_spawn(t.ex, echo_main, &c, NULL, NULL), 0);
+  tl_spawn(&t, echo_main, &c, NULL);
   tl_run(&t);
   ck_assert_int_eq(c.listen_err, 0);
   ck_assert_msg(c.errors == 0, "%ld errors, first %d (%s)", c.errors,
@@ -315,7 +288,7 @@ START_TEST(tcp_misc) {
 
   memset(&m, 0, sizeof(m));
   tl_init(&t);
-  ck_assert_int_eq(exco_spawn(t.ex, misc_main, &m, NULL, NULL), 0);
+  tl_spawn(&t, misc_main, &m, NULL);
   tl_run(&t);
   ck_assert_int_eq(m.setup, 1);
   ck_assert_int_eq(m.listen_busy, UV_EADDRINUSE);
@@ -411,7 +384,7 @@ START_TEST(tcp_big_writes_in_order) {
 
   memset(&r, 0, sizeof(r));
   tl_init(&t);
-  ck_assert_int_eq(exco_spawn(t.ex, big_main, &r, NULL, NULL), 0);
+  tl_spawn(&t, big_main, &r, NULL);
   tl_run(&t);
   ck_assert_int_eq(r.setup, 1);
   ck_assert_int_eq(r.err_a, 0);
@@ -455,10 +428,10 @@ START_TEST(tcp_foreign_loop) {
   tl_init(&t2);
   foreign = NULL;
   foreign_err = 1;
-  ck_assert_int_eq(exco_spawn(t2.ex, make_listener, NULL, NULL, NULL), 0);
+  tl_spawn(&t2, make_listener, NULL, NULL);
   tl_run(&t2);
   ck_assert_ptr_nonnull(foreign);
-  ck_assert_int_eq(exco_spawn(t1.ex, use_foreign, NULL, NULL, NULL), 0);
+  tl_spawn(&t1, use_foreign, NULL, NULL);
   tl_run(&t1);
   ck_assert_int_eq(foreign_err, EXCO_EINVAL);
   /* Closing works outside coroutines, on the loop's thread. */
@@ -564,7 +537,7 @@ START_TEST(udp_round_trip) {
 
   memset(&r, 0, sizeof(r));
   tl_init(&t);
-  ck_assert_int_eq(exco_spawn(t.ex, udp_main, &r, NULL, NULL), 0);
+  tl_spawn(&t, udp_main, &r, NULL);
   tl_run(&t);
   ck_assert_int_eq(r.setup, 1);
   ck_assert_int_eq(r.send1, 0);

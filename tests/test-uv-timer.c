@@ -16,30 +16,7 @@
 
 #include "exco/uv.h"
 #include "harness.h"
-
-typedef struct tloop {
-  uv_loop_t loop;
-  exco_executor *ex;
-} tloop;
-
-static void tl_init(tloop *t) {
-  ck_assert_int_eq(uv_loop_init(&t->loop), 0);
-  ck_assert_int_eq(exco_uv_executor_new(&t->ex, &t->loop), 0);
-}
-
-static void tl_run(tloop *t) {
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-}
-
-static void tl_fini(tloop *t) {
-  ck_assert_int_eq(exco_uv_executor_free(t->ex), 0);
-  ck_assert_int_eq(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
-  ck_assert_int_eq(uv_loop_close(&t->loop), 0);
-}
-
-static void tl_spawn(tloop *t, exco_fn fn, void *arg, exco_task **out) {
-  ck_assert_int_eq(exco_spawn(t->ex, fn, arg, NULL, out), 0);
-}
+#include "uv-harness.h"
 
 static uint64_t now_ms(void) {
   return uv_hrtime() / 1000000u;

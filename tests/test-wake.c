@@ -283,31 +283,16 @@ END_TEST
 /* Coalescing: at most one task_wake per poll.                             */
 /* ---------------------------------------------------------------------- */
 
-typedef struct flagged {
-  h_flag flag;
-  int result;
-  int done;
-} flagged;
-
-static void *fn_flagged(void *arg)
-{
-  flagged *f = arg;
-
-  f->result = h_flag_await(&f->flag);
-  f->done = 1;
-  return NULL;
-}
-
 START_TEST(wakes_coalesce_same_thread)
 {
   h_host h;
-  flagged f = {0};
+  h_flagged f = {0};
   h_ext *e;
   int i;
 
   h_host_init(&h);
   h_flag_init(&f.flag);
-  ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(h.ex, h_flagged_body, &f, NULL, NULL), 0);
   e = h_host_pop(&h);
   ck_assert_int_eq(h_host_poll(&h, e), 1);
   for (i = 0; i < 100; i++)
@@ -388,7 +373,7 @@ static void *thread_wake_n(void *arg)
 START_TEST(wakes_coalesce_across_threads)
 {
   h_host h;
-  flagged f = {0};
+  h_flagged f = {0};
   waker_thread wt[WAKERS];
   pthread_t t[WAKERS];
   pthread_barrier_t go;
@@ -397,7 +382,7 @@ START_TEST(wakes_coalesce_across_threads)
 
   h_host_init(&h);
   h_flag_init(&f.flag);
-  ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(h.ex, h_flagged_body, &f, NULL, NULL), 0);
   e = h_host_pop(&h);
   ck_assert_int_eq(h_host_poll(&h, e), 1);
   pthread_barrier_init(&go, NULL, WAKERS);
@@ -578,6 +563,27 @@ static void *thread_late(void *arg)
   return NULL;
 }
 
+/* Starts a task that takes its waker and awaits @l's flag, polls it until
+ * it waits, then starts the thread that keeps waking it.  Returns the
+ * task's host handle. */
+static h_ext *start_late(h_host *h, late *l, int slow_wake, pthread_t *t)
+{
+  h_ext *e;
+
+  memset(l, 0, sizeof(*l));
+  h_flag_init(&l->flag);
+  h_host_init(h);
+  h->slow_wake = slow_wake;
+  ck_assert_int_eq(exco_spawn(h->ex, fn_late, l, NULL, NULL), 0);
+  e = h_host_pop(h);
+  ck_assert_int_eq(h_host_poll(h, e), 1);
+  ck_assert_ptr_nonnull(l->w);
+  h_thread_start(t, thread_late, l);
+  while (!atomic_load(&l->started))
+    sched_yield();
+  return e;
+}
+
 START_TEST(waker_after_drop_is_safe)
 {
   long rounds = h_scale(200), i;
@@ -586,18 +592,8 @@ START_TEST(waker_after_drop_is_safe)
     h_host h;
     late l;
     pthread_t t;
-    h_ext *e;
 
-    memset(&l, 0, sizeof(l));
-    h_flag_init(&l.flag);
-    h_host_init(&h);
-    ck_assert_int_eq(exco_spawn(h.ex, fn_late, &l, NULL, NULL), 0);
-    e = h_host_pop(&h);
-    ck_assert_int_eq(h_host_poll(&h, e), 1);
-    ck_assert_ptr_nonnull(l.w);
-    h_thread_start(&t, thread_late, &l);
-    while (!atomic_load(&l.started))
-      sched_yield();
+    start_late(&h, &l, 0, &t);
     /* Finish and drop the task while the thread keeps waking it. */
     h_flag_set(&l.flag);
     ck_assert_int_eq(h_host_run(&h), 0);
@@ -627,16 +623,7 @@ START_TEST(wakes_racing_drop_of_pending_task)
     pthread_t t;
     h_ext *e;
 
-    memset(&l, 0, sizeof(l));
-    h_flag_init(&l.flag);
-    h_host_init(&h);
-    h.slow_wake = 1;
-    ck_assert_int_eq(exco_spawn(h.ex, fn_late, &l, NULL, NULL), 0);
-    e = h_host_pop(&h);
-    ck_assert_int_eq(h_host_poll(&h, e), 1);
-    h_thread_start(&t, thread_late, &l);
-    while (!atomic_load(&l.started))
-      sched_yield();
+    e = start_late(&h, &l, 1, &t);
     /* Let some wakes through (each re-polls the pending task). */
     while (h_host_wakes(&h) < 3) {
       h_host_run_until_idle(&h);
