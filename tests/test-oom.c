@@ -268,6 +268,15 @@ static int world_results(world *w)
   return err;
 }
 
+/* Folds the world's results into *@err; a world that saw no error must
+ * have awaited and joined the resolved value. */
+static void world_fold(world *w, int *err)
+{
+  fold(err, world_results(w));
+  if (*err == 0 && (w->r_await != 0 || w->r_join != 0 || w->joined != V(9)))
+    *err = E_BAD;
+}
+
 /* The same program on a host executor: spawn a promise waiter, a joiner
  * of it, and a task that yields, takes wakers and a hold, and spawns. */
 static int op_host_world(void)
@@ -300,9 +309,7 @@ static int op_host_world(void)
       if (e->runs && !e->dropped)
         h_host_drop(&h, e);
   }
-  fold(&err, world_results(&w));
-  if (err == 0 && (w.r_await != 0 || w.r_join != 0 || w.joined != V(9)))
-    err = E_BAD;
+  world_fold(&w, &err);
   exco_task_release(w.waiter);
 out_p:
   exco_promise_unref(w.p);
@@ -341,9 +348,7 @@ static int op_local_world(void)
   r = exco_run(ex);
   if (r != 0)
     fold(&err, r);
-  fold(&err, world_results(&w));
-  if (err == 0 && (w.r_await != 0 || w.r_join != 0 || w.joined != V(9)))
-    err = E_BAD;
+  world_fold(&w, &err);
   exco_task_release(w.waiter);
 out_p:
   exco_promise_unref(w.p);

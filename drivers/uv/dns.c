@@ -41,12 +41,9 @@ int exco_uv_getaddrinfo_timeout(const char *node, const char *service,
 
   if ((node == NULL && service == NULL) || res == NULL)
     return EXCO_EINVAL;
-  err = exco__uv_enter(&loop);
-  if (err != 0)
-    return err;
-  q = malloc(sizeof(*q));
+  q = exco__uv_enter_alloc(&loop, sizeof(*q), &err);
   if (q == NULL)
-    return EXCO_ENOMEM;
+    return err;
   exco__uv_op_init(&q->op);
   q->abandoned = 0;
   q->res = NULL;
@@ -55,12 +52,10 @@ int exco_uv_getaddrinfo_timeout(const char *node, const char *service,
     free(q);
     return err;
   }
-  err = exco__uv_op_wait(&q->op, loop, timeout_ms);
-  if (err != 0) {
-    q->abandoned = 1;
-    uv_cancel((uv_req_t *)&q->req);
+  err = exco__uv_op_wait_or_abandon(&q->op, loop, timeout_ms, &q->abandoned,
+                                    (uv_req_t *)&q->req);
+  if (err != 0)
     return err;
-  }
   err = (int)q->op.result;
   if (err == 0)
     *res = q->res;

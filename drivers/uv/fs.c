@@ -79,18 +79,12 @@ static exco__uv_fs *exco__uv_fs_new(size_t extra) {
  */
 static int exco__uv_fs_wait(exco__uv_fs *f, uv_loop_t *loop, int submitted,
                             uint64_t timeout_ms) {
-  int err;
-
   if (submitted < 0) {
     exco__uv_fs_release(f);
     return submitted;
   }
-  err = exco__uv_op_wait(&f->op, loop, timeout_ms);
-  if (err != 0) {
-    f->abandoned = 1;
-    uv_cancel((uv_req_t *)&f->req);
-  }
-  return err;
+  return exco__uv_op_wait_or_abandon(&f->op, loop, timeout_ms, &f->abandoned,
+                                     (uv_req_t *)&f->req);
 }
 
 /* Waits, then returns the request's result and releases @f. */
@@ -353,13 +347,10 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
 
   if (path == NULL || data == NULL)
     return EXCO_EINVAL;
-  err = exco__uv_enter(&loop);
-  if (err != 0)
-    return err;
   plen = strlen(path) + 1;
-  rf = malloc(sizeof(*rf) + plen);
+  rf = exco__uv_enter_alloc(&loop, sizeof(*rf) + plen, &err);
   if (rf == NULL)
-    return EXCO_ENOMEM;
+    return err;
   memcpy(rf->path, path, plen);
   exco__uv_op_init(&rf->op);
   rf->abandoned = 0;
@@ -371,12 +362,10 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
     free(rf);
     return err;
   }
-  err = exco__uv_op_wait(&rf->op, loop, timeout_ms);
-  if (err != 0) {
-    rf->abandoned = 1;
-    uv_cancel((uv_req_t *)&rf->req);
+  err = exco__uv_op_wait_or_abandon(&rf->op, loop, timeout_ms,
+                                    &rf->abandoned, (uv_req_t *)&rf->req);
+  if (err != 0)
     return err;
-  }
   err = (int)rf->op.result;
   if (err == 0) {
     *data = rf->data;

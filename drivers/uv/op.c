@@ -39,6 +39,18 @@ int exco__uv_enter(uv_loop_t **loop) {
   return *loop != NULL ? 0 : EXCO_ENOTSUP;
 }
 
+void *exco__uv_enter_alloc(uv_loop_t **loop, size_t size, int *err) {
+  void *rec;
+
+  *err = exco__uv_enter(loop);
+  if (*err != 0)
+    return NULL;
+  rec = malloc(size);
+  if (rec == NULL)
+    *err = EXCO_ENOMEM;
+  return rec;
+}
+
 void exco__uv_free_on_close(uv_handle_t *handle) {
   free(handle);
 }
@@ -98,5 +110,18 @@ int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms) {
     return 0;
   if (err == 0)
     return UV_ETIMEDOUT;
+  return err;
+}
+
+int exco__uv_op_wait_or_abandon(exco__uv_op *op, uv_loop_t *loop,
+                                uint64_t timeout_ms, int *abandoned,
+                                uv_req_t *req) {
+  int err = exco__uv_op_wait(op, loop, timeout_ms);
+
+  if (err != 0) {
+    *abandoned = 1;
+    if (req != NULL)
+      uv_cancel(req);
+  }
   return err;
 }

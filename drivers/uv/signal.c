@@ -27,12 +27,9 @@ int exco_uv_signal_timeout(int signum, uint64_t timeout_ms) {
   uv_loop_t *loop;
   int err;
 
-  err = exco__uv_enter(&loop);
-  if (err != 0)
-    return err;
-  s = malloc(sizeof(*s));
+  s = exco__uv_enter_alloc(&loop, sizeof(*s), &err);
   if (s == NULL)
-    return EXCO_ENOMEM;
+    return err;
   exco__uv_op_init(&s->op);
   err = uv_signal_init(loop, &s->handle);
   if (err != 0) {

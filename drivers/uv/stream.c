@@ -156,11 +156,10 @@ int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
     free(w);
     return err;
   }
-  err = exco__uv_op_wait(&w->op, loop, timeout_ms);
-  if (err != 0) {
-    w->abandoned = 1;
+  err = exco__uv_op_wait_or_abandon(&w->op, loop, timeout_ms, &w->abandoned,
+                                    NULL);
+  if (err != 0)
     return err;
-  }
   err = (int)w->op.result;
   free(w);
   return err;
@@ -195,11 +194,10 @@ int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
     free(q);
     return err;
   }
-  err = exco__uv_op_wait(&q->op, loop, timeout_ms);
-  if (err != 0) {
-    q->abandoned = 1;
+  err = exco__uv_op_wait_or_abandon(&q->op, loop, timeout_ms, &q->abandoned,
+                                    NULL);
+  if (err != 0)
     return err;
-  }
   err = (int)q->op.result;
   free(q);
   return err;

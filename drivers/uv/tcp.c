@@ -53,8 +53,10 @@ uv_tcp_t *exco_uv_tcp_handle(exco_uv_tcp *t) {
   return t != NULL ? &t->handle : NULL;
 }
 
-/* Common entry of the calls on an existing socket. */
-static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop) {
+/* Common entry of the calls on an existing socket: a listening one when
+ * @listener is 1 (accept), a connected one when 0. */
+static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop,
+                              int listener) {
   int err;
 
   if (t == NULL)
@@ -62,9 +64,25 @@ static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop) {
   err = exco__uv_enter(loop);
   if (err != 0)
     return err;
-  if (t->loop != *loop || t->closing)
+  if (t->loop != *loop || t->closing || t->listening != listener)
     return EXCO_EINVAL;
   return 0;
+}
+
+/* Common entry of the calls that make a socket (connect, listen): checks
+ * the arguments, then makes the object on the coroutine's loop. */
+static int exco__uv_tcp_start(const struct sockaddr *addr, exco_uv_tcp **out,
+                              exco_uv_tcp **t) {
+  uv_loop_t *loop;
+  int err;
+
+  if (addr == NULL || out == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_enter(&loop);
+  if (err != 0)
+    return err;
+  *t = exco__uv_tcp_new(loop);
+  return *t != NULL ? 0 : EXCO_ENOMEM;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -90,17 +108,11 @@ int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
                                 exco_uv_tcp **out, uint64_t timeout_ms) {
   exco__uv_connect *c;
   exco_uv_tcp *t;
-  uv_loop_t *loop;
   int err;
 
-  if (addr == NULL || out == NULL)
-    return EXCO_EINVAL;
-  err = exco__uv_enter(&loop);
+  err = exco__uv_tcp_start(addr, out, &t);
   if (err != 0)
     return err;
-  t = exco__uv_tcp_new(loop);
-  if (t == NULL)
-    return EXCO_ENOMEM;
   c = malloc(sizeof(*c));
   if (c == NULL) {
     exco_uv_tcp_close(t);
@@ -114,11 +126,11 @@ int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
     exco_uv_tcp_close(t);
     return err;
   }
-  err = exco__uv_op_wait(&c->op, loop, timeout_ms);
+  err = exco__uv_op_wait_or_abandon(&c->op, t->loop, timeout_ms,
+                                    &c->abandoned, NULL);
   if (err != 0) {
     /* Closing the socket makes libuv call the connect callback with
      * UV_ECANCELED, which frees the request. */
-    c->abandoned = 1;
     exco_uv_tcp_close(t);
     return err;
   }
@@ -163,17 +175,11 @@ static void exco__uv_connection_cb(uv_stream_t *server, int status) {
 int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
                        exco_uv_tcp **out) {
   exco_uv_tcp *t;
-  uv_loop_t *loop;
   int err;
 
-  if (addr == NULL || out == NULL)
-    return EXCO_EINVAL;
-  err = exco__uv_enter(&loop);
+  err = exco__uv_tcp_start(addr, out, &t);
   if (err != 0)
     return err;
-  t = exco__uv_tcp_new(loop);
-  if (t == NULL)
-    return EXCO_ENOMEM;
   err = uv_tcp_bind(&t->handle, addr, 0);
   if (err == 0)
     err = uv_listen((uv_stream_t *)&t->handle,
@@ -196,11 +202,9 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
 
   if (out == NULL)
     return EXCO_EINVAL;
-  err = exco__uv_tcp_enter(server, &loop);
+  err = exco__uv_tcp_enter(server, &loop, 1);
   if (err != 0)
     return err;
-  if (!server->listening)
-    return EXCO_EINVAL;
   /* A loop: another coroutine may take the connection we were woken for
    * before we run again. */
   while (!server->conn_ready && server->conn_err == 0) {
@@ -251,11 +255,9 @@ ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *t, void *buf, size_t len,
 
   if (buf == NULL && len != 0)
     return EXCO_EINVAL;
-  err = exco__uv_tcp_enter(t, &loop);
+  err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  if (t->listening)
-    return EXCO_EINVAL;
   return exco__uv_stream_read(t, loop, buf, len, timeout_ms);
 }
 
@@ -270,11 +272,9 @@ int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
 
   if (buf == NULL && len != 0)
     return EXCO_EINVAL;
-  err = exco__uv_tcp_enter(t, &loop);
+  err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  if (t->listening)
-    return EXCO_EINVAL;
   return exco__uv_stream_write((uv_stream_t *)&t->handle, loop, buf, len,
                                timeout_ms);
 }
@@ -287,11 +287,9 @@ int exco_uv_tcp_shutdown_timeout(exco_uv_tcp *t, uint64_t timeout_ms) {
   uv_loop_t *loop;
   int err;
 
-  err = exco__uv_tcp_enter(t, &loop);
+  err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  if (t->listening)
-    return EXCO_EINVAL;
   return exco__uv_stream_shutdown((uv_stream_t *)&t->handle, loop,
                                   timeout_ms);
 }

@@ -8,8 +8,6 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
-
 #include "uv-internal.h"
 
 typedef struct exco__uv_sleep {
@@ -28,12 +26,9 @@ int exco_uv_sleep(uint64_t ms) {
   uv_loop_t *loop;
   int err;
 
-  err = exco__uv_enter(&loop);
-  if (err != 0)
-    return err;
-  s = malloc(sizeof(*s));
+  s = exco__uv_enter_alloc(&loop, sizeof(*s), &err);
   if (s == NULL)
-    return EXCO_ENOMEM;
+    return err;
   uv_timer_init(loop, &s->timer);
   exco__uv_op_init(&s->op);
   /* "At least ms from now": the loop's clock is only refreshed once per

@@ -246,11 +246,10 @@ int exco_uv_udp_send_timeout(exco_uv_udp *u, const void *buf, size_t len,
     free(s);
     return err;
   }
-  err = exco__uv_op_wait(&s->op, loop, timeout_ms);
-  if (err != 0) {
-    s->abandoned = 1;
+  err = exco__uv_op_wait_or_abandon(&s->op, loop, timeout_ms, &s->abandoned,
+                                    NULL);
+  if (err != 0)
     return err;
-  }
   err = (int)s->op.result;
   free(s);
   return err;

@@ -73,6 +73,13 @@ typedef struct exco__uv_op {
  */
 int exco__uv_enter(uv_loop_t **loop);
 
+/*
+ * exco__uv_enter(), then malloc(@size) for the operation's record.
+ * Returns the record, or NULL with the error in *@err (exco__uv_enter()'s
+ * or EXCO_ENOMEM).
+ */
+void *exco__uv_enter_alloc(uv_loop_t **loop, size_t size, int *err);
+
 static inline void exco__uv_op_init(exco__uv_op *op) {
   op->waker = NULL;
   op->result = 0;
@@ -93,6 +100,17 @@ void exco__uv_op_complete(exco__uv_op *op, ssize_t result);
  * come).  The waker is dropped before returning.
  */
 int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms);
+
+/*
+ * exco__uv_op_wait() for an operation whose heap record the request's
+ * callback frees once *@abandoned is set.  When the wait fails the record
+ * is handed over that way: *@abandoned is set and @req, unless NULL, is
+ * cancelled (a thread-pool request still queued then ends at once with
+ * UV_ECANCELED).  Returns what exco__uv_op_wait() returned.
+ */
+int exco__uv_op_wait_or_abandon(exco__uv_op *op, uv_loop_t *loop,
+                                uint64_t timeout_ms, int *abandoned,
+                                uv_req_t *req);
 
 /* A uv_close_cb that free()s the handle (for handles allocated alone). */
 void exco__uv_free_on_close(uv_handle_t *handle);

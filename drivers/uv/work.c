@@ -48,12 +48,9 @@ int exco_uv_work_timeout(exco_uv_work_fn work, void *arg,
 
   if (work == NULL)
     return EXCO_EINVAL;
-  err = exco__uv_enter(&loop);
-  if (err != 0)
-    return err;
-  w = malloc(sizeof(*w));
+  w = exco__uv_enter_alloc(&loop, sizeof(*w), &err);
   if (w == NULL)
-    return EXCO_ENOMEM;
+    return err;
   exco__uv_op_init(&w->op);
   w->abandoned = 0;
   w->fn = work;
@@ -64,12 +61,10 @@ int exco_uv_work_timeout(exco_uv_work_fn work, void *arg,
     free(w);
     return err;
   }
-  err = exco__uv_op_wait(&w->op, loop, timeout_ms);
-  if (err != 0) {
-    w->abandoned = 1;
-    uv_cancel((uv_req_t *)&w->req);
+  err = exco__uv_op_wait_or_abandon(&w->op, loop, timeout_ms, &w->abandoned,
+                                    (uv_req_t *)&w->req);
+  if (err != 0)
     return err;
-  }
   err = (int)w->op.result;
   free(w);
   return err;
