@@ -172,7 +172,9 @@ typedef void (*exco_task_wake_cb)(void *ext);
 /**
  * Sets up the process-default executor with the host's callbacks, the
  * shape of extern_executor's rust_async_executor_init().  Until this is
- * called the default executor is a local one (see exco_run()).
+ * called the default executor is a local one (see exco_run()).  Call it
+ * once at start-up, before any task is spawned on the default executor
+ * and while no other thread uses it.
  *
  * @return 0; EXCO_EINVAL if a callback is NULL; EXCO_EBUSY if the default
  *         executor has live tasks; EXCO_ENOMEM.
@@ -254,8 +256,14 @@ EXCO_API int exco_poll(exco_task *task);
  *         and a second drop is as undefined as a second free());
  *         EXCO_EBUSY if called from inside the task's own coroutine, from
  *         inside any coroutine while the task has started (a cancelled
- *         coroutine can't be resumed from another one), or while the task is
- *         being polled on another thread.
+ *         coroutine can't be resumed from another one), or while the task's
+ *         coroutine runs in an exco_poll() on another thread (the host must
+ *         not overlap poll and drop at all; this catches the common case).
+ *
+ * Before it returns, exco_drop() waits for any other thread that is inside
+ * the host's task_wake for this task at that moment (a few instructions of
+ * the host's code), so that no task_wake can follow it.  So the host must
+ * not hold a lock that its task_wake takes while it calls exco_drop().
  */
 EXCO_API int exco_drop(exco_task *task);
 
@@ -485,8 +493,10 @@ EXCO_API int exco_promise_is_resolved(exco_promise *p);
  * without waiting for tasks that wait on other threads.
  *
  * @param ex  a local executor; NULL means the default executor.
- * @return the number of live tasks left (>= 0); EXCO_ENOTSUP if @p ex is
- *         host-driven; EXCO_EBUSY if called from inside a coroutine.
+ * @return the number of tasks not yet finished and dropped (>= 0; unlike
+ *         exco_executor_live() it doesn't count stacks kept by holds);
+ *         EXCO_ENOTSUP if @p ex is host-driven; EXCO_EBUSY if called from
+ *         inside a coroutine.
  */
 EXCO_API int exco_run_until_idle(exco_executor *ex);
 

@@ -103,6 +103,7 @@ struct exco_task {
   int started;              /* the context has been entered */
   int finished;             /* the function has returned */
   int yielded;              /* exco_yield: a poll is owed (poller's side) */
+  int was_cancelled;        /* CANCEL as it was when DONE was published */
   exco_executor *ex;
   void *ext;                /* the host's handle */
   exco_fn fn;

@@ -176,10 +176,21 @@ static void exco__entry(void *arg) {
  * Suspends the running coroutine until its next poll.  errno is the
  * coroutine's on this side: the poller's code in between may change it.
  */
+/*
+ * glibc declares __errno_location() const, so the compiler may compute
+ * errno's address once and reuse it after a switch; but a coroutine may
+ * be resumed on another thread, whose errno lives elsewhere.  Like
+ * exco__current(), this asks again after every switch.
+ */
+__attribute__((noinline)) static int *exco__errno_ptr(void) {
+  __asm__ volatile("" ::: "memory");
+  return &errno;
+}
+
 static void exco__suspend(exco_task *t) {
   int saved_errno = errno;
   exco__switch_out(t, 0);
-  errno = saved_errno;
+  *exco__errno_ptr() = saved_errno;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -266,6 +277,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->result = NULL;
   t->name = o.name;
   t->saved_errno = 0;
+  t->was_cancelled = 0;
   exco__list_init(&t->joiners);
   atomic_flag_clear(&t->lock);
 
@@ -379,6 +391,11 @@ static void exco__resume(exco_task *t) {
   exco__switch_in(t);
 }
 
+static int exco__cancelled(exco_task *t) {
+  return (atomic_load_explicit(&t->flags, memory_order_acquire) &
+          EXCO__CANCEL) != 0;
+}
+
 /* A joiner waiting on a task, linked into the task's joiners list.  It
  * lives on the joiner's stack: the joiner is suspended in exco_join() while
  * it is linked, and unlinks it under the lock if it is cancelled. */
@@ -386,6 +403,7 @@ typedef struct exco__join_wait {
   exco__list link;
   exco_task *waker;
   exco_task *target;
+  int linked;
 } exco__join_wait;
 
 /*
@@ -402,6 +420,7 @@ static void exco__finish(exco_task *t) {
   /* Joiners link themselves, set JOINERS, then look for DONE; we set
    * DONE, then look for JOINERS.  Both sides sequentially consistent: at
    * least one of them sees the other's write. */
+  t->was_cancelled = exco__cancelled(t);
   atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_seq_cst);
   if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & EXCO__JOINERS) {
     exco__spin_lock(&t->lock);
@@ -530,11 +549,6 @@ int exco_drop(exco_task *t) {
 /* Await                                                                   */
 /* ---------------------------------------------------------------------- */
 
-static int exco__cancelled(exco_task *t) {
-  return (atomic_load_explicit(&t->flags, memory_order_acquire) &
-          EXCO__CANCEL) != 0;
-}
-
 int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
   exco_task *t = exco__current();
 
@@ -581,11 +595,13 @@ static int exco__join_poll(void *arg, exco_waker *w) {
 
   exco_task *target = jw->target;
 
-  if (atomic_load_explicit(&target->state, memory_order_acquire) &
-      EXCO__DONE)
+  if (!jw->linked &&
+      (atomic_load_explicit(&target->state, memory_order_acquire) &
+       EXCO__DONE))
     return 1;
   exco__spin_lock(&target->lock);
-  if (exco__list_empty(&jw->link)) {
+  if (!jw->linked) {
+    jw->linked = 1;
     jw->waker = (exco_task *)w;
     exco__list_insert_tail(&target->joiners, &jw->link);
   }
@@ -593,7 +609,7 @@ static int exco__join_poll(void *arg, exco_waker *w) {
                            memory_order_seq_cst);
   done = (atomic_load_explicit(&target->state, memory_order_seq_cst) &
           EXCO__DONE) != 0;
-  if (done)
+  if (done && !exco__list_empty(&jw->link))
     exco__list_remove(&jw->link);
   exco__spin_unlock(&target->lock);
   return done;
@@ -622,12 +638,13 @@ int exco_join(exco_task *task, void **result) {
   exco__list_init(&jw.link);
   jw.waker = NULL;
   jw.target = task;
+  jw.linked = 0;
   err = exco_await(exco__join_poll, exco__join_cancel, &jw);
   if (err != 0)
     return err;
   if (result != NULL)
     *result = task->result;
-  return exco__cancelled(task) ? EXCO_ECANCELED : 0;
+  return task->was_cancelled ? EXCO_ECANCELED : 0;
 }
 
 int exco_task_done(exco_task *task) {
@@ -641,9 +658,9 @@ int exco_task_cancel(exco_task *task) {
 
   if (!exco__task_valid(task))
     return EXCO_EINVAL;
-  atomic_fetch_or_explicit(&task->flags, EXCO__CANCEL, memory_order_acq_rel);
   if (atomic_load_explicit(&task->state, memory_order_acquire) & EXCO__DONE)
     return EXCO_EALREADY;
+  atomic_fetch_or_explicit(&task->flags, EXCO__CANCEL, memory_order_acq_rel);
   exco__task_wake(task);
   return 0;
 }

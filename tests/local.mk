@@ -37,10 +37,15 @@ exco_core_tests = \
 	%reldir%/test-join \
 	%reldir%/test-executor \
 	%reldir%/test-stack \
-	%reldir%/test-oom
+	%reldir%/test-oom \
+	%reldir%/test-races
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
+
+%canon_reldir%_test_races_SOURCES = %reldir%/test-races.c
+%canon_reldir%_test_races_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_races_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_contract_SOURCES = %reldir%/test-contract.c
 %canon_reldir%_test_contract_CFLAGS = $(exco_test_cflags)
