@@ -38,12 +38,13 @@
 #define EXCO__STACK_MAX ((size_t)1 << 40)
 
 /*
- * The running task of this thread.  It is read through a function the
- * compiler may not inline: a coroutine suspended on one thread may be
- * resumed on another, and a thread-local address cached across the switch
- * would then name the old thread's variable.
- */
-/*
+ * The running task of this thread.  Code on a coroutine's side reads it
+ * through exco__current(), which the compiler may not inline: a coroutine
+ * suspended on one thread may be resumed on another, and a thread-local
+ * address cached across the switch would then name the old thread's
+ * variable.  The poller's side (exco__switch_in, exco_poll) uses it
+ * directly.
+ *
  * The initial-exec model makes the access a single %fs-relative load
  * instead of a __tls_get_addr call in the shared library (10 ns of a 50 ns
  * yield here).  It costs a few bytes of the static TLS block that glibc
@@ -56,11 +57,6 @@ __attribute__((noinline)) exco_task *exco__current(void) {
   exco_task *t = exco__tls_current;
   __asm__ volatile("" ::: "memory");
   return t;
-}
-
-__attribute__((noinline)) static void exco__set_current(exco_task *t) {
-  __asm__ volatile("" ::: "memory");
-  exco__tls_current = t;
 }
 
 static int exco__task_valid(const exco_task *t) {
@@ -103,14 +99,18 @@ void exco__task_unref(exco_task *t) {
 /*
  * Poller -> coroutine.  Sanitizers are told about the stack we are about
  * to run on, so ASan doesn't report the coroutine's frames as a wild stack
- * and TSan keeps a separate shadow stack per coroutine.  errno belongs to
- * the poller on this side, so it is saved and restored around the switch.
+ * and TSan keeps a separate shadow stack per coroutine.
+ *
+ * The poller's side always comes back on the thread that left it (only
+ * the coroutine's side can move between threads), so here the current
+ * task is read and written directly, without exco__current()'s fence.
+ * The poller's errno is not kept: exco_poll() may change it, as any C
+ * library call may.
  */
 static void exco__switch_in(exco_task *t) {
-  int saved_errno = errno;
-  exco_task *prev = exco__current();
+  exco_task *prev = exco__tls_current;
 
-  exco__set_current(t);
+  exco__tls_current = t;
 #ifdef EXCO__HAVE_ASAN
   void *fake = NULL;
   __sanitizer_start_switch_fiber(&fake, t->stack->lo, t->stack->size);
@@ -123,8 +123,7 @@ static void exco__switch_in(exco_task *t) {
 #ifdef EXCO__HAVE_ASAN
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
-  exco__set_current(prev);
-  errno = saved_errno;
+  exco__tls_current = prev;
 }
 
 /*
@@ -447,7 +446,7 @@ int exco_poll(exco_task *t) {
 
   if (!exco__task_valid(t))
     return EXCO_EINVAL;
-  if (exco__current() != NULL)
+  if (exco__tls_current != NULL)
     return EXCO_EBUSY;
 
   s = atomic_load_explicit(&t->state, memory_order_acquire);
