@@ -104,11 +104,12 @@ void exco__task_unref(exco_task *t) {
  * The poller's side always comes back on the thread that left it (only
  * the coroutine's side can move between threads), so here the current
  * task is read and written directly, without exco__current()'s fence.
- * The poller's errno is not kept: exco_poll() may change it, as any C
- * library call may.
+ * errno is the poller's on this side; the coroutine's errno stays the
+ * coroutine's (see exco__suspend), so it is kept around the switch.
  */
 static void exco__switch_in(exco_task *t) {
   exco_task *prev = exco__tls_current;
+  int saved_errno = errno;
 
   exco__tls_current = t;
 #ifdef EXCO__HAVE_ASAN
@@ -124,6 +125,7 @@ static void exco__switch_in(exco_task *t) {
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
   exco__tls_current = prev;
+  errno = saved_errno;
 }
 
 /*
