@@ -63,7 +63,11 @@
  * Dropping a pending task cancels it: the coroutine is resumed one last
  * time, the await it is blocked in returns EXCO_ECANCELED, and so does every
  * later await, so the function can clean up and return.  Then its stack is
- * released.  exco_task_cancel() requests the same from anywhere.
+ * released.  A task dropped before its first poll never runs at all.
+ * exco_task_cancel() requests the same from any thread without dropping:
+ * the host's next poll runs the coroutine, whose awaits then return
+ * EXCO_ECANCELED (a task not started yet still runs its function, from the
+ * top, with every await failing so).
  *
  * STACKS
  *
@@ -97,7 +101,10 @@ extern "C" {
 /* Errors                                                                  */
 /* ---------------------------------------------------------------------- */
 
-/** An argument is NULL or out of range, or a handle is not a task. */
+/**
+ * An argument is NULL or out of range, or a handle is not what the call
+ * needs (not a task, not an executor, not one of the driver's).
+ */
 #define EXCO_EINVAL (-EINVAL)
 /** Memory, or a stack mapping, could not be had. */
 #define EXCO_ENOMEM (-ENOMEM)
@@ -107,24 +114,33 @@ extern "C" {
 #define EXCO_EPERM (-EPERM)
 /**
  * The object is in use: an executor that still has live tasks, a task that
- * is running (re-entrant or concurrent poll or drop), a promise that
- * already has a waiter.
+ * is running (re-entrant or concurrent poll or drop), a promise or socket
+ * that already has a waiter.  Also a host entry point (exco_poll(),
+ * exco_run()) called from inside a coroutine.
  */
 #define EXCO_EBUSY (-EBUSY)
-/** Done already: a second drop, a second resolve of a promise. */
+/**
+ * Done already: a second drop (or a poll after the drop), a second resolve
+ * of a promise, cancelling a task that has finished, closing a socket
+ * twice.
+ */
 #define EXCO_EALREADY (-EALREADY)
 /** A task tried to join itself, which could never finish. */
 #define EXCO_EDEADLK (-EDEADLK)
-/** The executor has no such operation (exco_run on a host-driven one). */
+/**
+ * The executor has no such operation: exco_run() on a host-driven one, a
+ * <exco/uv.h> awaitable on one that has no libuv loop.
+ */
 #define EXCO_ENOTSUP (-ENOTSUP)
 
 /**
  * Describes an error code.
  *
  * @param err  an EXCO_E* code (negative), or any negative errno value.
- * @return     a static string; never NULL.  Other negative errno values
- *             get the C library's description (strerror()); anything else
- *             a generic "unknown error".
+ * @return     a static string; never NULL.  0 gives "success".  Other
+ *             negative errno values get the C library's description (that
+ *             of strerror()); anything else, positive values included, a
+ *             generic "unknown error".
  */
 EXCO_API const char *exco_strerror(int err);
 
@@ -202,22 +218,29 @@ EXCO_API int exco_executor_new(exco_executor **out, exco_task_new_cb task_new,
 EXCO_API int exco_executor_new_local(exco_executor **out);
 
 /**
- * Frees an executor and its pooled stacks.
+ * Frees an executor made by exco_executor_new() or
+ * exco_executor_new_local(), and its pooled stacks.  An executor made by a
+ * driver (exco_uv_executor_new()) is freed by that driver's function,
+ * which also frees the driver's state.
  *
- * @return 0; EXCO_EINVAL if @p ex is NULL or the default executor;
- *         EXCO_EBUSY if it still has live tasks (see exco_executor_live();
- *         the executor is left intact).
+ * @return 0; EXCO_EINVAL if @p ex is NULL, not an executor, or the default
+ *         executor; EXCO_EBUSY if it still has live tasks (see
+ *         exco_executor_live(); the executor is left intact).
  */
 EXCO_API int exco_executor_free(exco_executor *ex);
 
 /**
  * The user data given with the executor's callbacks (exco_init() or
- * exco_executor_new()); NULL for local executors or if @p ex is NULL.
+ * exco_executor_new()); NULL for local executors (the default executor
+ * too, until exco_init()) or if @p ex is NULL or not an executor.
  * Drivers use it to find their loop from inside a coroutine.
  */
 EXCO_API void *exco_executor_data(exco_executor *ex);
 
-/** The process-default executor (never NULL). */
+/**
+ * The process-default executor (never NULL), set up as a local executor on
+ * first use.  The library owns it: it can't be freed.
+ */
 EXCO_API exco_executor *exco_default_executor(void);
 
 /** The executor of the running coroutine, or NULL outside coroutines. */
@@ -236,7 +259,9 @@ EXCO_API exco_executor *exco_current_executor(void);
  *         EXCO_EBUSY: called from inside a coroutine, or the task is being
  *         polled or dropped right now on another thread.  Nothing happened
  *         and any pending wake is kept.
- *         EXCO_EALREADY: the task has been dropped.
+ *         EXCO_EALREADY: the task has been dropped (seen while the task
+ *         is still referenced, as for exco_drop(); polling a task whose
+ *         last reference is gone is undefined).
  *         A host that treats the result as a bool ("pending?") stays
  *         correct: errors read as "pending", so it never drops a task
  *         because of one.
@@ -305,11 +330,13 @@ typedef struct exco_spawn_opts {
  *              that the caller owns and must give back with
  *              exco_task_release() (after exco_join(), or instead of it).
  *              If NULL the task is detached.
- * @return 0; EXCO_EINVAL if @p fn is NULL or @p opts has unknown flags or
- *         an absurd stack size; EXCO_ENOMEM if memory or the stack mapping
- *         could not be had (for example vm.max_map_count is exhausted) or
- *         the host's task_new returned NULL.  On failure nothing is left
- *         behind and task_run is not called.
+ * @return 0; EXCO_EINVAL if @p fn is NULL, @p ex is not an executor, or
+ *         @p opts has unknown flags or a stack size above 1 TiB;
+ *         EXCO_ENOMEM if memory or the stack mapping could not be had (for
+ *         example vm.max_map_count is exhausted), the default executor
+ *         could not be set up, or the host's task_new returned NULL.  On
+ *         failure nothing is left behind, task_run is not called and
+ *         @p out is not written.
  */
 EXCO_API int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
                         const exco_spawn_opts *opts, exco_task **out);
@@ -321,35 +348,48 @@ EXCO_API int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
  * @param result  if not NULL, receives the function's return value (NULL if
  *                the task was cancelled before it ran).
  * @return 0 when the task returned normally; EXCO_ECANCELED if the task was
- *         cancelled (its result is still stored) or the caller was
- *         cancelled while waiting; EXCO_EPERM outside a coroutine;
- *         EXCO_EINVAL if @p task is NULL; EXCO_EDEADLK if @p task is the
- *         caller itself.
+ *         cancelled (its result is still stored) or the caller is
+ *         cancelled (before or while waiting; @p result is not written
+ *         then); EXCO_EPERM outside a coroutine (checked first);
+ *         EXCO_EINVAL if @p task is NULL or not a task; EXCO_EDEADLK if
+ *         @p task is the caller itself.
  */
 EXCO_API int exco_join(exco_task *task, void **result);
 
 /**
- * Checks without waiting whether @p task has finished.
+ * Checks without waiting whether @p task has finished: its function has
+ * returned, or it was dropped before it ran.  From any thread.
  *
- * @return 1 finished, 0 not yet, EXCO_EINVAL.
+ * @return 1 finished, 0 not yet (spawned, pending or running), EXCO_EINVAL
+ *         if @p task is NULL or not a task.
  */
 EXCO_API int exco_task_done(exco_task *task);
 
 /**
  * Requests cancellation of @p task from any thread: its current or next
- * await returns EXCO_ECANCELED, as do all later ones.  The task is woken.
+ * await returns EXCO_ECANCELED, as do all later ones.  The task is woken,
+ * and the host's next poll runs it (a task not started yet still starts).
+ * A task may cancel itself.  Cancelling again before it finishes is
+ * harmless and returns 0.
  *
- * @return 0; EXCO_EINVAL; EXCO_EALREADY if it has finished.
+ * @return 0; EXCO_EINVAL if @p task is NULL or not a task; EXCO_EALREADY
+ *         if it has finished (or was dropped).
  */
 EXCO_API int exco_task_cancel(exco_task *task);
 
-/** Gives back a join handle from exco_spawn().  NULL is ignored. */
+/**
+ * Gives back a join handle from exco_spawn(), once; the handle must not be
+ * used afterwards.  It does not cancel or drop the task.  NULL is ignored.
+ */
 EXCO_API void exco_task_release(exco_task *task);
 
 /** The running coroutine's task (borrowed), or NULL outside coroutines. */
 EXCO_API exco_task *exco_current(void);
 
-/** The name given at spawn, or NULL. */
+/**
+ * The name given at spawn (the caller's pointer, not a copy), or NULL if
+ * none was given or @p task is NULL or not a task.
+ */
 EXCO_API const char *exco_task_name(exco_task *task);
 
 /* ---------------------------------------------------------------------- */
@@ -406,7 +446,11 @@ EXCO_API int exco_yield(void);
  */
 EXCO_API exco_waker *exco_waker_current(void);
 
-/** Returns a new reference to @p w (NULL if @p w is NULL). */
+/**
+ * Returns a new reference to @p w (NULL if @p w is NULL), which the caller
+ * gives back with exco_waker_drop().  A waker keeps the task's control
+ * block, not its stack, alive: it may outlive the task.
+ */
 EXCO_API exco_waker *exco_waker_clone(exco_waker *w);
 
 /**
@@ -458,14 +502,15 @@ typedef struct exco_promise exco_promise;
 /** @return 0; EXCO_EINVAL if @p out is NULL; EXCO_ENOMEM. */
 EXCO_API int exco_promise_new(exco_promise **out);
 
-/** Adds a reference; returns @p p. */
+/** Adds a reference; returns @p p (NULL if @p p is NULL). */
 EXCO_API exco_promise *exco_promise_ref(exco_promise *p);
 
 /** Drops a reference; the last one frees the promise.  NULL is ignored. */
 EXCO_API void exco_promise_unref(exco_promise *p);
 
 /**
- * Resolves @p p with @p value and wakes its waiter.  From any thread.
+ * Resolves @p p with @p value and wakes its waiter.  From any thread.  The
+ * promise stores @p value and does not own what it points to.
  *
  * @return 0; EXCO_EINVAL if @p p is NULL; EXCO_EALREADY if already resolved
  *         (the first value stays).
@@ -474,10 +519,13 @@ EXCO_API int exco_promise_resolve(exco_promise *p, void *value);
 
 /**
  * Awaits @p p and stores its value in @p value (if not NULL).  Returns at
- * once if it is resolved already.
+ * once if it is resolved already.  The value is not consumed: later awaits
+ * get it again.  The await holds its own reference to @p p.
  *
- * @return 0; EXCO_ECANCELED; EXCO_EPERM outside a coroutine; EXCO_EINVAL;
- *         EXCO_EBUSY if another coroutine is already waiting on it.
+ * @return 0; EXCO_ECANCELED if the task is cancelled (even when @p p is
+ *         resolved already); EXCO_EPERM outside a coroutine; EXCO_EINVAL
+ *         if @p p is NULL; EXCO_EBUSY if another coroutine is already
+ *         waiting on it.  @p value is written only on success.
  */
 EXCO_API int exco_promise_await(exco_promise *p, void **value);
 
@@ -495,8 +543,11 @@ EXCO_API int exco_promise_is_resolved(exco_promise *p);
  * @param ex  a local executor; NULL means the default executor.
  * @return the number of tasks not yet finished and dropped (>= 0; unlike
  *         exco_executor_live() it doesn't count stacks kept by holds);
- *         EXCO_ENOTSUP if @p ex is host-driven; EXCO_EBUSY if called from
- *         inside a coroutine.
+ *         EXCO_ENOTSUP if @p ex is host-driven (the default executor too,
+ *         after exco_init()); EXCO_EBUSY if called from inside a coroutine
+ *         (checked first); EXCO_EINVAL if @p ex is not an executor;
+ *         EXCO_ENOMEM if @p ex is NULL and the default executor could not
+ *         be set up.
  */
 EXCO_API int exco_run_until_idle(exco_executor *ex);
 
@@ -504,8 +555,8 @@ EXCO_API int exco_run_until_idle(exco_executor *ex);
  * Runs a local executor until all its tasks have finished, sleeping (not
  * spinning) while every task waits on another thread.
  *
- * @return 0; EXCO_ENOTSUP if @p ex is host-driven; EXCO_EBUSY if called
- *         from inside a coroutine.
+ * @param ex  a local executor; NULL means the default executor.
+ * @return 0; the same errors as exco_run_until_idle().
  */
 EXCO_API int exco_run(exco_executor *ex);
 

@@ -128,7 +128,8 @@ exco_uv_tests = \
 	%reldir%/test-uv-fs \
 	%reldir%/test-uv-net \
 	%reldir%/test-uv-cancel \
-	%reldir%/test-uv-seed
+	%reldir%/test-uv-seed \
+	%reldir%/test-api
 
 check_PROGRAMS += $(exco_uv_tests)
 TESTS += $(exco_uv_tests)
@@ -137,6 +138,12 @@ exco_uv_test_cppflags = $(AM_CPPFLAGS) $(LIBUV_CFLAGS) \
 	-I$(top_srcdir)/drivers/uv
 exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 	src/libexco.la $(LIBUV_LIBS) $(CHECK_LIBS) -lpthread
+
+## The public API's documented edge cases, core and libuv alike.
+%canon_reldir%_test_api_SOURCES = %reldir%/test-api.c
+%canon_reldir%_test_api_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_api_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_api_LDADD = $(exco_uv_test_ldadd)
 
 %canon_reldir%_test_uv_driver_SOURCES = %reldir%/test-uv-driver.c
 %canon_reldir%_test_uv_driver_CPPFLAGS = $(exco_uv_test_cppflags)

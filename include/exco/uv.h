@@ -76,7 +76,11 @@
  *     negative error otherwise: libuv's own UV_E* codes are passed through
  *     (on Unix they equal -errno, as EXCO_E* codes do); EXCO_EPERM outside
  *     a coroutine; EXCO_ENOTSUP if the running executor has no loop;
- *     EXCO_EINVAL for bad arguments (including a handle of another loop);
+ *     EXCO_EINVAL for bad arguments (a NULL pointer where one is needed,
+ *     a handle of another loop or one being closed, a listening socket
+ *     where a connected one is needed and the reverse); EXCO_ENOMEM if
+ *     memory for the request could not be had.  The lists below name the
+ *     codes particular to each call and don't repeat these;
  *
  *   - is cancellable: when the task is dropped or exco_task_cancel()ed
  *     while the call is pending, the call returns EXCO_ECANCELED (and so do
@@ -204,7 +208,8 @@ EXCO_UV_API int exco_uv_executor_free(exco_executor *ex);
 
 /**
  * Sets how many tasks the driver polls per loop iteration before it lets
- * the loop run its I/O and timers.  On the loop thread.
+ * the loop run its I/O and timers.  On the loop thread.  Also for the
+ * default executor set up by exco_uv_init().
  *
  * @param budget  0 restores EXCO_UV_BUDGET_DEFAULT.
  * @return 0; EXCO_EINVAL if @p ex is not driven by this driver.
@@ -224,7 +229,8 @@ EXCO_UV_API long exco_uv_executor_cancel_all(exco_executor *ex);
 
 /**
  * The loop that @p ex runs on: a driver of this header's, or one
- * registered with exco_uv_attach().  NULL if it has none.
+ * registered with exco_uv_attach().  NULL if it has none or @p ex is NULL.
+ * From any thread.
  */
 EXCO_UV_API uv_loop_t *exco_uv_executor_loop(exco_executor *ex);
 
@@ -341,7 +347,9 @@ EXCO_UV_API int exco_uv_fs_unlink_timeout(const char *path,
  * @param data  receives a malloc'd buffer of *len bytes plus a NUL byte;
  *              the caller frees it with free().  Set only on success.
  * @param len   receives the length (may be NULL).
- * @return 0; a UV_E* code; EXCO_ECANCELED; EXCO_ENOMEM.
+ * @return 0; a UV_E* code; EXCO_ECANCELED; EXCO_ENOMEM (also when the
+ *         file is too large for memory); EXCO_EINVAL if @p path or @p data
+ *         is NULL.
  */
 EXCO_UV_API int exco_uv_fs_read_file(const char *path, char **data,
                                      size_t *len);
@@ -359,7 +367,7 @@ EXCO_UV_API int exco_uv_fs_read_file_timeout(const char *path, char **data,
  * @param hints  may be NULL.
  * @param res    receives the list; free it with uv_freeaddrinfo().
  * @return 0; a UV_EAI_* code; EXCO_ECANCELED; EXCO_EINVAL if both @p node
- *         and @p service are NULL.
+ *         and @p service are NULL, or @p res is NULL.
  */
 EXCO_UV_API int exco_uv_getaddrinfo(const char *node, const char *service,
                                     const struct addrinfo *hints,
@@ -397,8 +405,9 @@ EXCO_UV_API int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
 
 /**
  * Binds a socket to @p addr and listens (does not wait: no timeout
- * variant).  Bind to port 0 and ask exco_uv_tcp_handle() with
- * uv_tcp_getsockname() for the port.
+ * variant; still an awaitable, so inside a coroutine only, and
+ * EXCO_ECANCELED in a cancelled task).  Bind to port 0 and ask
+ * exco_uv_tcp_handle() with uv_tcp_getsockname() for the port.
  *
  * @param backlog  the listen(2) backlog; <= 0 means SOMAXCONN.
  * @return 0; a UV_E* code (UV_EADDRINUSE ...); EXCO_ENOMEM.
@@ -411,7 +420,8 @@ EXCO_UV_API int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
  *
  * @return 0 and the new socket in @p out; a UV_E* code; EXCO_ECANCELED
  *         (also when the listening socket is closed meanwhile);
- *         EXCO_EBUSY if another coroutine is accepting on it.
+ *         EXCO_EBUSY if another coroutine is accepting on it; EXCO_ENOMEM
+ *         (the connection stays queued for the next accept).
  */
 EXCO_UV_API int exco_uv_tcp_accept(exco_uv_tcp *server, exco_uv_tcp **out);
 EXCO_UV_API int exco_uv_tcp_accept_timeout(exco_uv_tcp *server,
@@ -422,9 +432,10 @@ EXCO_UV_API int exco_uv_tcp_accept_timeout(exco_uv_tcp *server,
  * Reads what is available, up to @p len bytes, waiting for at least one.
  *
  * @return the number of bytes read (> 0; 0 only if @p len is 0); UV_EOF
- *         once the peer has shut down its side (and on every later read);
- *         a UV_E* code; EXCO_ECANCELED (also when the socket is closed
- *         meanwhile); EXCO_EBUSY if another coroutine is reading.
+ *         once the peer has shut down its side; a UV_E* code (UV_EOF and
+ *         read errors are sticky: every later read returns them too);
+ *         EXCO_ECANCELED (also when the socket is closed meanwhile);
+ *         EXCO_EBUSY if another coroutine is reading.
  */
 EXCO_UV_API ssize_t exco_uv_tcp_read(exco_uv_tcp *tcp, void *buf,
                                      size_t len);
@@ -461,13 +472,19 @@ EXCO_UV_API int exco_uv_tcp_shutdown_timeout(exco_uv_tcp *tcp,
  * cancelled coroutine, and outside coroutines on the loop thread.  Calls
  * pending on the socket in other coroutines return EXCO_ECANCELED (a
  * pending write or shutdown: UV_ECANCELED, from libuv).  The caller must
- * not use @p tcp afterwards; closing twice is a use after free.
+ * not use @p tcp afterwards.  A second close before libuv's close callback
+ * has run returns EXCO_EALREADY; after it, the object is freed and a
+ * second close is a use after free.
  *
- * @return 0; EXCO_EINVAL if @p tcp is NULL.
+ * @return 0; EXCO_EINVAL if @p tcp is NULL; EXCO_EALREADY if it is being
+ *         closed already.
  */
 EXCO_UV_API int exco_uv_tcp_close(exco_uv_tcp *tcp);
 
-/** The libuv handle, for options and addresses (not for closing). */
+/**
+ * The libuv handle, for options and addresses (not for closing; owned by
+ * @p tcp).  NULL if @p tcp is NULL.
+ */
 EXCO_UV_API uv_tcp_t *exco_uv_tcp_handle(exco_uv_tcp *tcp);
 
 /* ---------------------------------------------------------------------- */
@@ -480,17 +497,21 @@ typedef struct exco_uv_udp exco_uv_udp;
 
 /**
  * Creates a UDP socket, bound to @p addr unless it is NULL (a send then
- * binds it to an ephemeral port).  Does not wait.
+ * binds it to an ephemeral port).  Does not wait (but is an awaitable, like
+ * exco_uv_tcp_listen()).
  *
+ * @param out  receives the socket (set only on success).
  * @return 0; a UV_E* code; EXCO_ENOMEM.
  */
 EXCO_UV_API int exco_uv_udp_open(const struct sockaddr *addr,
                                  exco_uv_udp **out);
 
 /**
- * Sends one datagram of @p len bytes to @p to.
+ * Sends one datagram of @p len bytes to @p to.  The data is copied if the
+ * socket can't take it at once, so @p buf is free when the call returns.
  *
- * @return 0; a UV_E* code; EXCO_ECANCELED.
+ * @return 0; a UV_E* code (UV_EMSGSIZE ...); EXCO_ECANCELED; EXCO_EINVAL
+ *         if @p to is NULL.
  */
 EXCO_UV_API int exco_uv_udp_send(exco_uv_udp *udp, const void *buf,
                                  size_t len, const struct sockaddr *to);
@@ -514,10 +535,19 @@ EXCO_UV_API ssize_t exco_uv_udp_recv_timeout(exco_uv_udp *udp, void *buf,
                                              struct sockaddr_storage *from,
                                              uint64_t timeout_ms);
 
-/** Closes the socket, like exco_uv_tcp_close(). */
+/**
+ * Closes the socket, like exco_uv_tcp_close() (a pending receive returns
+ * EXCO_ECANCELED).
+ *
+ * @return 0; EXCO_EINVAL if @p udp is NULL; EXCO_EALREADY if it is being
+ *         closed already.
+ */
 EXCO_UV_API int exco_uv_udp_close(exco_uv_udp *udp);
 
-/** The libuv handle, for options and addresses (not for closing). */
+/**
+ * The libuv handle, for options and addresses (not for closing; owned by
+ * @p udp).  NULL if @p udp is NULL.
+ */
 EXCO_UV_API uv_udp_t *exco_uv_udp_handle(exco_uv_udp *udp);
 
 /* ---------------------------------------------------------------------- */
