@@ -4,6 +4,7 @@
  *
  *     examples/echo_client [port] [message]   (default: 7000 "hello")
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,9 @@ int main(int argc, char **argv) {
   job j = {argc > 1 ? atoi(argv[1]) : 7000, argc > 2 ? argv[2] : "hello"};
   int err;
 
+  /* A peer that goes away would kill us with SIGPIPE on the next write;
+   * ignored, the write returns UV_EPIPE instead. */
+  signal(SIGPIPE, SIG_IGN);
   err = exco_uv_init(loop);
   if (err == 0)
     err = exco_spawn(NULL, client, &j, NULL, NULL);

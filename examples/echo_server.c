@@ -59,6 +59,9 @@ int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 7000;
   int err;
 
+  /* A peer that goes away would kill us with SIGPIPE on the next write;
+   * ignored, the write returns UV_EPIPE instead. */
+  signal(SIGPIPE, SIG_IGN);
   err = exco_uv_init(loop);
   if (err == 0)
     err = exco_spawn(NULL, accept_loop, &port, NULL, NULL);

@@ -129,6 +129,7 @@ exco_uv_tests = \
 	%reldir%/test-uv-net \
 	%reldir%/test-uv-cancel \
 	%reldir%/test-uv-seed \
+	%reldir%/test-uv-races \
 	%reldir%/test-api
 
 check_PROGRAMS += $(exco_uv_tests)
@@ -138,6 +139,15 @@ exco_uv_test_cppflags = $(AM_CPPFLAGS) $(LIBUV_CFLAGS) \
 	-I$(top_srcdir)/drivers/uv
 exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 	src/libexco.la $(LIBUV_LIBS) $(CHECK_LIBS) -lpthread
+
+## Its out-of-memory cases make the driver's malloc() fail on demand:
+## --wrap reaches the driver's calls only if it is linked in statically.
+%canon_reldir%_test_uv_races_SOURCES = %reldir%/test-uv-races.c
+%canon_reldir%_test_uv_races_CPPFLAGS = $(exco_uv_test_cppflags) \
+	-DH_WRAPPED_MALLOC
+%canon_reldir%_test_uv_races_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_races_LDFLAGS = -static -Wl,--wrap=malloc
+%canon_reldir%_test_uv_races_LDADD = $(exco_uv_test_ldadd)
 
 ## The public API's documented edge cases, core and libuv alike.
 %canon_reldir%_test_api_SOURCES = %reldir%/test-api.c

@@ -473,6 +473,7 @@ int exco_uv_executor_free(exco_executor *ex) {
 
   if (d == NULL)
     return EXCO_EINVAL;
+  exco__uv_check_thread(d);
   if (d->is_default) {
     pthread_mutex_lock(&exco__uv_default_lock);
     err = exco_init(exco__uv_dead_new, exco__uv_dead_run,
@@ -495,6 +496,7 @@ int exco_uv_executor_set_budget(exco_executor *ex, unsigned budget) {
 
   if (d == NULL)
     return EXCO_EINVAL;
+  exco__uv_check_thread(d);
   d->budget = budget != 0 ? budget : EXCO_UV_BUDGET_DEFAULT;
   return 0;
 }
@@ -506,6 +508,7 @@ long exco_uv_executor_cancel_all(exco_executor *ex) {
 
   if (d == NULL)
     return EXCO_EINVAL;
+  exco__uv_check_thread(d);
   /* Bring in tasks spawned from other threads that have arrived. */
   exco__uv_drain_remote(d);
   /* exco_task_cancel() only wakes: the wake lands on the ready queue and

@@ -35,6 +35,7 @@ typedef struct exco__uv_fs {
 #define EXCO__UV_FS_MAX ((size_t)INT_MAX)
 
 static void exco__uv_fs_release(exco__uv_fs *f) {
+  exco__uv_op_unprepare(&f->op);
   uv_fs_req_cleanup(&f->req);
   free(f);
 }
@@ -62,12 +63,19 @@ static void exco__uv_fs_cb(uv_fs_t *req) {
   exco__uv_fs_release(f);
 }
 
-static exco__uv_fs *exco__uv_fs_new(size_t extra) {
+/* The record, with its deadline allocated already (see
+ * exco__uv_op_prepare()): once submitted, the wait can't fail for want of
+ * memory. */
+static exco__uv_fs *exco__uv_fs_new(size_t extra, uint64_t timeout_ms) {
   exco__uv_fs *f = malloc(sizeof(*f) + extra);
 
   if (f != NULL) {
     f->abandoned = 0;
     exco__uv_op_init(&f->op);
+    if (exco__uv_op_prepare(&f->op, timeout_ms) != 0) {
+      free(f);
+      f = NULL;
+    }
   }
   return f;
 }
@@ -100,12 +108,12 @@ static ssize_t exco__uv_fs_simple(exco__uv_fs *f, uv_loop_t *loop,
   return res;
 }
 
-#define EXCO__UV_FS_ENTER(loop, f, extra)                                    \
+#define EXCO__UV_FS_ENTER(loop, f, extra, timeout_ms)                        \
   do {                                                                       \
     int enter_err_ = exco__uv_enter(&(loop));                                \
     if (enter_err_ != 0)                                                     \
       return enter_err_;                                                     \
-    (f) = exco__uv_fs_new(extra);                                            \
+    (f) = exco__uv_fs_new(extra, timeout_ms);                                \
     if ((f) == NULL)                                                         \
       return EXCO_ENOMEM;                                                    \
   } while (0)
@@ -117,7 +125,7 @@ int exco_uv_fs_open_timeout(const char *path, int flags, int mode,
 
   if (path == NULL)
     return EXCO_EINVAL;
-  EXCO__UV_FS_ENTER(loop, f, 0);
+  EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
   return (int)exco__uv_fs_simple(
       f, loop, uv_fs_open(loop, &f->req, path, flags, mode, exco__uv_fs_cb),
       timeout_ms);
@@ -145,7 +153,7 @@ int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms) {
   }
   if (err != 0)
     return err;
-  f = exco__uv_fs_new(0);
+  f = exco__uv_fs_new(0, timeout_ms);
   if (f == NULL)
     return EXCO_ENOMEM;
   return (int)exco__uv_fs_simple(
@@ -168,7 +176,7 @@ ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf, size_t len,
     return EXCO_EINVAL;
   if (len > EXCO__UV_FS_MAX)
     len = EXCO__UV_FS_MAX;
-  EXCO__UV_FS_ENTER(loop, f, len);
+  EXCO__UV_FS_ENTER(loop, f, len, timeout_ms);
   b = uv_buf_init(f->buf, (unsigned int)len);
   err = exco__uv_fs_wait(
       f, loop, uv_fs_read(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
@@ -196,7 +204,7 @@ ssize_t exco_uv_fs_write_timeout(uv_file fd, const void *buf, size_t len,
     return EXCO_EINVAL;
   if (len > EXCO__UV_FS_MAX)
     len = EXCO__UV_FS_MAX;
-  EXCO__UV_FS_ENTER(loop, f, len);
+  EXCO__UV_FS_ENTER(loop, f, len, timeout_ms);
   if (len > 0)
     memcpy(f->buf, buf, len);
   b = uv_buf_init(f->buf, (unsigned int)len);
@@ -218,7 +226,7 @@ int exco_uv_fs_stat_timeout(const char *path, uv_stat_t *out,
 
   if (path == NULL || out == NULL)
     return EXCO_EINVAL;
-  EXCO__UV_FS_ENTER(loop, f, 0);
+  EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
   err = exco__uv_fs_wait(
       f, loop, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
   if (err != 0)
@@ -240,7 +248,7 @@ int exco_uv_fs_unlink_timeout(const char *path, uint64_t timeout_ms) {
 
   if (path == NULL)
     return EXCO_EINVAL;
-  EXCO__UV_FS_ENTER(loop, f, 0);
+  EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
   return (int)exco__uv_fs_simple(
       f, loop, uv_fs_unlink(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
 }
@@ -357,8 +365,11 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
   rf->err = 0;
   rf->data = NULL;
   rf->len = 0;
-  err = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
+  err = exco__uv_op_prepare(&rf->op, timeout_ms);
+  if (err == 0)
+    err = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
   if (err != 0) {
+    exco__uv_op_unprepare(&rf->op);
     free(rf);
     return err;
   }

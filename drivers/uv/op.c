@@ -85,14 +85,35 @@ static void exco__uv_deadline_cb(uv_timer_t *timer) {
   }
 }
 
+int exco__uv_op_prepare(exco__uv_op *op, uint64_t timeout_ms) {
+  if (timeout_ms == EXCO__UV_NO_TIMEOUT || op->deadline != NULL)
+    return 0;
+  op->deadline = malloc(sizeof(exco__uv_deadline));
+  return op->deadline != NULL ? 0 : EXCO_ENOMEM;
+}
+
+void exco__uv_op_unprepare(exco__uv_op *op) {
+  /* Never initialised as a handle: a plain free. */
+  free(op->deadline);
+  op->deadline = NULL;
+}
+
 int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms) {
-  exco__uv_deadline *dl = NULL;
+  exco__uv_deadline *dl = op->deadline;
   int err;
 
-  if (!op->done && timeout_ms != EXCO__UV_NO_TIMEOUT) {
+  op->deadline = NULL;
+  if (dl != NULL && (op->done || timeout_ms == EXCO__UV_NO_TIMEOUT)) {
+    free(dl);
+    dl = NULL;
+  } else if (dl == NULL && !op->done && timeout_ms != EXCO__UV_NO_TIMEOUT) {
+    /* Not prepared: only for operations that submit nothing before they
+     * wait (reads, accepts), which can still give up cleanly. */
     dl = malloc(sizeof(*dl));
     if (dl == NULL)
       return EXCO_ENOMEM;
+  }
+  if (dl != NULL) {
     uv_timer_init(loop, &dl->timer);
     dl->op = op;
     /* Count from now, not from the start of this loop iteration. */

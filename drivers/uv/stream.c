@@ -2,7 +2,9 @@
  * stream.c -- reads, writes and shutdowns on a connected exco_uv_tcp.
  *
  * Reads.  Reading stays started between calls (restarting it for every
- * read would cost epoll_ctl calls).  libuv's alloc callback hands out the
+ * read would cost epoll_ctl calls), but the handle is referenced only
+ * while a reader waits: a socket kept open with nobody reading must not
+ * keep uv_run() from returning once every task has finished.  libuv's alloc callback hands out the
  * waiting reader's own buffer; when no reader waits it hands out nothing,
  * libuv reports UV_ENOBUFS, and reading is stopped until the next read
  * call, so data waits in the kernel rather than spinning the loop.  The
@@ -58,6 +60,7 @@ static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
   }
   if (r != NULL) {
     t->reader = NULL;
+    uv_unref((uv_handle_t *)stream);
     exco__uv_op_complete(&r->op, nread);
   }
 }
@@ -67,6 +70,7 @@ void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {
 
   if (r != NULL) {
     t->reader = NULL;
+    uv_unref((uv_handle_t *)&t->handle);
     exco__uv_op_complete(&r->op, result);
   }
 }
@@ -86,11 +90,13 @@ ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
   r.buf = buf;
   r.len = len;
   t->reader = &r;
+  uv_ref((uv_handle_t *)&t->handle);
   if (!t->reading) {
     err = uv_read_start((uv_stream_t *)&t->handle, exco__uv_alloc_cb,
                         exco__uv_read_cb);
     if (err != 0) {
       t->reader = NULL;
+      uv_unref((uv_handle_t *)&t->handle);
       return err;
     }
     t->reading = 1;
@@ -100,6 +106,7 @@ ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
     /* Not completed, so neither the read callback nor a close has
      * unhooked us, and the socket is still there. */
     t->reader = NULL;
+    uv_unref((uv_handle_t *)&t->handle);
     return err;
   }
   return r.op.result;
@@ -151,8 +158,11 @@ int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
   w->abandoned = 0;
   b.base = w->data;
   b.len = len;
-  err = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
+  err = exco__uv_op_prepare(&w->op, timeout_ms);
+  if (err == 0)
+    err = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
   if (err != 0) {
+    exco__uv_op_unprepare(&w->op);
     free(w);
     return err;
   }
@@ -189,8 +199,11 @@ int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
     return EXCO_ENOMEM;
   exco__uv_op_init(&q->op);
   q->abandoned = 0;
-  err = uv_shutdown(&q->req, s, exco__uv_shutdown_cb);
+  err = exco__uv_op_prepare(&q->op, timeout_ms);
+  if (err == 0)
+    err = uv_shutdown(&q->req, s, exco__uv_shutdown_cb);
   if (err != 0) {
+    exco__uv_op_unprepare(&q->op);
     free(q);
     return err;
   }

@@ -120,8 +120,11 @@ int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
   }
   exco__uv_op_init(&c->op);
   c->abandoned = 0;
-  err = uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb);
+  err = exco__uv_op_prepare(&c->op, timeout_ms);
+  if (err == 0)
+    err = uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb);
   if (err != 0) {
+    exco__uv_op_unprepare(&c->op);
     free(c);
     exco_uv_tcp_close(t);
     return err;
@@ -198,6 +201,7 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
                                uint64_t timeout_ms) {
   exco_uv_tcp *c;
   uv_loop_t *loop;
+  uint64_t start = 0, left = timeout_ms, spent;
   int err;
 
   if (out == NULL)
@@ -205,16 +209,27 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
   err = exco__uv_tcp_enter(server, &loop, 1);
   if (err != 0)
     return err;
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT) {
+    uv_update_time(loop);
+    start = uv_now(loop);
+  }
   /* A loop: another coroutine may take the connection we were woken for
-   * before we run again. */
+   * before we run again.  The deadline is the call's, not each wait's:
+   * each new wait gets what is left of it (0 still lets a connection of
+   * this loop iteration through). */
   while (!server->conn_ready && server->conn_err == 0) {
     exco__uv_op op;
 
     if (server->acceptor != NULL)
       return EXCO_EBUSY;
+    if (timeout_ms != EXCO__UV_NO_TIMEOUT) {
+      uv_update_time(loop);
+      spent = uv_now(loop) - start;
+      left = spent < timeout_ms ? timeout_ms - spent : 0;
+    }
     exco__uv_op_init(&op);
     server->acceptor = &op;
-    err = exco__uv_op_wait(&op, loop, timeout_ms);
+    err = exco__uv_op_wait(&op, loop, left);
     if (err != 0) {
       server->acceptor = NULL;
       return err;

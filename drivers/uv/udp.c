@@ -45,6 +45,7 @@ int exco_uv_udp_close(exco_uv_udp *u) {
   r = u->reader;
   if (r != NULL) {
     u->reader = NULL;
+    uv_unref((uv_handle_t *)&u->handle);
     exco__uv_op_complete(&r->op, EXCO_ECANCELED);
   }
   uv_close((uv_handle_t *)&u->handle, exco__uv_udp_close_cb);
@@ -136,6 +137,7 @@ static void exco__uv_udp_recv_cb(uv_udp_t *handle, ssize_t nread,
   if (r == NULL)
     return;
   u->reader = NULL;
+  uv_unref((uv_handle_t *)handle);
   if (nread >= 0 && r->from != NULL && addr != NULL) {
     memset(r->from, 0, sizeof(*r->from));
     memcpy(r->from, addr,
@@ -170,12 +172,15 @@ ssize_t exco_uv_udp_recv_timeout(exco_uv_udp *u, void *buf, size_t len,
     r.buf = &dummy;
     r.len = 1;
   }
+  /* Referenced only while a receiver waits (see stream.c). */
   u->reader = &r;
+  uv_ref((uv_handle_t *)&u->handle);
   if (!u->receiving) {
     err = uv_udp_recv_start(&u->handle, exco__uv_udp_alloc_cb,
                             exco__uv_udp_recv_cb);
     if (err != 0) {
       u->reader = NULL;
+      uv_unref((uv_handle_t *)&u->handle);
       return err;
     }
     u->receiving = 1;
@@ -183,6 +188,7 @@ ssize_t exco_uv_udp_recv_timeout(exco_uv_udp *u, void *buf, size_t len,
   err = exco__uv_op_wait(&r.op, loop, timeout_ms);
   if (err != 0) {
     u->reader = NULL;
+    uv_unref((uv_handle_t *)&u->handle);
     return err;
   }
   if (len == 0 && r.op.result > 0)
@@ -241,8 +247,11 @@ int exco_uv_udp_send_timeout(exco_uv_udp *u, const void *buf, size_t len,
   exco__uv_op_init(&s->op);
   s->abandoned = 0;
   b = uv_buf_init(s->data, (unsigned int)len);
-  err = uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb);
+  err = exco__uv_op_prepare(&s->op, timeout_ms);
+  if (err == 0)
+    err = uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb);
   if (err != 0) {
+    exco__uv_op_unprepare(&s->op);
     free(s);
     return err;
   }

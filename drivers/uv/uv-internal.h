@@ -64,6 +64,7 @@ typedef struct exco__uv_op {
   ssize_t result;    /* set with done */
   int done;          /* the operation completed: result is valid */
   int timed_out;     /* the deadline passed first */
+  void *deadline;    /* from exco__uv_op_prepare(), used by the wait */
 } exco__uv_op;
 
 /*
@@ -85,7 +86,19 @@ static inline void exco__uv_op_init(exco__uv_op *op) {
   op->result = 0;
   op->done = 0;
   op->timed_out = 0;
+  op->deadline = NULL;
 }
+
+/*
+ * Allocates the deadline timer that exco__uv_op_wait() will need for
+ * @timeout_ms, so that operations submitted to libuv before they wait
+ * can't fail afterwards for want of memory (the request would go on while
+ * the caller is told EXCO_ENOMEM).  Call it before submitting.  Returns 0
+ * or EXCO_ENOMEM; a prepared op that never waits is released with
+ * exco__uv_op_unprepare().
+ */
+int exco__uv_op_prepare(exco__uv_op *op, uint64_t timeout_ms);
+void exco__uv_op_unprepare(exco__uv_op *op);
 
 /* From a libuv callback: records @result and wakes the waiting coroutine.
  * A second completion is ignored. */
@@ -95,9 +108,10 @@ void exco__uv_op_complete(exco__uv_op *op, ssize_t result);
  * Waits until @op completes, the deadline passes (unless @timeout_ms is
  * EXCO__UV_NO_TIMEOUT) or the task is cancelled.  Returns 0 when done (the
  * result is in op->result; done wins over a cancellation or deadline seen
- * at the same time); otherwise UV_ETIMEDOUT, EXCO_ECANCELED or EXCO_ENOMEM,
- * and the caller must withdraw the operation (its callback may still
- * come).  The waker is dropped before returning.
+ * at the same time); otherwise UV_ETIMEDOUT, EXCO_ECANCELED or (only if
+ * the op was not prepared) EXCO_ENOMEM, and the caller must withdraw the
+ * operation (its callback may still come).  The waker is dropped before
+ * returning.
  */
 int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms);
 

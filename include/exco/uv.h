@@ -63,7 +63,17 @@
  * exco_spawn() into the executor, wakers and promises all work from any
  * thread.  A task spawned from another thread into a loop that has no
  * live task, though, may find the loop already returned from uv_run(): it
- * runs the next time the loop runs with something keeping it alive.
+ * runs the next time the loop runs with something keeping it alive.  Such
+ * a spawn must also be over before the executor is freed.  Don't run the
+ * loop from inside a coroutine: its tasks can't be polled there (each
+ * poll would be re-entrant), so they wait for the outer loop.
+ *
+ * SIGNALS
+ *
+ * Writing to a TCP socket whose peer has gone raises SIGPIPE, which ends
+ * the process unless the program ignores it; libuv doesn't.  Programs that
+ * write to sockets should call signal(SIGPIPE, SIG_IGN) at start-up, and
+ * then get UV_EPIPE from exco_uv_tcp_write() instead.
  *
  * AWAITABLES
  *
