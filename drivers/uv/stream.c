@@ -5,8 +5,8 @@
  * read would cost epoll_ctl calls), but the handle is referenced only
  * while a reader waits: a socket kept open with nobody reading must not
  * keep uv_run() from returning once every task has finished.  libuv's
- * alloc callback hands out the
- * waiting reader's own buffer; when no reader waits it hands out nothing,
+ * alloc callback hands out the waiting reader's own buffer; when no
+ * reader waits it hands out nothing,
  * libuv reports UV_ENOBUFS, and reading is stopped until the next read
  * call, so data waits in the kernel rather than spinning the loop.  The
  * reader's record is on its coroutine's stack: libuv never sees its
