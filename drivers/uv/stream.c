@@ -6,9 +6,9 @@
  * while a reader waits: a socket kept open with nobody reading must not
  * keep uv_run() from returning once every task has finished.  libuv's
  * alloc callback hands out the waiting reader's own buffer; when no
- * reader waits it hands out nothing,
- * libuv reports UV_ENOBUFS, and reading is stopped until the next read
- * call, so data waits in the kernel rather than spinning the loop.  The
+ * reader waits it hands out nothing, libuv reports UV_ENOBUFS, and
+ * reading is stopped until the next read call, so data waits in the
+ * kernel rather than spinning the loop.  The
  * reader's record is on its coroutine's stack: libuv never sees its
  * address, and a cancelled read unhooks it synchronously.
  *
