@@ -8,9 +8,9 @@
  * alloc callback hands out the waiting reader's own buffer; when no
  * reader waits it hands out nothing, libuv reports UV_ENOBUFS, and
  * reading is stopped until the next read call, so data waits in the
- * kernel rather than spinning the loop.  The
- * reader's record is on its coroutine's stack: libuv never sees its
- * address, and a cancelled read unhooks it synchronously.
+ * kernel rather than spinning the loop.  The reader's record is on its
+ * coroutine's stack: libuv never sees its address, and a cancelled read
+ * unhooks it synchronously.
  *
  * Writes.  uv_try_write() first: usually the kernel takes everything and
  * the call returns without waiting or copying.  What it did not take is
