@@ -316,9 +316,18 @@ fail:
  * *before* the state change that decides to call the host, so whichever
  * of the two (wake's CAS, drop's fetch_or) comes first in the state word's
  * order, the other one sees it.
+ *
+ * The state accesses here, the poll's claiming CAS, and the CANCEL flag's
+ * set and test are all sequentially consistent.  A canceller sets CANCEL
+ * in one word and then wakes through the other; a poll claims the task in
+ * one and then tests CANCEL in the other.  That is the store-buffering
+ * shape, and release/acquire would let both sides read the old values: the
+ * wake coalesces with a poll that then misses CANCEL.  seq_cst forbids it
+ * (tests/model/README.md), and on x86-64 and AArch64 it compiles to the
+ * same instructions.
  */
 void exco__task_wake(exco_task *t) {
-  unsigned s = atomic_load_explicit(&t->state, memory_order_acquire);
+  unsigned s = atomic_load_explicit(&t->state, memory_order_seq_cst);
 
   for (;;) {
     if (s & (EXCO__DONE | EXCO__DROPPED | EXCO__NOTIFIED))
@@ -327,15 +336,15 @@ void exco__task_wake(exco_task *t) {
       /* The poll in progress will see NOTIFIED when the coroutine
        * suspends and reschedule it: no host call from here. */
       if (atomic_compare_exchange_weak_explicit(
-              &t->state, &s, s | EXCO__NOTIFIED, memory_order_acq_rel,
-              memory_order_acquire))
+              &t->state, &s, s | EXCO__NOTIFIED, memory_order_seq_cst,
+              memory_order_seq_cst))
         return;
       continue;
     }
     atomic_fetch_add_explicit(&t->wakes_inflight, 1, memory_order_seq_cst);
     if (atomic_compare_exchange_strong_explicit(
             &t->state, &s, s | EXCO__NOTIFIED, memory_order_seq_cst,
-            memory_order_acquire)) {
+            memory_order_seq_cst)) {
       t->ex->task_wake(t->ext);
       atomic_fetch_sub_explicit(&t->wakes_inflight, 1, memory_order_release);
       return;
@@ -393,7 +402,7 @@ static void exco__resume(exco_task *t) {
 }
 
 static int exco__cancelled(exco_task *t) {
-  return (atomic_load_explicit(&t->flags, memory_order_acquire) &
+  return (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
           EXCO__CANCEL) != 0;
 }
 
@@ -451,7 +460,7 @@ int exco_poll(exco_task *t) {
   if (exco__tls_current != NULL)
     return EXCO_EBUSY;
 
-  s = atomic_load_explicit(&t->state, memory_order_acquire);
+  s = atomic_load_explicit(&t->state, memory_order_seq_cst);
   do {
     if (s & EXCO__DROPPED)
       return EXCO_EALREADY;
@@ -461,7 +470,7 @@ int exco_poll(exco_task *t) {
       return EXCO_EBUSY;
     ns = (s & ~(unsigned)EXCO__NOTIFIED) | EXCO__RUNNING;
   } while (!atomic_compare_exchange_weak_explicit(
-      &t->state, &s, ns, memory_order_acq_rel, memory_order_acquire));
+      &t->state, &s, ns, memory_order_seq_cst, memory_order_seq_cst));
 
   exco__resume(t);
 
@@ -525,7 +534,7 @@ int exco_drop(exco_task *t) {
       &t->state, &s, s | EXCO__DROPPED | EXCO__RUNNING,
       memory_order_seq_cst, memory_order_acquire));
   if (!(s & EXCO__DONE))
-    atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_acq_rel);
+    atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_seq_cst);
 
   /* No new host wake can start now; wait out the ones already inside
    * task_wake (a few instructions of the host's code). */
@@ -661,7 +670,7 @@ int exco_task_cancel(exco_task *task) {
     return EXCO_EINVAL;
   if (atomic_load_explicit(&task->state, memory_order_acquire) & EXCO__DONE)
     return EXCO_EALREADY;
-  atomic_fetch_or_explicit(&task->flags, EXCO__CANCEL, memory_order_acq_rel);
+  atomic_fetch_or_explicit(&task->flags, EXCO__CANCEL, memory_order_seq_cst);
   exco__task_wake(task);
   return 0;
 }
