@@ -188,3 +188,11 @@ exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 	$(exco_uv_test_ldadd)
 
 endif
+
+## The wake protocol's model (tests/model/README.md), checked exhaustively
+## with spin; about a minute.  Not part of make check: it needs spin.
+EXTRA_DIST += %reldir%/model/wake.pml %reldir%/model/check.sh \
+	%reldir%/model/README.md
+check-model:
+	$(SHELL) $(top_srcdir)/%reldir%/model/check.sh
+.PHONY: check-model
