@@ -410,6 +410,13 @@ typedef struct exco_waker exco_waker;
  * exco_waker_wake(@p waker) to be called once it may be ready; it is then
  * called again after that wake (and possibly spuriously).  It must not
  * await.
+ *
+ * The readiness check and the waker's registration must not race the
+ * other side's "make ready, then wake": do both under the lock that side
+ * takes (as exco's promise does), or, with atomics, register the waker
+ * first and then check readiness, all with sequentially consistent
+ * operations on both sides.  Otherwise a wake can fall between the check
+ * and the registration and be lost.
  */
 typedef int (*exco_poll_fn)(void *arg, exco_waker *waker);
 
