@@ -115,7 +115,6 @@ struct exco_task {
   exco__list joiners;
   exco__ctx ctx;            /* the coroutine */
   exco__ctx caller;         /* whoever resumed it */
-  int saved_errno;
 #ifdef EXCO__HAVE_ASAN
   void *asan_fake;               /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */

@@ -277,7 +277,6 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->arg = arg;
   t->result = NULL;
   t->name = o.name;
-  t->saved_errno = 0;
   t->was_cancelled = 0;
   exco__list_init(&t->joiners);
   atomic_flag_clear(&t->lock);
