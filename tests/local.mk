@@ -110,7 +110,8 @@ endif !HAVE_CHECK
 
 ## Programs built outside the tree against an installed exco (.ci/run).
 EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
-	%reldir%/outside/echo.c
+	%reldir%/outside/echo.c %reldir%/outside/yield.c \
+	%reldir%/cross-aarch64.sh
 
 # libuv driver tests
 ## The libuv driver's owner appends its test programs here, adding them to

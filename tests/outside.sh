@@ -15,7 +15,7 @@ build_run() {
   local mod=$1 src=$2 name
   name=$(basename "$src" .c)
   # shellcheck disable=SC2046
-  $cc -o "$work/$name" "$src" $(pkg-config --cflags --libs "$mod") -lpthread
+  $cc -o "$work/$name" "$src" $(pkg-config --cflags --libs "$mod") -lpthread -lm
   LD_LIBRARY_PATH=$prefix/lib "$work/$name"
 }
 
@@ -33,6 +33,7 @@ build_run_static() {
 
 build_run exco "$here/outside/promise.c"
 build_run_static "$here/outside/promise.c"
+build_run exco "$here/outside/yield.c"
 if [ -f "$here/outside/echo.c" ]; then
   build_run exco-uv "$here/outside/echo.c"
 fi
