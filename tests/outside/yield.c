@@ -21,11 +21,21 @@ static __attribute__((noinline)) long mix(long a, long b) {
   return a * 31 + b;
 }
 
+/* The value a double reaches after ROUNDS steps of @step from @start. */
+static __attribute__((noinline)) double expect(double start, double step) {
+  volatile double r = start;
+  long i;
+
+  for (i = 0; i < ROUNDS; i++)
+    r += step;
+  return r;
+}
+
 static void *worker(void *arg) {
   long id = (long)(intptr_t)arg;
   long a = id, b = id * 3, c = id * 5, d = id * 7, e = id * 11, f = id * 13;
-  double x = (double)id / 3.0, y = (double)id * 1.5, z = (double)id + 0.25;
-  double w = (double)id * 0.75, v = (double)id - 0.5;
+  double x = id / 3.0, y = id * 1.5, z = id + 0.25;
+  double w = id * 0.75, v = id - 0.5;
   long i;
 
   for (i = 0; i < ROUNDS; i++) {
@@ -43,7 +53,17 @@ static void *worker(void *arg) {
     a++, b++, c++, d++, e++, f++;
     x += 1.0, y -= 0.5, z += 0.125, w -= 0.25, v += 2.0;
   }
-  if (a != id + ROUNDS || f != id * 13 + ROUNDS)
+  /* A register that a switch failed to restore changes a variable for
+   * good, even where no check right after the switch looked at it: the
+   * end values must be the ones the same arithmetic gives without any
+   * switch. */
+  if (a != id + ROUNDS || b != id * 3 + ROUNDS || c != id * 5 + ROUNDS ||
+      d != id * 7 + ROUNDS || e != id * 11 + ROUNDS ||
+      f != id * 13 + ROUNDS)
+    bad++;
+  if (x != expect(id / 3.0, 1.0) || y != expect(id * 1.5, -0.5) ||
+      z != expect(id + 0.25, 0.125) || w != expect(id * 0.75, -0.25) ||
+      v != expect(id - 0.5, 2.0))
     bad++;
   return NULL;
 }
