@@ -51,17 +51,23 @@ void exco__executor_task_gone(exco_executor *ex) {
   atomic_fetch_sub_explicit(&ex->live, 1, memory_order_release);
 }
 
-/* Turns @ex (set up by exco__executor_init) into a local executor. */
-static int exco__executor_make_local(exco_executor *ex) {
+/* Sets up @ex as a local executor: the common parts and its run queue,
+ * whose callbacks get the queue as their data.  On failure nothing is
+ * left to free. */
+static int exco__executor_init_local(exco_executor *ex) {
   struct exco__local *local;
-  int err = exco__local_new(&local);
+  int err = exco__executor_init(ex, exco__local_task_new,
+                                exco__local_task_run, exco__local_task_wake,
+                                NULL);
 
   if (err != 0)
     return err;
+  err = exco__local_new(&local);
+  if (err != 0) {
+    exco__executor_fini(ex);
+    return err;
+  }
   ex->local = local;
-  ex->task_new = exco__local_task_new;
-  ex->task_run = exco__local_task_run;
-  ex->task_wake = exco__local_task_wake;
   ex->data = local;
   return 0;
 }
@@ -73,14 +79,7 @@ static int exco__default_setup(void) {
 
   pthread_mutex_lock(&exco__default_lock);
   if (!exco__default_ready) {
-    err = exco__executor_init(&exco__default, exco__local_task_new,
-                              exco__local_task_run, exco__local_task_wake,
-                              NULL);
-    if (err == 0) {
-      err = exco__executor_make_local(&exco__default);
-      if (err != 0)
-        exco__executor_fini(&exco__default);
-    }
+    err = exco__executor_init_local(&exco__default);
     if (err == 0) {
       exco__default.is_default = 1;
       exco__default_ready = 1;
@@ -161,13 +160,7 @@ int exco_executor_new_local(exco_executor **out) {
   ex = exco__malloc(sizeof(*ex));
   if (ex == NULL)
     return EXCO_ENOMEM;
-  err = exco__executor_init(ex, exco__local_task_new, exco__local_task_run,
-                            exco__local_task_wake, NULL);
-  if (err == 0) {
-    err = exco__executor_make_local(ex);
-    if (err != 0)
-      exco__executor_fini(ex);
-  }
+  err = exco__executor_init_local(ex);
   if (err != 0) {
     exco__free(ex);
     return err;
