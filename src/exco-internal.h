@@ -98,8 +98,8 @@ struct exco_task {
   _Atomic unsigned flags;   /* EXCO__CANCEL, EXCO__JOINERS */
   atomic_long refs;         /* host + join handle + wakers + holds */
   atomic_int wakes_inflight; /* threads inside the host's task_wake */
-  atomic_int holds;         /* 1 while the coroutine lives + stack holds */
-  atomic_int unreleased;    /* 2 - (dropped) - (stack released) */
+  atomic_long holds;        /* 1 while the coroutine lives + stack holds */
+  atomic_long unreleased;   /* 2 - (dropped) - (stack released) */
   int started;              /* the context has been entered */
   int finished;             /* the function has returned */
   int yielded;              /* exco_yield: a poll is owed (poller's side) */

@@ -79,12 +79,6 @@ static int exco__put_last(atomic_long *count) {
   return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;
 }
 
-static int exco__put_last_int(atomic_int *count) {
-  if (atomic_load_explicit(count, memory_order_acquire) == 1)
-    return 1;
-  return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;
-}
-
 void exco__task_unref(exco_task *t) {
   if (!exco__put_last(&t->refs))
     return;
@@ -199,7 +193,7 @@ static void exco__suspend(exco_task *t) {
 /* ---------------------------------------------------------------------- */
 
 static void exco__task_release_stake(exco_task *t) {
-  if (exco__put_last_int(&t->unreleased))
+  if (exco__put_last(&t->unreleased))
     exco__executor_task_gone(t->ex);
 }
 
@@ -210,7 +204,7 @@ static void exco__task_release_stack(exco_task *t) {
 }
 
 static void exco__task_unhold(exco_task *t) {
-  if (exco__put_last_int(&t->holds))
+  if (exco__put_last(&t->holds))
     exco__task_release_stack(t);
 }
 
