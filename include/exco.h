@@ -134,6 +134,16 @@ extern "C" {
 #define EXCO_ENOTSUP (-ENOTSUP)
 
 /**
+ * A deadline passed first: an await pending at the running task's deadline
+ * (exco_deadline_set()), or a driver call's own timeout.
+ */
+#define EXCO_ETIMEDOUT (-ETIMEDOUT)
+/**
+ * The executor is closing (exco_executor_close()): it takes no new tasks.
+ */
+#define EXCO_ESHUTDOWN (-ESHUTDOWN)
+
+/**
  * Describes an error code.
  *
  * @param err  an EXCO_E* code (negative), or any negative errno value.
@@ -538,6 +548,132 @@ EXCO_API int exco_promise_await(exco_promise *p, void **value);
 
 /** @return 1 if resolved, 0 if not, EXCO_EINVAL. */
 EXCO_API int exco_promise_is_resolved(exco_promise *p);
+
+/* ---------------------------------------------------------------------- */
+/* Time: sleeps and deadlines                                              */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Timers work on every executor.  exco keeps one timer queue per executor;
+ * a driver with timers of its own (libuv's, the local executor's timed
+ * wait) is asked to fire it, and an executor made from the three
+ * callbacks alone gets its timers from one helper thread that exco starts
+ * on first use and that wakes the due tasks through the host's task_wake.
+ * Times are milliseconds of CLOCK_MONOTONIC.  Timers that fall due at the
+ * same time fire in the order they were armed.
+ */
+
+/** "No deadline", for exco_deadline_set(). */
+#define EXCO_NO_DEADLINE INT64_MAX
+
+/** Milliseconds of the monotonic clock that deadlines are measured on. */
+EXCO_API int64_t exco_now(void);
+
+/**
+ * Suspends the running coroutine for at least @p ms milliseconds.
+ *
+ * @return 0; EXCO_ECANCELED if the task is cancelled (before or while
+ *         sleeping); EXCO_ETIMEDOUT if the task's deadline comes first;
+ *         EXCO_EPERM outside a coroutine.
+ */
+EXCO_API int exco_sleep(uint64_t ms);
+
+/**
+ * Suspends the running coroutine until exco_now() >= @p deadline.  A
+ * deadline in the past still suspends once, letting the host poll others.
+ *
+ * @return as exco_sleep().
+ */
+EXCO_API int exco_sleep_until(int64_t deadline);
+
+/**
+ * Sets the running task's deadline: every await that is still pending at
+ * @p deadline (exco_await() and everything built on it -- joins, promises,
+ * sleeps, driver awaitables) withdraws its future as for a cancellation
+ * and returns EXCO_ETIMEDOUT; so do later awaits that are not ready at
+ * once, until the deadline is changed.  Unlike a cancellation, the task
+ * goes on normally once the deadline is moved.  A ready future wins over
+ * a deadline seen at the same time.  The deadline belongs to the task and
+ * is not inherited by tasks it spawns.  To scope a deadline, keep the
+ * previous one and put it back:
+ *
+ *     int64_t prev;
+ *     exco_deadline_after(100, &prev);      // at most 100 ms from here
+ *     err = exco_promise_await(p, &v);      // EXCO_ETIMEDOUT after 100 ms
+ *     exco_deadline_set(prev, NULL);
+ *
+ * @param deadline  an exco_now() time, or EXCO_NO_DEADLINE.
+ * @param prev      if not NULL, receives the deadline it replaces.
+ * @return 0; EXCO_EPERM outside a coroutine.
+ */
+EXCO_API int exco_deadline_set(int64_t deadline, int64_t *prev);
+
+/**
+ * Sets the running task's deadline to @p ms milliseconds from now, unless
+ * the one in force is sooner (nested timeouts only ever shorten it).
+ *
+ * @return as exco_deadline_set().
+ */
+EXCO_API int exco_deadline_after(uint64_t ms, int64_t *prev);
+
+/** The running task's deadline; EXCO_NO_DEADLINE outside coroutines. */
+EXCO_API int64_t exco_deadline_get(void);
+
+/* ---------------------------------------------------------------------- */
+/* The tasks of an executor, and closing it                                */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * Calls @p fn for each live task of @p ex (spawned and not yet dropped),
+ * oldest first, until it returns nonzero.  @p fn runs with the executor's
+ * task list locked: it may read the task (exco_task_name(),
+ * exco_task_done()) and exco_task_cancel() it, but must not spawn on,
+ * drop from, close or free the executor, and the task pointer is valid
+ * only during the call (exco_task_release() of a join handle aside, take
+ * nothing from it).
+ *
+ * @return the nonzero value @p fn stopped with, 0 when every task was
+ *         visited, EXCO_EINVAL if @p ex or @p fn is NULL or @p ex is not an
+ *         executor.
+ */
+EXCO_API int exco_executor_foreach(exco_executor *ex,
+                                   int (*fn)(exco_task *task, void *arg),
+                                   void *arg);
+
+/**
+ * Requests cancellation (exco_task_cancel()) of every live task of @p ex,
+ * from any thread; the tasks finish as the host polls them.
+ *
+ * @return the number of tasks asked to cancel (tasks that had finished
+ *         already are not counted); EXCO_EINVAL.
+ */
+EXCO_API long exco_executor_cancel_all(exco_executor *ex);
+
+/** Called once an executor closed by exco_executor_close() is freed. */
+typedef void (*exco_close_cb)(void *arg);
+
+/**
+ * Closes @p ex asynchronously, for a host's shutdown path: from now on
+ * spawning on it fails with EXCO_ESHUTDOWN; every live task is cancelled;
+ * and once the last task is gone (dropped, and no stack held) the
+ * executor and its driver's state are freed and @p cb(@p arg) is called.
+ * The host keeps running its loop meanwhile so the cancelled tasks can
+ * finish.  If no task is live, all this happens before the call returns.
+ *
+ * Where @p cb runs: for the local executor, at the end of the exco_run()
+ * or exco_run_until_idle() that saw the last task go (or right here); for
+ * a driver on the shared run queue, on its loop thread outside any poll;
+ * for an executor made from the three callbacks, inside the exco_drop()
+ * or exco_hold_release() that let the last task go -- such a host must not
+ * tear down what its loop still uses from inside @p cb.  The executor must
+ * not be used once @p cb has run (nor by @p cb itself).
+ *
+ * @param cb  may be NULL.
+ * @return 0; EXCO_EINVAL if @p ex is NULL, not an executor, or the default
+ *         executor; EXCO_EALREADY if it is closing already.
+ */
+EXCO_API int exco_executor_close(exco_executor *ex, exco_close_cb cb,
+                                 void *arg);
 
 /* ---------------------------------------------------------------------- */
 /* The built-in local executor                                             */

@@ -1,7 +1,11 @@
 /*
  * exco-internal.h -- the structures shared by the core modules:
- * executor.c (executors and the default one), task.c (spawn, poll, drop,
- * await, wakers, join), local.c (the built-in run queue) and promise.c.
+ * executor.c (executors, drivers, task lists, closing), task.c (the task
+ * lifecycle: spawn, wake, poll, drop), switch.h (the switch glue),
+ * await.c (await, yield, join, holds, sleeps and deadlines), timer.c (the
+ * timer queues), waitq.c (wait queues), runq.c (the shared run queue),
+ * local.c (the built-in local executor) and promise.c.
+ * docs/ARCHITECTURE.md says how they fit together.
  */
 #ifndef EXCO_INTERNAL_H
 #define EXCO_INTERNAL_H
@@ -12,6 +16,7 @@
 #include <stdint.h>
 
 #include "exco.h"
+#include "exco/driver.h"
 
 #include "context.h"
 #include "queue.h"
@@ -62,14 +67,13 @@ enum {
 
 /* Task flags: set from any thread, never cleared. */
 enum {
-  EXCO__CANCEL = 1u << 0, /* awaits return EXCO_ECANCELED */
-  EXCO__JOINERS = 1u << 1 /* a joiner may be linked: DONE must wake */
+  EXCO__CANCEL = 1u << 0 /* awaits return EXCO_ECANCELED */
 };
 
 /*
- * A tiny lock for lists that are touched rarely and briefly (a task's
- * joiners).  A pthread mutex would cost an init and a destroy per task on
- * the spawn path, which is hot; contention here is almost never.
+ * A tiny lock for lists that are touched briefly (a task's waiters, an
+ * executor's task list).  A pthread mutex would cost an init and a destroy
+ * per object on the spawn path, which is hot; contention here is rare.
  */
 static inline void exco__spin_lock(atomic_flag *l) {
   while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
@@ -80,22 +84,54 @@ static inline void exco__spin_unlock(atomic_flag *l) {
   atomic_flag_clear_explicit(l, memory_order_release);
 }
 
+#include "timer.h"
+#include "waitq.h"
+
+/* What kind of host an executor has; decides who polls and when a closed
+ * executor can be freed. */
+enum {
+  EXCO__KIND_CALLBACKS, /* a host of the three callbacks */
+  EXCO__KIND_LOCAL,     /* the built-in local executor (local.c) */
+  EXCO__KIND_RUNQ       /* a driver on the shared run queue (runq.c) */
+};
+
+typedef struct exco__attachment {
+  _Atomic(const void *) key;
+  _Atomic(void *) value;
+} exco__attachment;
+
 struct exco_executor {
   uint32_t magic;
+  int kind;                 /* EXCO__KIND_* */
+  /* The contract's callbacks, copied from the ops for the hot paths; for
+   * the shared run queue they are runq.c's and cb_data is the queue. */
   exco_task_new_cb task_new;
   exco_task_run_cb task_run;
   exco_task_wake_cb task_wake;
-  void *data;              /* the host's data, passed to task_new */
-  struct exco__local *local; /* non-NULL for local executors */
+  void *cb_data;            /* passed to task_new */
+  const exco_driver_ops *ops; /* the driver's description (identity) */
+  exco_driver_ops own_ops;  /* for exco_init() / exco_executor_new() */
+  void *data;               /* the driver's data */
+  struct exco__local *local; /* EXCO__KIND_LOCAL */
+  struct exco__runq *runq;  /* EXCO__KIND_RUNQ */
   int is_default;
-  atomic_long live;        /* spawned, not yet dropped and released */
   exco__stack_pool *pool;
+  exco__timers *timers;     /* own_timers, or the helper thread's */
+  exco__timers own_timers;
+  /* Live tasks: spawned and not yet gone (dropped, stack released). */
+  atomic_flag tasks_lock;
+  exco__list tasks;         /* of exco_task.ex_link, oldest first */
+  atomic_long live;         /* written under tasks_lock */
+  int closing;              /* exco_executor_close() was called */
+  exco_close_cb close_cb;
+  void *close_arg;
+  exco__attachment attach[EXCO_ATTACH_MAX];
 };
 
 struct exco_task {
   uint32_t magic;
   _Atomic unsigned state;   /* EXCO__RUNNING... */
-  _Atomic unsigned flags;   /* EXCO__CANCEL, EXCO__JOINERS */
+  _Atomic unsigned flags;   /* EXCO__CANCEL */
   atomic_long refs;         /* host + join handle + wakers + holds */
   atomic_int wakes_inflight; /* threads inside the host's task_wake */
   atomic_long holds;        /* 1 while the coroutine lives + stack holds */
@@ -104,6 +140,7 @@ struct exco_task {
   int finished;             /* the function has returned */
   int yielded;              /* exco_yield: a poll is owed (poller's side) */
   int was_cancelled;        /* CANCEL as it was when DONE was published */
+  int64_t deadline;         /* exco_deadline_set(), in exco_now() ms */
   exco_executor *ex;
   void *ext;                /* the host's handle */
   exco_fn fn;
@@ -111,8 +148,12 @@ struct exco_task {
   void *result;
   const char *name;
   exco__stack *stack;
-  atomic_flag lock;         /* protects joiners */
-  exco__list joiners;
+  exco__list ex_link;       /* in ex->tasks while live */
+  exco__waitq joiners;      /* exco_join() waiters; signalled at DONE */
+  /* The shared run queue's links (runq.c), for tasks of such executors. */
+  exco_task *rq_next;       /* ready queue */
+  exco_task *rq_rnext;      /* cross-thread list */
+  atomic_int rq_rqueued;    /* on the cross-thread list */
   exco__ctx ctx;            /* the coroutine */
   exco__ctx caller;         /* whoever resumed it */
 #ifdef EXCO__HAVE_ASAN
@@ -130,33 +171,53 @@ struct exco_task {
 void *exco__malloc(size_t size);
 void exco__free(void *ptr);
 
-/* Sets up or tears down the parts common to every executor kind. */
-int exco__executor_init(exco_executor *ex, exco_task_new_cb task_new,
-                        exco_task_run_cb task_run,
-                        exco_task_wake_cb task_wake, void *data);
-void exco__executor_fini(exco_executor *ex);
+/* executor.c */
 int exco__executor_valid(const exco_executor *ex);
-
 /* The default executor, set up on first use; EXCO_ENOMEM if it can't be. */
 int exco__default_executor_get(exco_executor **out);
-
+/* Links a new task into ex->tasks; EXCO_ESHUTDOWN if @ex is closing. */
+int exco__executor_task_add(exco_executor *ex, exco_task *t);
 /* Called when a task's last stake (drop and stack release) is gone. */
-void exco__executor_task_gone(exco_executor *ex);
+void exco__executor_task_gone(exco_executor *ex, exco_task *t);
+/* Frees a closed executor: the driver's close hook, the core parts, then
+ * the user's close callback. */
+void exco__executor_destroy(exco_executor *ex);
 
 /* local.c: the built-in host driver. */
 struct exco__local;
-int exco__local_new(struct exco__local **out);
+extern const exco_driver_ops exco__local_ops;
+int exco__local_new(exco_executor *ex, struct exco__local **out);
 void exco__local_free(struct exco__local *local);
-void *exco__local_task_new(void *data);
-void exco__local_task_run(void *ext, exco_task *intern);
-void exco__local_task_wake(void *ext);
+/* The executor is closed and its last task gone: free it now, or at the
+ * end of the exco_run() in progress. */
+void exco__local_closed(struct exco__local *local);
 
-/* The running task of this thread, or NULL. */
+/* runq.c: the shared run queue. */
+struct exco__runq;
+int exco__runq_new(exco_executor *ex, struct exco__runq **out);
+void exco__runq_free(struct exco__runq *q);
+void exco__runq_task_run(void *ext, exco_task *intern);
+void exco__runq_task_wake(void *ext);
+/* The executor is closing: keep the loop alive until it is freed. */
+void exco__runq_closing(struct exco__runq *q);
+/* The executor is closed and its last task gone: have the loop free it. */
+void exco__runq_closed(struct exco__runq *q);
+
+/* The running task of this thread, or NULL (switch.c). */
 exco_task *exco__current(void);
 
-/* task.c: waking a task, from any thread. */
+/* task.c: waking a task, from any thread, and its references. */
+int exco__task_valid(const exco_task *t);
 void exco__task_wake(exco_task *t);
 void exco__task_ref(exco_task *t);
 void exco__task_unref(exco_task *t);
+int exco__task_cancelled(exco_task *t);
+/* Polls or drops for the shared run queue, which owns its tasks. */
+int exco__task_poll(exco_task *t);
+int exco__task_drop(exco_task *t);
+/* Suspends the running coroutine until its next poll (await.c). */
+void exco__task_suspend(exco_task *t);
+/* Releases a stack hold (await.c), for the poller's side of a finish. */
+void exco__task_unhold(exco_task *t);
 
 #endif

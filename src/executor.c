@@ -1,14 +1,20 @@
 /*
- * executor.c -- executors: host-driven and local ones, and the process
- * default.
+ * executor.c -- executors: their drivers, their tasks, closing them, and
+ * the process default.
  *
- * An executor is the host's three callbacks plus what its tasks share: a
- * stack pool and the count of live tasks.  The process-default executor is
- * a static object, set up on first use as a local executor and switched to
- * a host's callbacks by exco_init() -- the shape of extern_executor's
+ * An executor is its driver (an exco_driver_ops and the driver's data),
+ * plus what its tasks share: a stack pool, a timer queue, the list of live
+ * tasks and a few attachment slots.  Three kinds of host sit behind the
+ * ops: a host of the three callbacks (exco_init(), exco_executor_new()),
+ * the built-in local executor (local.c) and drivers on the shared run
+ * queue (runq.c).  The process-default executor is a static object, set up
+ * on first use as a local executor and switched to a host's driver by
+ * exco_init() or exco_driver_init() -- the shape of extern_executor's
  * process globals, so a seed-style driver ports line for line.
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "exco-internal.h"
 
@@ -16,61 +22,158 @@ static exco_executor exco__default;
 static int exco__default_ready;
 static pthread_mutex_t exco__default_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int exco__executor_init(exco_executor *ex, exco_task_new_cb task_new,
-                        exco_task_run_cb task_run,
-                        exco_task_wake_cb task_wake, void *data) {
-  int err = exco__stack_pool_new(&ex->pool);
-
-  if (err != 0)
-    return err;
-  ex->task_new = task_new;
-  ex->task_run = task_run;
-  ex->task_wake = task_wake;
-  ex->data = data;
-  ex->local = NULL;
-  ex->is_default = 0;
-  atomic_init(&ex->live, 0);
-  ex->magic = EXCO__EXEC_MAGIC;
-  return 0;
-}
-
-void exco__executor_fini(exco_executor *ex) {
-  ex->magic = 0;
-  if (ex->local != NULL)
-    exco__local_free(ex->local);
-  ex->local = NULL;
-  exco__stack_pool_free(ex->pool);
-  ex->pool = NULL;
-}
-
 int exco__executor_valid(const exco_executor *ex) {
   return ex != NULL && ex->magic == EXCO__EXEC_MAGIC;
 }
 
-void exco__executor_task_gone(exco_executor *ex) {
-  atomic_fetch_sub_explicit(&ex->live, 1, memory_order_release);
+/* ---------------------------------------------------------------------- */
+/* Drivers                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int exco__ops_kind(const exco_driver_ops *ops) {
+  int contract;
+
+  if (ops == NULL || ops->version != EXCO_DRIVER_VERSION)
+    return -1;
+  contract = (ops->task_new != NULL) + (ops->task_run != NULL) +
+             (ops->task_wake != NULL);
+  if (contract == 3)
+    return EXCO__KIND_CALLBACKS;
+  if (contract == 0 && ops->schedule != NULL && ops->notify != NULL)
+    return EXCO__KIND_RUNQ;
+  return -1;
 }
 
-/* Sets up @ex as a local executor: the common parts and its run queue,
- * whose callbacks get the queue as their data.  On failure nothing is
- * left to free. */
-static int exco__executor_init_local(exco_executor *ex) {
-  struct exco__local *local;
-  int err = exco__executor_init(ex, exco__local_task_new,
-                                exco__local_task_run, exco__local_task_wake,
-                                NULL);
+/* Tears down what belongs to the executor's kind of host. */
+static void exco__executor_drop_driver(exco_executor *ex) {
+  if (ex->local != NULL)
+    exco__local_free(ex->local);
+  ex->local = NULL;
+  if (ex->runq != NULL)
+    exco__runq_free(ex->runq);
+  ex->runq = NULL;
+}
 
+/*
+ * Gives @ex the driver @ops with @data (the local executor's when @ops is
+ * &exco__local_ops).  On failure @ex keeps no driver.
+ */
+static int exco__executor_set_driver(exco_executor *ex,
+                                     const exco_driver_ops *ops,
+                                     void *data) {
+  int err = 0;
+
+  exco__executor_drop_driver(ex);
+  ex->ops = ops;
+  ex->data = data;
+  ex->task_new = ops->task_new;
+  ex->task_run = ops->task_run;
+  ex->task_wake = ops->task_wake;
+  ex->cb_data = data;
+  if (ops == &exco__local_ops) {
+    ex->kind = EXCO__KIND_LOCAL;
+    err = exco__local_new(ex, &ex->local);
+    ex->data = ex->cb_data = ex->local;
+  } else if (ops->task_new == NULL) {
+    ex->kind = EXCO__KIND_RUNQ;
+    err = exco__runq_new(ex, &ex->runq);
+    ex->task_new = NULL;
+    ex->task_run = exco__runq_task_run;
+    ex->task_wake = exco__runq_task_wake;
+    ex->cb_data = ex->runq;
+  } else {
+    ex->kind = EXCO__KIND_CALLBACKS;
+  }
+  /* Without timers of its own, the driver's tasks use the helper's. */
+  ex->timers = ops->timer_arm != NULL ? &ex->own_timers
+                                      : exco__timers_helper();
+  return err;
+}
+
+/* Sets up @ex with the driver @ops; on failure nothing is left to free. */
+static int exco__executor_init(exco_executor *ex, const exco_driver_ops *ops,
+                               void *data) {
+  int err, i;
+
+  memset(ex, 0, sizeof(*ex));
+  err = exco__stack_pool_new(&ex->pool);
   if (err != 0)
     return err;
-  err = exco__local_new(&local);
+  err = exco__timers_init(&ex->own_timers, ex);
   if (err != 0) {
-    exco__executor_fini(ex);
+    exco__stack_pool_free(ex->pool);
     return err;
   }
-  ex->local = local;
-  ex->data = local;
+  atomic_flag_clear(&ex->tasks_lock);
+  exco__list_init(&ex->tasks);
+  atomic_init(&ex->live, 0);
+  for (i = 0; i < EXCO_ATTACH_MAX; i++) {
+    atomic_init(&ex->attach[i].key, NULL);
+    atomic_init(&ex->attach[i].value, NULL);
+  }
+  err = exco__executor_set_driver(ex, ops, data);
+  if (err != 0) {
+    exco__timers_fini(&ex->own_timers);
+    exco__stack_pool_free(ex->pool);
+    return err;
+  }
+  ex->magic = EXCO__EXEC_MAGIC;
   return 0;
 }
+
+static int exco__executor_make(exco_executor **out,
+                               const exco_driver_ops *ops, void *data) {
+  exco_executor *ex = exco__malloc(sizeof(*ex));
+  int err;
+
+  if (ex == NULL)
+    return EXCO_ENOMEM;
+  err = exco__executor_init(ex, ops, data);
+  if (err != 0) {
+    exco__free(ex);
+    return err;
+  }
+  *out = ex;
+  return 0;
+}
+
+void exco__executor_destroy(exco_executor *ex) {
+  exco_close_cb cb = ex->close_cb;
+  void *arg = ex->close_arg;
+
+  ex->magic = 0;
+  if (ex->ops->close != NULL)
+    ex->ops->close(ex->data);
+  exco__executor_drop_driver(ex);
+  exco__timers_fini(&ex->own_timers);
+  exco__stack_pool_free(ex->pool);
+  ex->pool = NULL;
+  if (!ex->is_default)
+    exco__free(ex);
+  if (cb != NULL)
+    cb(arg);
+}
+
+int exco_driver_executor_new(exco_executor **out, const exco_driver_ops *ops,
+                             void *data) {
+  if (out == NULL || exco__ops_kind(ops) < 0)
+    return EXCO_EINVAL;
+  return exco__executor_make(out, ops, data);
+}
+
+void *exco_driver_data(exco_executor *ex, const exco_driver_ops *ops) {
+  if (!exco__executor_valid(ex) || ops == NULL || ex->ops != ops)
+    return NULL;
+  return ex->data;
+}
+
+const char *exco_driver_name(exco_executor *ex) {
+  return exco__executor_valid(ex) ? ex->ops->name : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The default executor                                                    */
+/* ---------------------------------------------------------------------- */
 
 /* Sets up the default executor as a local one if nothing has yet.  It can
  * fail only for lack of memory, and is tried again at the next call. */
@@ -79,7 +182,7 @@ static int exco__default_setup(void) {
 
   pthread_mutex_lock(&exco__default_lock);
   if (!exco__default_ready) {
-    err = exco__executor_init_local(&exco__default);
+    err = exco__executor_init(&exco__default, &exco__local_ops, NULL);
     if (err == 0) {
       exco__default.is_default = 1;
       exco__default_ready = 1;
@@ -104,6 +207,27 @@ int exco__default_executor_get(exco_executor **out) {
   return err;
 }
 
+/* Switches the default executor to another driver while it has no task.
+ * If the new driver can't be set up, it falls back to a local one. */
+static int exco__default_redrive(const exco_driver_ops *ops, void *data) {
+  exco_executor *ex;
+  int err;
+
+  err = exco__default_executor_get(&ex);
+  if (err != 0)
+    return err;
+  pthread_mutex_lock(&exco__default_lock);
+  if (atomic_load_explicit(&ex->live, memory_order_acquire) != 0) {
+    pthread_mutex_unlock(&exco__default_lock);
+    return EXCO_EBUSY;
+  }
+  err = exco__executor_set_driver(ex, ops, data);
+  if (err != 0)
+    (void)exco__executor_set_driver(ex, &exco__local_ops, NULL);
+  pthread_mutex_unlock(&exco__default_lock);
+  return err;
+}
+
 int exco_init(exco_task_new_cb task_new, exco_task_run_cb task_run,
               exco_task_wake_cb task_wake, void *data) {
   exco_executor *ex;
@@ -114,59 +238,62 @@ int exco_init(exco_task_new_cb task_new, exco_task_run_cb task_run,
   err = exco__default_executor_get(&ex);
   if (err != 0)
     return err;
+  /* The ops live in the executor itself; they are only written while it
+   * has no task, so nothing reads them meanwhile. */
   pthread_mutex_lock(&exco__default_lock);
   if (atomic_load_explicit(&ex->live, memory_order_acquire) != 0) {
     pthread_mutex_unlock(&exco__default_lock);
     return EXCO_EBUSY;
   }
-  if (ex->local != NULL)
-    exco__local_free(ex->local);
-  ex->local = NULL;
-  ex->task_new = task_new;
-  ex->task_run = task_run;
-  ex->task_wake = task_wake;
-  ex->data = data;
+  memset(&ex->own_ops, 0, sizeof(ex->own_ops));
+  ex->own_ops.version = EXCO_DRIVER_VERSION;
+  ex->own_ops.name = "callbacks";
+  ex->own_ops.task_new = task_new;
+  ex->own_ops.task_run = task_run;
+  ex->own_ops.task_wake = task_wake;
   pthread_mutex_unlock(&exco__default_lock);
-  return 0;
+  return exco__default_redrive(&ex->own_ops, data);
 }
+
+int exco_driver_init(const exco_driver_ops *ops, void *data) {
+  if (exco__ops_kind(ops) < 0)
+    return EXCO_EINVAL;
+  return exco__default_redrive(ops, data);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Executors from callbacks, local executors, freeing                      */
+/* ---------------------------------------------------------------------- */
 
 int exco_executor_new(exco_executor **out, exco_task_new_cb task_new,
                       exco_task_run_cb task_run, exco_task_wake_cb task_wake,
                       void *data) {
   exco_executor *ex;
+  exco_driver_ops ops = {0};
   int err;
 
   if (out == NULL || task_new == NULL || task_run == NULL ||
       task_wake == NULL)
     return EXCO_EINVAL;
-  ex = exco__malloc(sizeof(*ex));
-  if (ex == NULL)
-    return EXCO_ENOMEM;
-  err = exco__executor_init(ex, task_new, task_run, task_wake, data);
-  if (err != 0) {
-    exco__free(ex);
+  ops.version = EXCO_DRIVER_VERSION;
+  ops.name = "callbacks";
+  ops.task_new = task_new;
+  ops.task_run = task_run;
+  ops.task_wake = task_wake;
+  err = exco__executor_make(&ex, &ops, data);
+  if (err != 0)
     return err;
-  }
+  /* Point at the executor's own copy, not at this frame's. */
+  ex->own_ops = ops;
+  ex->ops = &ex->own_ops;
   *out = ex;
   return 0;
 }
 
 int exco_executor_new_local(exco_executor **out) {
-  exco_executor *ex;
-  int err;
-
   if (out == NULL)
     return EXCO_EINVAL;
-  ex = exco__malloc(sizeof(*ex));
-  if (ex == NULL)
-    return EXCO_ENOMEM;
-  err = exco__executor_init_local(ex);
-  if (err != 0) {
-    exco__free(ex);
-    return err;
-  }
-  *out = ex;
-  return 0;
+  return exco__executor_make(out, &exco__local_ops, NULL);
 }
 
 int exco_executor_free(exco_executor *ex) {
@@ -174,13 +301,15 @@ int exco_executor_free(exco_executor *ex) {
     return EXCO_EINVAL;
   if (atomic_load_explicit(&ex->live, memory_order_acquire) != 0)
     return EXCO_EBUSY;
-  exco__executor_fini(ex);
-  exco__free(ex);
+  if (ex->closing)
+    return EXCO_EALREADY;
+  ex->close_cb = NULL;
+  exco__executor_destroy(ex);
   return 0;
 }
 
 void *exco_executor_data(exco_executor *ex) {
-  if (!exco__executor_valid(ex) || ex->local != NULL)
+  if (!exco__executor_valid(ex) || ex->kind == EXCO__KIND_LOCAL)
     return NULL;
   return ex->data;
 }
@@ -189,4 +318,171 @@ long exco_executor_live(exco_executor *ex) {
   if (!exco__executor_valid(ex))
     return EXCO_EINVAL;
   return atomic_load_explicit(&ex->live, memory_order_acquire);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The task list, and closing                                              */
+/* ---------------------------------------------------------------------- */
+
+int exco__executor_task_add(exco_executor *ex, exco_task *t) {
+  exco__spin_lock(&ex->tasks_lock);
+  if (ex->closing) {
+    exco__spin_unlock(&ex->tasks_lock);
+    return EXCO_ESHUTDOWN;
+  }
+  exco__list_insert_tail(&ex->tasks, &t->ex_link);
+  atomic_store_explicit(&ex->live,
+                        atomic_load_explicit(&ex->live, memory_order_relaxed) +
+                            1,
+                        memory_order_relaxed);
+  exco__spin_unlock(&ex->tasks_lock);
+  return 0;
+}
+
+/* The closed executor's last stake is gone: free it where its kind of
+ * host can take it. */
+static void exco__executor_closed(exco_executor *ex) {
+  switch (ex->kind) {
+  case EXCO__KIND_LOCAL:
+    exco__local_closed(ex->local);
+    break;
+  case EXCO__KIND_RUNQ:
+    exco__runq_closed(ex->runq);
+    break;
+  default:
+    exco__executor_destroy(ex);
+    break;
+  }
+}
+
+/* Drops one stake in ex->live (a task's, or a closing call's); @t, if not
+ * NULL, leaves the task list. */
+static void exco__executor_unstake(exco_executor *ex, exco_task *t) {
+  long left;
+  int closed;
+
+  exco__spin_lock(&ex->tasks_lock);
+  if (t != NULL)
+    exco__list_remove(&t->ex_link);
+  left = atomic_load_explicit(&ex->live, memory_order_relaxed) - 1;
+  atomic_store_explicit(&ex->live, left, memory_order_release);
+  closed = left == 0 && ex->closing;
+  exco__spin_unlock(&ex->tasks_lock);
+  if (closed)
+    exco__executor_closed(ex);
+}
+
+void exco__executor_task_gone(exco_executor *ex, exco_task *t) {
+  exco__executor_unstake(ex, t);
+}
+
+int exco_executor_foreach(exco_executor *ex,
+                          int (*fn)(exco_task *task, void *arg), void *arg) {
+  exco__list *n;
+  int r = 0;
+
+  if (!exco__executor_valid(ex) || fn == NULL)
+    return EXCO_EINVAL;
+  exco__spin_lock(&ex->tasks_lock);
+  for (n = ex->tasks.next; n != &ex->tasks && r == 0; n = n->next)
+    r = fn(exco__container_of(n, exco_task, ex_link), arg);
+  exco__spin_unlock(&ex->tasks_lock);
+  return r;
+}
+
+static int exco__cancel_one(exco_task *t, void *arg) {
+  if (exco_task_cancel(t) == 0)
+    ++*(long *)arg;
+  return 0;
+}
+
+long exco_executor_cancel_all(exco_executor *ex) {
+  long count = 0;
+  int err = exco_executor_foreach(ex, exco__cancel_one, &count);
+
+  return err < 0 ? err : count;
+}
+
+int exco_executor_close(exco_executor *ex, exco_close_cb cb, void *arg) {
+  if (!exco__executor_valid(ex) || ex->is_default)
+    return EXCO_EINVAL;
+  exco__spin_lock(&ex->tasks_lock);
+  if (ex->closing) {
+    exco__spin_unlock(&ex->tasks_lock);
+    return EXCO_EALREADY;
+  }
+  ex->closing = 1;
+  ex->close_cb = cb;
+  ex->close_arg = arg;
+  /* The close holds a stake of its own while it cancels, so that the
+   * last task can't free the executor under it. */
+  atomic_store_explicit(
+      &ex->live, atomic_load_explicit(&ex->live, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  exco__spin_unlock(&ex->tasks_lock);
+  if (ex->kind == EXCO__KIND_RUNQ)
+    exco__runq_closing(ex->runq);
+  (void)exco_executor_cancel_all(ex);
+  exco__executor_unstake(ex, NULL);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attachments                                                             */
+/* ---------------------------------------------------------------------- */
+
+int exco_executor_attach(exco_executor *ex, const void *key, void *value) {
+  int i, free_slot = -1, err = 0;
+
+  if (!exco__executor_valid(ex) || key == NULL || value == NULL)
+    return EXCO_EINVAL;
+  exco__spin_lock(&ex->tasks_lock);
+  for (i = 0; i < EXCO_ATTACH_MAX; i++) {
+    const void *k = atomic_load_explicit(&ex->attach[i].key,
+                                         memory_order_relaxed);
+    if (k == key)
+      err = EXCO_EBUSY;
+    else if (k == NULL && free_slot < 0)
+      free_slot = i;
+  }
+  if (err == 0 && free_slot < 0)
+    err = EXCO_ENOMEM;
+  if (err == 0) {
+    atomic_store_explicit(&ex->attach[free_slot].value, value,
+                          memory_order_relaxed);
+    atomic_store_explicit(&ex->attach[free_slot].key, key,
+                          memory_order_release);
+  }
+  exco__spin_unlock(&ex->tasks_lock);
+  return err;
+}
+
+int exco_executor_detach(exco_executor *ex, const void *key) {
+  int i, err = EXCO_EINVAL;
+
+  if (!exco__executor_valid(ex) || key == NULL)
+    return EXCO_EINVAL;
+  exco__spin_lock(&ex->tasks_lock);
+  for (i = 0; i < EXCO_ATTACH_MAX; i++) {
+    if (atomic_load_explicit(&ex->attach[i].key, memory_order_relaxed) ==
+        key) {
+      atomic_store_explicit(&ex->attach[i].key, NULL, memory_order_release);
+      err = 0;
+    }
+  }
+  exco__spin_unlock(&ex->tasks_lock);
+  return err;
+}
+
+void *exco_executor_attachment(exco_executor *ex, const void *key) {
+  int i;
+
+  if (!exco__executor_valid(ex) || key == NULL)
+    return NULL;
+  for (i = 0; i < EXCO_ATTACH_MAX; i++)
+    if (atomic_load_explicit(&ex->attach[i].key, memory_order_acquire) ==
+        key)
+      return atomic_load_explicit(&ex->attach[i].value,
+                                  memory_order_relaxed);
+  return NULL;
 }

@@ -2,13 +2,17 @@
  * local.c -- the built-in host driver: a run queue that the program
  * drains with exco_run() or exco_run_until_idle().
  *
- * It is an ordinary host of the driver contract, written only against
+ * It is an ordinary host of the driver contract, written against
  * task_new/task_run/task_wake and exco_poll/exco_drop, so it doubles as
- * the reference for a minimal driver.  Wakes may come from any thread, so
- * the queue is guarded by a mutex, and a runner with nothing to do sleeps
- * on a condition variable until a wake arrives.
+ * the reference for a minimal driver; it adds a timer hook (the runner
+ * sleeps on its condition variable until the earliest timer is due).
+ * Wakes may come from any thread, so the queue is guarded by a mutex, and
+ * a runner with nothing to do sleeps on a condition variable until a wake
+ * arrives or a timer is due.
  */
 #include "config.h"
+
+#include <time.h>
 
 #include "exco-internal.h"
 
@@ -21,13 +25,32 @@ typedef struct exco__local_node {
 struct exco__local {
   pthread_mutex_t lock;
   pthread_cond_t cond;
+  exco_executor *ex;
   exco__fifo ready; /* nodes whose task is owed a poll */
   long tasks;       /* tasks not yet dropped */
   int sleepers;     /* runners waiting on cond */
+  int runners;      /* threads inside exco_run*() */
+  int closed;       /* closed, last task gone: the last runner frees it */
+  uint64_t due;     /* the timer queue's earliest, UINT64_MAX for none */
 };
 
-int exco__local_new(struct exco__local **out) {
+static void *exco__local_task_new(void *data);
+static void exco__local_task_run(void *ext, exco_task *intern);
+static void exco__local_task_wake(void *ext);
+static void exco__local_timer_arm(void *data, uint64_t due);
+
+const exco_driver_ops exco__local_ops = {
+    .version = EXCO_DRIVER_VERSION,
+    .name = "local",
+    .task_new = exco__local_task_new,
+    .task_run = exco__local_task_run,
+    .task_wake = exco__local_task_wake,
+    .timer_arm = exco__local_timer_arm,
+};
+
+int exco__local_new(exco_executor *ex, struct exco__local **out) {
   struct exco__local *l = exco__malloc(sizeof(*l));
+  pthread_condattr_t attr;
 
   if (l == NULL)
     return EXCO_ENOMEM;
@@ -35,14 +58,26 @@ int exco__local_new(struct exco__local **out) {
     exco__free(l);
     return EXCO_ENOMEM;
   }
-  if (pthread_cond_init(&l->cond, NULL) != 0) {
+  if (pthread_condattr_init(&attr) != 0) {
     pthread_mutex_destroy(&l->lock);
     exco__free(l);
     return EXCO_ENOMEM;
   }
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (pthread_cond_init(&l->cond, &attr) != 0) {
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_destroy(&l->lock);
+    exco__free(l);
+    return EXCO_ENOMEM;
+  }
+  pthread_condattr_destroy(&attr);
+  l->ex = ex;
   exco__fifo_init(&l->ready);
   l->tasks = 0;
   l->sleepers = 0;
+  l->runners = 0;
+  l->closed = 0;
+  l->due = UINT64_MAX;
   *out = l;
   return 0;
 }
@@ -53,7 +88,7 @@ void exco__local_free(struct exco__local *l) {
   exco__free(l);
 }
 
-void *exco__local_task_new(void *data) {
+static void *exco__local_task_new(void *data) {
   struct exco__local *l = data;
   exco__local_node *n = exco__malloc(sizeof(*n));
 
@@ -83,15 +118,48 @@ static void exco__local_push(exco__local_node *n) {
   pthread_mutex_unlock(&l->lock);
 }
 
-void exco__local_task_run(void *ext, exco_task *intern) {
+static void exco__local_task_run(void *ext, exco_task *intern) {
   exco__local_node *n = ext;
 
   n->task = intern;
   exco__local_push(n);
 }
 
-void exco__local_task_wake(void *ext) {
+static void exco__local_task_wake(void *ext) {
   exco__local_push(ext);
+}
+
+static void exco__local_timer_arm(void *data, uint64_t due) {
+  struct exco__local *l = data;
+
+  pthread_mutex_lock(&l->lock);
+  l->due = due;
+  if (l->sleepers > 0)
+    pthread_cond_signal(&l->cond);
+  pthread_mutex_unlock(&l->lock);
+}
+
+/* Fires the due timers, if any; l->lock held on entry and exit.  The
+ * timer queue's lock is taken without l->lock held: firing wakes tasks,
+ * which takes l->lock. */
+static void exco__local_fire(struct exco__local *l) {
+  if (l->due > exco__now_ns())
+    return;
+  l->due = UINT64_MAX;
+  pthread_mutex_unlock(&l->lock);
+  exco__timers_fire(&l->ex->own_timers);
+  pthread_mutex_lock(&l->lock);
+}
+
+void exco__local_closed(struct exco__local *l) {
+  int now;
+
+  pthread_mutex_lock(&l->lock);
+  l->closed = 1;
+  now = l->runners == 0;
+  pthread_mutex_unlock(&l->lock);
+  if (now)
+    exco__executor_destroy(l->ex);
 }
 
 /* Polls every task that was ready when it started; tasks woken meanwhile
@@ -99,10 +167,12 @@ void exco__local_task_wake(void *ext) {
  * Returns the number of tasks not yet dropped.  Called with l->lock held;
  * returns with it held. */
 static long exco__local_round(struct exco__local *l) {
-  exco__fifo batch = l->ready;
+  exco__fifo batch;
   exco__fifo_node *fn;
   exco__local_node *n;
 
+  exco__local_fire(l);
+  batch = l->ready;
   exco__fifo_init(&l->ready);
   if (batch.head == NULL)
     return l->tasks;
@@ -130,9 +200,18 @@ static int exco__local_get(exco_executor **ex) {
     return err;
   if (!exco__executor_valid(*ex))
     return EXCO_EINVAL;
-  if ((*ex)->local == NULL)
+  if ((*ex)->kind != EXCO__KIND_LOCAL)
     return EXCO_ENOTSUP;
   return 0;
+}
+
+/* The end of a run: the last runner out frees a closed executor. */
+static void exco__local_leave(struct exco__local *l) {
+  int destroy = --l->runners == 0 && l->closed;
+
+  pthread_mutex_unlock(&l->lock);
+  if (destroy)
+    exco__executor_destroy(l->ex);
 }
 
 int exco_run_until_idle(exco_executor *ex) {
@@ -144,32 +223,42 @@ int exco_run_until_idle(exco_executor *ex) {
     return err;
   l = ex->local;
   pthread_mutex_lock(&l->lock);
+  l->runners++;
   while ((left = exco__local_round(l)) < 0)
     ;
-  pthread_mutex_unlock(&l->lock);
+  exco__local_leave(l);
   return left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 int exco_run(exco_executor *ex) {
   struct exco__local *l;
+  struct timespec ts;
   int err = exco__local_get(&ex);
 
   if (err != 0)
     return err;
   l = ex->local;
   pthread_mutex_lock(&l->lock);
+  l->runners++;
   for (;;) {
     if (exco__local_round(l) < 0)
       continue;
     if (l->tasks == 0)
       break;
-    /* Every live task waits on something outside this thread: sleep
-     * until one of them is woken. */
+    /* Every live task waits on something outside this thread or on a
+     * timer: sleep until one of them is woken or the timer is due. */
     l->sleepers++;
-    while (exco__fifo_empty(&l->ready))
-      pthread_cond_wait(&l->cond, &l->lock);
+    while (exco__fifo_empty(&l->ready) && l->due > exco__now_ns()) {
+      if (l->due == UINT64_MAX) {
+        pthread_cond_wait(&l->cond, &l->lock);
+      } else {
+        ts.tv_sec = (time_t)(l->due / 1000000000u);
+        ts.tv_nsec = (long)(l->due % 1000000000u);
+        pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+      }
+    }
     l->sleepers--;
   }
-  pthread_mutex_unlock(&l->lock);
+  exco__local_leave(l);
   return 0;
 }

@@ -6,6 +6,11 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/error.c \
 	%reldir%/executor.c \
 	%reldir%/task.c \
+	%reldir%/switch.c \
+	%reldir%/await.c \
+	%reldir%/waitq.c \
+	%reldir%/timer.c \
+	%reldir%/runq.c \
 	%reldir%/local.c \
 	%reldir%/promise.c \
 	%reldir%/stack.c
@@ -28,10 +33,15 @@ noinst_HEADERS += \
 	%reldir%/exco-internal.h \
 	%reldir%/queue.h \
 	%reldir%/context.h \
-	%reldir%/stack.h
+	%reldir%/stack.h \
+	%reldir%/switch.h \
+	%reldir%/timer.h \
+	%reldir%/waitq.h
 
 %canon_reldir%_libexco_la_CPPFLAGS = $(EXCO_LIB_CPPFLAGS)
 %canon_reldir%_libexco_la_CFLAGS = $(EXCO_LIB_CFLAGS)
 %canon_reldir%_libexco_la_LDFLAGS = \
 	-version-info $(EXCO_LT_VERSION_INFO) -no-undefined
 %canon_reldir%_libexco_la_LIBADD = $(PTHREAD_LIBS)
+
+excoinclude_HEADERS += include/exco/driver.h

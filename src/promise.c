@@ -2,10 +2,10 @@
  * promise.c -- a one-shot value resolved from any thread and awaited by
  * one coroutine at a time.
  *
- * The waiter's waker is cloned into the promise under the lock, and the
- * resolver takes it out under the same lock before waking it, so a
- * resolve racing the waiter's readiness check either is seen by that check
- * or finds the waker registered: the wake can't fall between the two.
+ * The promise is a wait queue (waitq.h) and the state it guards: resolve
+ * stores the value and wakes the waiter under the queue's lock, and the
+ * waiter checks for the value under that lock, so a resolve racing the
+ * waiter's check is either seen by it or finds the waiter linked.
  */
 #include "config.h"
 
@@ -13,10 +13,10 @@
 
 struct exco_promise {
   atomic_long refs;
-  pthread_mutex_t lock;
+  exco__waitq q;     /* its lock guards the fields below */
   int resolved;
   void *value;
-  exco_waker *waiter; /* cloned waker of the coroutine awaiting, or NULL */
+  exco_task *waiter; /* the coroutine awaiting, or NULL */
 };
 
 int exco_promise_new(exco_promise **out) {
@@ -27,11 +27,8 @@ int exco_promise_new(exco_promise **out) {
   p = exco__malloc(sizeof(*p));
   if (p == NULL)
     return EXCO_ENOMEM;
-  if (pthread_mutex_init(&p->lock, NULL) != 0) {
-    exco__free(p);
-    return EXCO_ENOMEM;
-  }
   atomic_init(&p->refs, 1);
+  exco__waitq_init(&p->q);
   p->resolved = 0;
   p->value = NULL;
   p->waiter = NULL;
@@ -51,30 +48,21 @@ void exco_promise_unref(exco_promise *p) {
   if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
     return;
   /* No coroutine can still be waiting: it would hold a reference. */
-  exco_waker_drop(p->waiter);
-  pthread_mutex_destroy(&p->lock);
   exco__free(p);
 }
 
 int exco_promise_resolve(exco_promise *p, void *value) {
-  exco_waker *w;
-
   if (p == NULL)
     return EXCO_EINVAL;
-  pthread_mutex_lock(&p->lock);
+  exco__waitq_lock(&p->q);
   if (p->resolved) {
-    pthread_mutex_unlock(&p->lock);
+    exco__waitq_unlock(&p->q);
     return EXCO_EALREADY;
   }
   p->resolved = 1;
   p->value = value;
-  w = p->waiter;
-  p->waiter = NULL;
-  pthread_mutex_unlock(&p->lock);
-  if (w != NULL) {
-    exco_waker_wake(w);
-    exco_waker_drop(w);
-  }
+  exco__waitq_broadcast_locked(&p->q, NULL);
+  exco__waitq_unlock(&p->q);
   return 0;
 }
 
@@ -83,9 +71,9 @@ int exco_promise_is_resolved(exco_promise *p) {
 
   if (p == NULL)
     return EXCO_EINVAL;
-  pthread_mutex_lock(&p->lock);
+  exco__waitq_lock(&p->q);
   r = p->resolved;
-  pthread_mutex_unlock(&p->lock);
+  exco__waitq_unlock(&p->q);
   return r;
 }
 
@@ -95,41 +83,24 @@ typedef struct exco__promise_wait {
   int busy; /* another coroutine is the waiter */
 } exco__promise_wait;
 
-static int exco__promise_poll(void *arg, exco_waker *w) {
+/* Under the queue's lock: ready once resolved, or at once if another
+ * coroutine is the waiter already. */
+static int exco__promise_ready(void *arg) {
   exco__promise_wait *pw = arg;
   exco_promise *p = pw->p;
-  int ready;
 
-  pthread_mutex_lock(&p->lock);
-  ready = p->resolved;
-  if (!ready) {
-    if (p->waiter == NULL) {
-      p->waiter = exco_waker_clone(w);
-    } else if (p->waiter != w) {
-      pw->busy = 1;
-      ready = 1;
-    }
-  }
-  pthread_mutex_unlock(&p->lock);
-  return ready;
-}
-
-static void exco__promise_cancel(void *arg) {
-  exco__promise_wait *pw = arg;
-  exco_promise *p = pw->p;
-  exco_waker *w = NULL;
-
-  pthread_mutex_lock(&p->lock);
-  if (p->waiter == (exco_waker *)pw->self) {
-    w = p->waiter;
-    p->waiter = NULL;
-  }
-  pthread_mutex_unlock(&p->lock);
-  exco_waker_drop(w);
+  if (p->resolved)
+    return 1;
+  if (p->waiter == NULL)
+    p->waiter = pw->self;
+  else if (p->waiter != pw->self)
+    pw->busy = 1;
+  return pw->busy;
 }
 
 int exco_promise_await(exco_promise *p, void **value) {
   exco__promise_wait pw;
+  exco__waiter w;
   int err;
 
   if (p == NULL)
@@ -137,9 +108,15 @@ int exco_promise_await(exco_promise *p, void **value) {
   pw.p = p;
   pw.self = exco__current();
   pw.busy = 0;
+  if (pw.self == NULL)
+    return EXCO_EPERM;
   /* The promise must outlive the wait even if its other owners let go. */
   exco_promise_ref(p);
-  err = exco_await(exco__promise_poll, exco__promise_cancel, &pw);
+  err = exco__waitq_wait(&p->q, &w, exco__promise_ready, &pw);
+  exco__waitq_lock(&p->q);
+  if (p->waiter == pw.self)
+    p->waiter = NULL;
+  exco__waitq_unlock(&p->q);
   if (err == 0 && pw.busy)
     err = EXCO_EBUSY;
   if (err == 0 && value != NULL)

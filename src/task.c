@@ -1,5 +1,5 @@
 /*
- * task.c -- tasks: spawn, poll, drop, await, wakers, join and stack holds.
+ * task.c -- the task lifecycle: spawn, wake, poll, drop and finish.
  *
  * A task is a control block (struct exco_task) plus a stack.  The control
  * block is reference counted: the host holds one reference from spawn to
@@ -13,6 +13,10 @@
  * the poller's side (or a hold's owner), never from the coroutine itself,
  * because the coroutine's last switch away happens on that very stack: it
  * cannot give the stack back to the pool while it is still standing on it.
+ *
+ * The task state machine (docs/ARCHITECTURE.md, checked by tests/model):
+ * one atomic word of RUNNING, NOTIFIED, DONE and DROPPED bits that wakes,
+ * polls and drops change with compare-and-swap.
  */
 #include "config.h"
 
@@ -21,45 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "exco-internal.h"
-
-#ifdef EXCO__HAVE_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
-#ifdef EXCO__HAVE_TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
-#ifdef EXCO__HAVE_VALGRIND
-#include <valgrind/memcheck.h>
-#endif
+#include "switch.h"
 
 /* Largest stack a spawn may ask for: far beyond any sane use, low enough
  * that rounding it up to pages cannot overflow. */
 #define EXCO__STACK_MAX ((size_t)1 << 40)
 
-/*
- * The running task of this thread.  Code on a coroutine's side reads it
- * through exco__current(), which the compiler may not inline: a coroutine
- * suspended on one thread may be resumed on another, and a thread-local
- * address cached across the switch would then name the old thread's
- * variable.  The poller's side (exco__switch_in, exco_poll) uses it
- * directly.
- *
- * The initial-exec model makes the access a single %fs-relative load
- * instead of a __tls_get_addr call in the shared library (10 ns of a 50 ns
- * yield here).  It costs a few bytes of the static TLS block that glibc
- * keeps spare for libraries loaded with dlopen, as jemalloc's does.
- */
-static __thread exco_task *exco__tls_current
-    __attribute__((tls_model("initial-exec")));
-
-__attribute__((noinline)) exco_task *exco__current(void) {
-  exco_task *t = exco__tls_current;
-  __asm__ volatile("" ::: "memory");
-  return t;
-}
-
-static int exco__task_valid(const exco_task *t) {
+int exco__task_valid(const exco_task *t) {
   return t != NULL && t->magic == EXCO__TASK_MAGIC;
 }
 
@@ -86,115 +58,18 @@ void exco__task_unref(exco_task *t) {
   exco__free(t);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Switching                                                               */
-/* ---------------------------------------------------------------------- */
-
-/*
- * Poller -> coroutine.  Sanitizers are told about the stack we are about
- * to run on, so ASan doesn't report the coroutine's frames as a wild stack
- * and TSan keeps a separate shadow stack per coroutine.
- *
- * The poller's side always comes back on the thread that left it (only
- * the coroutine's side can move between threads), so here the current
- * task is read and written directly, without exco__current()'s fence.
- * errno is the poller's on this side; the coroutine's errno stays the
- * coroutine's (see exco__suspend), so it is kept around the switch.
- */
-static void exco__switch_in(exco_task *t) {
-  exco_task *prev = exco__tls_current;
-  int saved_errno = errno;
-
-  exco__tls_current = t;
-#ifdef EXCO__HAVE_ASAN
-  void *fake = NULL;
-  __sanitizer_start_switch_fiber(&fake, t->stack->lo, t->stack->size);
-#endif
-#ifdef EXCO__HAVE_TSAN
-  t->tsan_caller = __tsan_get_current_fiber();
-  __tsan_switch_to_fiber(t->tsan_fiber, 0);
-#endif
-  exco__ctx_switch(&t->caller, &t->ctx);
-#ifdef EXCO__HAVE_ASAN
-  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#endif
-  exco__tls_current = prev;
-  errno = saved_errno;
-}
-
-/*
- * Coroutine -> poller.  On the final switch (the function returned) ASan
- * is given NULL for the fake stack, which tells it this stack is gone.
- */
-static void exco__switch_out(exco_task *t, int final) {
-  if (t->stack->flags & EXCO_SPAWN_NOGUARD) {
-    /* Without a guard page an overflow is only seen after the fact.  The
-     * memory below is corrupted by then: stop before anything uses it. */
-    if (!exco__stack_canary_ok(t->stack)) {
-      fprintf(stderr, "exco: stack overflow in unguarded task %s\n",
-              t->name != NULL ? t->name : "(unnamed)");
-      abort();
-    }
-  }
-#ifdef EXCO__HAVE_ASAN
-  __sanitizer_start_switch_fiber(final ? NULL : &t->asan_fake,
-                                 t->caller_stack_bottom,
-                                 t->caller_stack_size);
-#endif
-#ifdef EXCO__HAVE_TSAN
-  __tsan_switch_to_fiber(t->tsan_caller, 0);
-#endif
-  exco__ctx_switch(&t->ctx, &t->caller);
-#ifdef EXCO__HAVE_ASAN
-  __sanitizer_finish_switch_fiber(t->asan_fake, &t->caller_stack_bottom,
-                                  &t->caller_stack_size);
-#endif
-  (void)final;
-}
-
-static void exco__entry(void *arg) {
-  exco_task *t = arg;
-
-#ifdef EXCO__HAVE_ASAN
-  __sanitizer_finish_switch_fiber(NULL, &t->caller_stack_bottom,
-                                  &t->caller_stack_size);
-#endif
-  errno = 0;
-  t->result = t->fn(t->arg);
-  t->finished = 1;
-  exco__switch_out(t, 1);
-  /* A finished context is never resumed. */
-  abort();
-}
-
-/*
- * Suspends the running coroutine until its next poll.  errno is the
- * coroutine's on this side: the poller's code in between may change it.
- */
-/*
- * glibc declares __errno_location() const, so the compiler may compute
- * errno's address once and reuse it after a switch; but a coroutine may
- * be resumed on another thread, whose errno lives elsewhere.  Like
- * exco__current(), this asks again after every switch.
- */
-__attribute__((noinline)) static int *exco__errno_ptr(void) {
-  __asm__ volatile("" ::: "memory");
-  return &errno;
-}
-
-static void exco__suspend(exco_task *t) {
-  int saved_errno = errno;
-  exco__switch_out(t, 0);
-  *exco__errno_ptr() = saved_errno;
+int exco__task_cancelled(exco_task *t) {
+  return (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
+          EXCO__CANCEL) != 0;
 }
 
 /* ---------------------------------------------------------------------- */
-/* Stacks                                                                  */
+/* Stakes: the host's drop and the stack's release                         */
 /* ---------------------------------------------------------------------- */
 
 static void exco__task_release_stake(exco_task *t) {
   if (exco__put_last(&t->unreleased))
-    exco__executor_task_gone(t->ex);
+    exco__executor_task_gone(t->ex, t);
 }
 
 static void exco__task_release_stack(exco_task *t) {
@@ -203,33 +78,26 @@ static void exco__task_release_stack(exco_task *t) {
   exco__task_release_stake(t);
 }
 
-static void exco__task_unhold(exco_task *t) {
+void exco__task_unhold(exco_task *t) {
   if (exco__put_last(&t->holds))
     exco__task_release_stack(t);
-}
-
-exco_hold *exco_hold_stack(void) {
-  exco_task *t = exco__current();
-
-  if (t == NULL)
-    return NULL;
-  atomic_fetch_add_explicit(&t->holds, 1, memory_order_relaxed);
-  exco__task_ref(t);
-  return (exco_hold *)t;
-}
-
-void exco_hold_release(exco_hold *hold) {
-  exco_task *t = (exco_task *)hold;
-
-  if (t == NULL)
-    return;
-  exco__task_unhold(t);
-  exco__task_unref(t);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Spawn                                                                   */
 /* ---------------------------------------------------------------------- */
+
+static void exco__entry(void *arg) {
+  exco_task *t = arg;
+
+  exco__switch_started(t);
+  errno = 0;
+  t->result = t->fn(t->arg);
+  t->finished = 1;
+  exco__switch_out(t, 1);
+  /* A finished context is never resumed. */
+  abort();
+}
 
 int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
                const exco_spawn_opts *opts, exco_task **out) {
@@ -265,32 +133,42 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->started = 0;
   t->finished = 0;
   t->yielded = 0;
+  t->was_cancelled = 0;
+  t->deadline = EXCO_NO_DEADLINE;
   t->ex = ex;
   t->ext = NULL;
   t->fn = fn;
   t->arg = arg;
   t->result = NULL;
   t->name = o.name;
-  t->was_cancelled = 0;
-  exco__list_init(&t->joiners);
-  atomic_flag_clear(&t->lock);
+  t->rq_next = NULL;
+  t->rq_rnext = NULL;
+  atomic_init(&t->rq_rqueued, 0);
+  exco__waitq_init(&t->joiners);
 
   err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);
   if (err != 0)
     goto fail;
-
-  t->ext = ex->task_new(ex->data);
+  /* Linked first: a closing executor refuses before the host is asked
+   * for a handle it could never get back. */
+  err = exco__executor_task_add(ex, t);
+  if (err != 0)
+    goto fail_stack;
+  /* On the shared run queue the task is its own node. */
+  t->ext = ex->task_new != NULL ? ex->task_new(ex->cb_data) : t;
   if (t->ext == NULL) {
     exco__stack_put(ex->pool, t->stack);
+    exco__executor_task_gone(ex, t);
     err = EXCO_ENOMEM;
     goto fail;
   }
-  atomic_fetch_add_explicit(&ex->live, 1, memory_order_relaxed);
   if (out != NULL)
     *out = t;
   ex->task_run(t->ext, t);
   return 0;
 
+fail_stack:
+  exco__stack_put(ex->pool, t->stack);
 fail:
   t->magic = 0;
   exco__free(t);
@@ -379,9 +257,7 @@ void exco_waker_drop(exco_waker *w) {
 static void exco__resume(exco_task *t) {
   if (!t->started) {
     t->started = 1;
-#ifdef EXCO__HAVE_TSAN
-    t->tsan_fiber = __tsan_create_fiber(0);
-#endif
+    exco__switch_fiber_new(t);
     if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry,
                        t) != 0) {
       /* Only the ucontext backend can fail here, and then the task can't
@@ -394,62 +270,29 @@ static void exco__resume(exco_task *t) {
   exco__switch_in(t);
 }
 
-static int exco__cancelled(exco_task *t) {
-  return (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
-          EXCO__CANCEL) != 0;
-}
-
-/* A joiner waiting on a task, linked into the task's joiners list.  It
- * lives on the joiner's stack: the joiner is suspended in exco_join() while
- * it is linked, and unlinks it under the lock if it is cancelled. */
-typedef struct exco__join_wait {
-  exco__list link;
-  exco_task *waker;
-  exco_task *target;
-  int linked;
-} exco__join_wait;
-
 /*
  * The function has returned (or will never run): publish DONE, wake the
  * joiners, and let go of the stack.  Runs on the poller's side.
  */
 static void exco__finish(exco_task *t) {
-  exco__list *n;
-
-#ifdef EXCO__HAVE_TSAN
   if (t->started)
-    __tsan_destroy_fiber(t->tsan_fiber);
-#endif
-  /* Joiners link themselves, set JOINERS, then look for DONE; we set
-   * DONE, then look for JOINERS.  Both sides sequentially consistent: at
-   * least one of them sees the other's write. */
-  t->was_cancelled = exco__cancelled(t);
+    exco__switch_fiber_free(t);
+  /* Joiners link themselves, then look for DONE; we set DONE, then look
+   * for joiners (exco__waitq_broadcast()).  Both sides sequentially
+   * consistent: at least one of them sees the other's write. */
+  t->was_cancelled = exco__task_cancelled(t);
   atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_seq_cst);
-  if (atomic_load_explicit(&t->flags, memory_order_seq_cst) & EXCO__JOINERS) {
-    exco__spin_lock(&t->lock);
-    while (!exco__list_empty(&t->joiners)) {
-      n = t->joiners.next;
-      exco__list_remove(n);
-      exco__task_wake(exco__container_of(n, exco__join_wait, link)->waker);
-    }
-    exco__spin_unlock(&t->lock);
-  }
-#ifdef EXCO__HAVE_VALGRIND
-  /* memcheck made the frames of the returned function inaccessible; a
-   * hold means some of that memory is still lent out and will be used. */
+  exco__waitq_broadcast(&t->joiners, NULL);
   if (atomic_load_explicit(&t->holds, memory_order_acquire) > 1)
-    VALGRIND_MAKE_MEM_DEFINED(t->stack->lo, t->stack->size);
-#endif
+    exco__switch_stack_lent(t);
   exco__task_unhold(t);
 }
 
-int exco_poll(exco_task *t) {
+int exco__task_poll(exco_task *t) {
   exco_task_wake_cb wake;
   unsigned s, ns;
   void *ext;
 
-  if (!exco__task_valid(t))
-    return EXCO_EINVAL;
   if (exco__tls_current != NULL)
     return EXCO_EBUSY;
 
@@ -504,12 +347,10 @@ int exco_poll(exco_task *t) {
   return 1;
 }
 
-int exco_drop(exco_task *t) {
+int exco__task_drop(exco_task *t) {
   exco_task *cur = exco__current();
   unsigned s;
 
-  if (!exco__task_valid(t))
-    return EXCO_EINVAL;
   if (cur == t)
     return EXCO_EBUSY;
 
@@ -548,107 +389,31 @@ int exco_drop(exco_task *t) {
   return 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Await                                                                   */
-/* ---------------------------------------------------------------------- */
 
-int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
-  exco_task *t = exco__current();
-
-  if (t == NULL)
-    return EXCO_EPERM;
-  if (poll == NULL)
+/*
+ * The host's entry points.  The shared run queue owns the polls and drops
+ * of its tasks: a host (or user) calling these on one of them would race
+ * the queue, so they refuse.
+ */
+int exco_poll(exco_task *t) {
+  if (!exco__task_valid(t))
     return EXCO_EINVAL;
-  if (exco__cancelled(t))
-    return EXCO_ECANCELED;
-  while (!poll(arg, (exco_waker *)t)) {
-    exco__suspend(t);
-    if (exco__cancelled(t)) {
-      if (cancel != NULL)
-        cancel(arg);
-      return EXCO_ECANCELED;
-    }
-  }
-  return 0;
-}
-
-int exco_yield(void) {
-  exco_task *t = exco__current();
-
-  if (t == NULL)
+  if (t->ex->kind == EXCO__KIND_RUNQ)
     return EXCO_EPERM;
-  if (exco__cancelled(t))
-    return EXCO_ECANCELED;
-  /* A wake of a running task only marks it, and the poll reschedules it
-   * through the host once we have switched out.  Only this thread touches
-   * the mark while the task runs, so it needs no atomic operation here;
-   * the poll publishes it in the state word. */
-  t->yielded = 1;
-  exco__suspend(t);
-  return exco__cancelled(t) ? EXCO_ECANCELED : 0;
+  return exco__task_poll(t);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Join, cancel, accessors                                                 */
-/* ---------------------------------------------------------------------- */
-
-static int exco__join_poll(void *arg, exco_waker *w) {
-  exco__join_wait *jw = arg;
-  int done;
-
-  exco_task *target = jw->target;
-
-  if (!jw->linked &&
-      (atomic_load_explicit(&target->state, memory_order_acquire) &
-       EXCO__DONE))
-    return 1;
-  exco__spin_lock(&target->lock);
-  if (!jw->linked) {
-    jw->linked = 1;
-    jw->waker = (exco_task *)w;
-    exco__list_insert_tail(&target->joiners, &jw->link);
-  }
-  atomic_fetch_or_explicit(&target->flags, EXCO__JOINERS,
-                           memory_order_seq_cst);
-  done = (atomic_load_explicit(&target->state, memory_order_seq_cst) &
-          EXCO__DONE) != 0;
-  if (done && !exco__list_empty(&jw->link))
-    exco__list_remove(&jw->link);
-  exco__spin_unlock(&target->lock);
-  return done;
-}
-
-static void exco__join_cancel(void *arg) {
-  exco__join_wait *jw = arg;
-
-  exco__spin_lock(&jw->target->lock);
-  if (!exco__list_empty(&jw->link))
-    exco__list_remove(&jw->link);
-  exco__spin_unlock(&jw->target->lock);
-}
-
-int exco_join(exco_task *task, void **result) {
-  exco_task *cur = exco__current();
-  exco__join_wait jw;
-  int err;
-
-  if (cur == NULL)
-    return EXCO_EPERM;
-  if (!exco__task_valid(task))
+int exco_drop(exco_task *t) {
+  if (!exco__task_valid(t))
     return EXCO_EINVAL;
-  if (task == cur)
-    return EXCO_EDEADLK;
-  exco__list_init(&jw.link);
-  jw.waker = NULL;
-  jw.target = task;
-  jw.linked = 0;
-  err = exco_await(exco__join_poll, exco__join_cancel, &jw);
-  if (err != 0)
-    return err;
-  if (result != NULL)
-    *result = task->result;
-  return task->was_cancelled ? EXCO_ECANCELED : 0;
+  if (t->ex->kind == EXCO__KIND_RUNQ)
+    return EXCO_EPERM;
+  return exco__task_drop(t);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Cancel and accessors                                                    */
+/* ---------------------------------------------------------------------- */
 
 int exco_task_done(exco_task *task) {
   if (!exco__task_valid(task))
@@ -658,7 +423,6 @@ int exco_task_done(exco_task *task) {
 }
 
 int exco_task_cancel(exco_task *task) {
-
   if (!exco__task_valid(task))
     return EXCO_EINVAL;
   if (atomic_load_explicit(&task->state, memory_order_acquire) & EXCO__DONE)
@@ -673,19 +437,6 @@ void exco_task_release(exco_task *task) {
     exco__task_unref(task);
 }
 
-exco_task *exco_current(void) {
-  return exco__current();
-}
-
-exco_executor *exco_current_executor(void) {
-  exco_task *t = exco__current();
-  return t != NULL ? t->ex : NULL;
-}
-
 const char *exco_task_name(exco_task *task) {
   return exco__task_valid(task) ? task->name : NULL;
-}
-
-const char *exco_context_backend(void) {
-  return exco__ctx_backend;
 }

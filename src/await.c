@@ -1,0 +1,217 @@
+/*
+ * await.c -- the coroutine's side: exco_await() and exco_yield(), joins,
+ * stack holds, sleeps and deadlines.
+ *
+ * Everything here runs on a coroutine's stack (exco_hold_release() aside)
+ * and suspends through exco__switch_suspend().  A deadline is one more
+ * timer on the executor's queue, armed only while an await with a
+ * deadline in force is pending, so awaits without one pay a single load.
+ */
+#include "config.h"
+
+#include "switch.h"
+
+void exco__task_suspend(exco_task *t) {
+  exco__switch_suspend(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Await                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The rest of exco_await() when a deadline is in force: the deadline's
+ * timer is armed while the future is pending.  A future found ready after
+ * a wake wins over the deadline; a cancellation wins over both.
+ */
+static int exco__await_deadline(exco_task *t, exco_poll_fn poll,
+                                exco_cancel_fn cancel, void *arg) {
+  exco__timers *q = t->ex->timers;
+  exco__timer tm;
+  int err = 0;
+
+  exco__timer_arm(q, &tm, exco__ms_to_due(t->deadline), t);
+  for (;;) {
+    exco__switch_suspend(t);
+    if (exco__task_cancelled(t)) {
+      err = EXCO_ECANCELED;
+      break;
+    }
+    if (poll(arg, (exco_waker *)t))
+      break;
+    if (atomic_load_explicit(&tm.fired, memory_order_acquire)) {
+      err = EXCO_ETIMEDOUT;
+      break;
+    }
+  }
+  exco__timer_disarm(q, &tm);
+  if (err != 0 && cancel != NULL)
+    cancel(arg);
+  return err;
+}
+
+int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (poll == NULL)
+    return EXCO_EINVAL;
+  if (exco__task_cancelled(t))
+    return EXCO_ECANCELED;
+  if (poll(arg, (exco_waker *)t))
+    return 0;
+  if (t->deadline != EXCO_NO_DEADLINE)
+    return exco__await_deadline(t, poll, cancel, arg);
+  do {
+    exco__switch_suspend(t);
+    if (exco__task_cancelled(t)) {
+      if (cancel != NULL)
+        cancel(arg);
+      return EXCO_ECANCELED;
+    }
+  } while (!poll(arg, (exco_waker *)t));
+  return 0;
+}
+
+int exco_yield(void) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (exco__task_cancelled(t))
+    return EXCO_ECANCELED;
+  /* A wake of a running task only marks it, and the poll reschedules it
+   * through the host once we have switched out.  Only this thread touches
+   * the mark while the task runs, so it needs no atomic operation here;
+   * the poll publishes it in the state word. */
+  t->yielded = 1;
+  exco__switch_suspend(t);
+  return exco__task_cancelled(t) ? EXCO_ECANCELED : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sleeps and deadlines                                                    */
+/* ---------------------------------------------------------------------- */
+
+static int exco__sleep_poll(void *arg, exco_waker *w) {
+  (void)w;
+  return atomic_load_explicit(&((exco__timer *)arg)->fired,
+                              memory_order_acquire);
+}
+
+static int exco__sleep_due(uint64_t due) {
+  exco_task *t = exco__current();
+  exco__timer tm;
+  int err;
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (exco__task_cancelled(t))
+    return EXCO_ECANCELED;
+  exco__timer_arm(t->ex->timers, &tm, due, t);
+  err = exco_await(exco__sleep_poll, NULL, &tm);
+  exco__timer_disarm(t->ex->timers, &tm);
+  return err;
+}
+
+int exco_sleep(uint64_t ms) {
+  uint64_t now = exco__now_ns();
+  uint64_t span = ms < (UINT64_MAX - now) / 1000000u
+                      ? ms * 1000000u
+                      : UINT64_MAX - now;
+
+  return exco__sleep_due(now + span);
+}
+
+int exco_sleep_until(int64_t deadline) {
+  return exco__sleep_due(exco__ms_to_due(deadline));
+}
+
+int exco_deadline_set(int64_t deadline, int64_t *prev) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (prev != NULL)
+    *prev = t->deadline;
+  t->deadline = deadline;
+  return 0;
+}
+
+int exco_deadline_after(uint64_t ms, int64_t *prev) {
+  exco_task *t = exco__current();
+  int64_t now = exco_now(), d;
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  d = ms < (uint64_t)(INT64_MAX - now) ? now + (int64_t)ms : INT64_MAX - 1;
+  if (prev != NULL)
+    *prev = t->deadline;
+  if (d < t->deadline)
+    t->deadline = d;
+  return 0;
+}
+
+int64_t exco_deadline_get(void) {
+  exco_task *t = exco__current();
+
+  return t != NULL ? t->deadline : EXCO_NO_DEADLINE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Join                                                                    */
+/* ---------------------------------------------------------------------- */
+
+static int exco__join_ready(void *arg) {
+  exco_task *target = arg;
+
+  return (atomic_load_explicit(&target->state, memory_order_seq_cst) &
+          EXCO__DONE) != 0;
+}
+
+int exco_join(exco_task *task, void **result) {
+  exco_task *cur = exco__current();
+  exco__waiter w;
+  int err;
+
+  if (cur == NULL)
+    return EXCO_EPERM;
+  if (!exco__task_valid(task))
+    return EXCO_EINVAL;
+  if (task == cur)
+    return EXCO_EDEADLK;
+  if (exco__task_cancelled(cur))
+    return EXCO_ECANCELED;
+  if (!exco__join_ready(task)) {
+    err = exco__waitq_wait(&task->joiners, &w, exco__join_ready, task);
+    if (err != 0)
+      return err;
+  }
+  if (result != NULL)
+    *result = task->result;
+  return task->was_cancelled ? EXCO_ECANCELED : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stack holds                                                             */
+/* ---------------------------------------------------------------------- */
+
+exco_hold *exco_hold_stack(void) {
+  exco_task *t = exco__current();
+
+  if (t == NULL)
+    return NULL;
+  atomic_fetch_add_explicit(&t->holds, 1, memory_order_relaxed);
+  exco__task_ref(t);
+  return (exco_hold *)t;
+}
+
+void exco_hold_release(exco_hold *hold) {
+  exco_task *t = (exco_task *)hold;
+
+  if (t == NULL)
+    return;
+  exco__task_unhold(t);
+  exco__task_unref(t);
+}

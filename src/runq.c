@@ -1,0 +1,253 @@
+/*
+ * runq.c -- the shared run queue that drivers reuse (see exco/driver.h):
+ * a ready queue for wakes on the loop thread, a lock-free list for wakes
+ * from other threads with one notification per empty -> non-empty
+ * transition, budgeted polling, and the live count behind keepalive.
+ *
+ *   - A wake on the loop thread appends the task to the ready queue and,
+ *     if the queue was not scheduled yet, calls the driver's schedule:
+ *     O(1), no system call, no lock.
+ *   - A wake from another thread pushes the task onto a Treiber stack and
+ *     calls notify only when that stack was empty, so a storm of wakes
+ *     costs one notification per loop iteration.  exco_driver_accept()
+ *     moves the stack, oldest first, onto the ready queue.
+ *   - exco_driver_run() polls at most `budget` tasks per call, then lets
+ *     the host run its I/O and timers.
+ *
+ * The tasks are their own nodes (exco_task.rq_next and rq_rnext), so
+ * spawning allocates nothing here.  A task is on at most one list at a
+ * time and on none once it has finished: exco calls task_wake only on the
+ * NOTIFIED bit's 0 -> 1 transition, which a poll clears when it starts,
+ * and never once DONE is set.  The queue owns the polls and drops of its
+ * tasks (exco_poll() and exco_drop() refuse them), so nothing else can
+ * free a task while it is queued.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "exco-internal.h"
+
+struct exco__runq {
+  exco_executor *ex;
+  const exco_driver_ops *ops;
+  void *data;               /* the driver's */
+  pthread_t owner;          /* the loop thread */
+  int scheduled;            /* schedule was called and run not yet idle */
+  int alive;                /* what keepalive was last told */
+  long live;                /* tasks counted on the loop thread */
+  exco_task *head;          /* ready queue */
+  long nready;              /* tasks on it */
+  exco_task **tailp;
+  /* Written by other threads: kept off the loop thread's cache lines. */
+  char pad1[64];
+  _Atomic(exco_task *) remote; /* cross-thread wakes, newest first */
+  atomic_long remote_new;   /* tasks spawned on other threads, not yet in
+                               live */
+  atomic_int closing;       /* exco_executor_close() was called */
+  atomic_int closed;        /* ... and its last task is gone */
+  char pad2[64];
+};
+
+int exco__runq_new(exco_executor *ex, struct exco__runq **out) {
+  struct exco__runq *q = exco__malloc(sizeof(*q));
+
+  if (q == NULL)
+    return EXCO_ENOMEM;
+  q->ex = ex;
+  q->ops = ex->ops;
+  q->data = ex->data;
+  q->owner = pthread_self();
+  q->scheduled = 0;
+  q->alive = 0;
+  q->live = 0;
+  q->head = NULL;
+  q->nready = 0;
+  q->tailp = &q->head;
+  atomic_init(&q->remote, NULL);
+  atomic_init(&q->remote_new, 0);
+  atomic_init(&q->closing, 0);
+  atomic_init(&q->closed, 0);
+  *out = q;
+  return 0;
+}
+
+void exco__runq_free(struct exco__runq *q) {
+  exco__free(q);
+}
+
+static int exco__runq_on_loop(const struct exco__runq *q) {
+  return pthread_equal(pthread_self(), q->owner);
+}
+
+/* Loop thread: tells the driver whether anything keeps the executor
+ * alive: live tasks, or a close still to finish. */
+static void exco__runq_keepalive(struct exco__runq *q) {
+  int want;
+
+  q->live += atomic_exchange_explicit(&q->remote_new, 0,
+                                      memory_order_relaxed);
+  want = q->live > 0 ||
+         atomic_load_explicit(&q->closing, memory_order_relaxed);
+  if (want == q->alive)
+    return;
+  q->alive = want;
+  if (q->ops->keepalive != NULL)
+    q->ops->keepalive(q->data, want);
+}
+
+/* Loop thread: appends @t to the ready queue. */
+static void exco__runq_push_local(struct exco__runq *q, exco_task *t) {
+  t->rq_next = NULL;
+  *q->tailp = t;
+  q->tailp = &t->rq_next;
+  q->nready++;
+  if (!q->scheduled) {
+    q->scheduled = 1;
+    q->ops->schedule(q->data);
+  }
+}
+
+/* Any other thread: pushes @t onto the cross-thread list; wakes the loop
+ * only on the list's empty -> non-empty transition. */
+static void exco__runq_push_remote(struct exco__runq *q, exco_task *t) {
+  exco_task *old = atomic_load_explicit(&q->remote, memory_order_relaxed);
+
+  do {
+    t->rq_rnext = old;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &q->remote, &old, t, memory_order_release, memory_order_relaxed));
+  if (old == NULL)
+    q->ops->notify(q->data);
+}
+
+void exco__runq_task_wake(void *ext) {
+  exco_task *t = ext;
+  struct exco__runq *q = t->ex->runq;
+
+  if (exco__runq_on_loop(q))
+    exco__runq_push_local(q, t);
+  else
+    exco__runq_push_remote(q, t);
+}
+
+void exco__runq_task_run(void *ext, exco_task *intern) {
+  exco_task *t = ext;
+  struct exco__runq *q = t->ex->runq;
+
+  (void)intern;
+  if (exco__runq_on_loop(q)) {
+    if (q->live++ == 0)
+      exco__runq_keepalive(q);
+    exco__runq_push_local(q, t);
+  } else {
+    /* Counted when the loop thread takes it in (the push comes after the
+     * increment, and the drain reads the list before the count). */
+    atomic_fetch_add_explicit(&q->remote_new, 1, memory_order_relaxed);
+    exco__runq_push_remote(q, t);
+  }
+}
+
+/* Loop thread: moves the cross-thread list onto the ready queue, oldest
+ * first. */
+static void exco__runq_drain(struct exco__runq *q) {
+  exco_task *t, *next, *rev = NULL;
+
+  if (atomic_load_explicit(&q->remote, memory_order_relaxed) != NULL) {
+    t = atomic_exchange_explicit(&q->remote, NULL, memory_order_acquire);
+    while (t != NULL) {
+      next = t->rq_rnext;
+      t->rq_rnext = rev;
+      rev = t;
+      t = next;
+    }
+    for (t = rev; t != NULL; t = next) {
+      next = t->rq_rnext;
+      exco__runq_push_local(q, t);
+    }
+  }
+  exco__runq_keepalive(q);
+}
+
+void exco__runq_closing(struct exco__runq *q) {
+  atomic_store_explicit(&q->closing, 1, memory_order_relaxed);
+  /* Have the loop thread take the keepalive in. */
+  q->ops->notify(q->data);
+}
+
+void exco__runq_closed(struct exco__runq *q) {
+  atomic_store_explicit(&q->closed, 1, memory_order_release);
+  q->ops->notify(q->data);
+}
+
+static void exco__runq_check_thread(const struct exco__runq *q) {
+  /* A loop run on another thread than its executor's creator would make
+   * "local" wakes race with the loop.  That is a usage error the queue
+   * can't survive; say so instead of corrupting it. */
+  if (!exco__runq_on_loop(q)) {
+    fprintf(stderr,
+            "exco: executor of driver %s is run on a thread other than "
+            "the one that created it\n",
+            q->ops->name != NULL ? q->ops->name : "(unnamed)");
+    abort();
+  }
+}
+
+static struct exco__runq *exco__runq_of(exco_executor *ex) {
+  if (!exco__executor_valid(ex) || ex->kind != EXCO__KIND_RUNQ)
+    return NULL;
+  return ex->runq;
+}
+
+int exco_driver_accept(exco_executor *ex) {
+  struct exco__runq *q = exco__runq_of(ex);
+
+  if (q == NULL)
+    return EXCO_EINVAL;
+  exco__runq_check_thread(q);
+  if (atomic_load_explicit(&q->closed, memory_order_acquire)) {
+    exco__executor_destroy(ex);
+    return 1;
+  }
+  exco__runq_drain(q);
+  return 0;
+}
+
+int exco_driver_run(exco_executor *ex, unsigned budget) {
+  struct exco__runq *q = exco__runq_of(ex);
+  long n;
+  exco_task *t;
+
+  if (q == NULL)
+    return EXCO_EINVAL;
+  exco__runq_check_thread(q);
+  if (exco__current() != NULL)
+    return EXCO_EBUSY;
+  exco__runq_drain(q);
+  /* Budget 0: the tasks that are ready now, one poll each. */
+  n = budget != 0 ? (long)budget : q->nready;
+  while (n > 0 && (t = q->head) != NULL) {
+    q->head = t->rq_next;
+    if (q->head == NULL)
+      q->tailp = &q->head;
+    q->nready--;
+    n--;
+    if (exco__task_poll(t) == 0) {
+      exco__task_drop(t);
+      if (--q->live == 0)
+        exco__runq_keepalive(q);
+    }
+  }
+  if (q->nready == 0)
+    q->scheduled = 0;
+  return q->nready > INT32_MAX ? INT32_MAX : (int)q->nready;
+}
+
+long exco_driver_live(exco_executor *ex) {
+  struct exco__runq *q = exco__runq_of(ex);
+
+  if (q == NULL)
+    return EXCO_EINVAL;
+  return q->live + atomic_load_explicit(&q->remote_new, memory_order_relaxed);
+}

@@ -1,0 +1,149 @@
+/*
+ * switch.h -- the glue around a context switch: the running task of each
+ * thread, errno, and telling ASan, TSan and valgrind about coroutine
+ * stacks.  Static inline, for task.c (the poller's side) and await.c (the
+ * coroutine's side); switch.c holds the thread-local variable.
+ *
+ * A coroutine suspended on one thread may be resumed on another.  The
+ * coroutine's side therefore never caches a thread-local address across a
+ * switch (exco__current() and exco__errno_ptr() ask again, and can't be
+ * inlined); the poller's side always comes back on the thread that left
+ * it, so it uses the variable directly.
+ */
+#ifndef EXCO_SWITCH_H
+#define EXCO_SWITCH_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "exco-internal.h"
+
+#ifdef EXCO__HAVE_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef EXCO__HAVE_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef EXCO__HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+/*
+ * The running task of this thread.  The initial-exec model makes the
+ * access a single %fs-relative load instead of a __tls_get_addr call in
+ * the shared library (10 ns of a 50 ns yield here).  It costs a few bytes
+ * of the static TLS block that glibc keeps spare for libraries loaded with
+ * dlopen, as jemalloc's does.
+ */
+extern __thread exco_task *exco__tls_current
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/*
+ * glibc declares __errno_location() const, so the compiler may compute
+ * errno's address once and reuse it after a switch; but a coroutine may
+ * be resumed on another thread, whose errno lives elsewhere.  Like
+ * exco__current(), this asks again after every switch.
+ */
+int *exco__errno_ptr(void);
+
+/*
+ * Poller -> coroutine.  Sanitizers are told about the stack we are about
+ * to run on, so ASan doesn't report the coroutine's frames as a wild stack
+ * and TSan keeps a separate shadow stack per coroutine.  errno is the
+ * poller's on this side; the coroutine's errno stays the coroutine's (see
+ * exco__switch_suspend), so it is kept around the switch.
+ */
+static inline void exco__switch_in(exco_task *t) {
+  exco_task *prev = exco__tls_current;
+  int saved_errno = errno;
+
+  exco__tls_current = t;
+#ifdef EXCO__HAVE_ASAN
+  void *fake = NULL;
+  __sanitizer_start_switch_fiber(&fake, t->stack->lo, t->stack->size);
+#endif
+#ifdef EXCO__HAVE_TSAN
+  t->tsan_caller = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(t->tsan_fiber, 0);
+#endif
+  exco__ctx_switch(&t->caller, &t->ctx);
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+  exco__tls_current = prev;
+  errno = saved_errno;
+}
+
+/*
+ * Coroutine -> poller.  On the final switch (the function returned) ASan
+ * is given NULL for the fake stack, which tells it this stack is gone.
+ */
+static inline void exco__switch_out(exco_task *t, int final) {
+  if (t->stack->flags & EXCO_SPAWN_NOGUARD) {
+    /* Without a guard page an overflow is only seen after the fact.  The
+     * memory below is corrupted by then: stop before anything uses it. */
+    if (!exco__stack_canary_ok(t->stack)) {
+      fprintf(stderr, "exco: stack overflow in unguarded task %s\n",
+              t->name != NULL ? t->name : "(unnamed)");
+      abort();
+    }
+  }
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_start_switch_fiber(final ? NULL : &t->asan_fake,
+                                 t->caller_stack_bottom,
+                                 t->caller_stack_size);
+#endif
+#ifdef EXCO__HAVE_TSAN
+  __tsan_switch_to_fiber(t->tsan_caller, 0);
+#endif
+  exco__ctx_switch(&t->ctx, &t->caller);
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_finish_switch_fiber(t->asan_fake, &t->caller_stack_bottom,
+                                  &t->caller_stack_size);
+#endif
+  (void)final;
+}
+
+/* The first thing a new coroutine does on its own stack. */
+static inline void exco__switch_started(exco_task *t) {
+#ifdef EXCO__HAVE_ASAN
+  __sanitizer_finish_switch_fiber(NULL, &t->caller_stack_bottom,
+                                  &t->caller_stack_size);
+#endif
+  (void)t;
+}
+
+/* Suspends the running coroutine; errno is the coroutine's on this side:
+ * the poller's code in between may change it. */
+static inline void exco__switch_suspend(exco_task *t) {
+  int saved_errno = errno;
+  exco__switch_out(t, 0);
+  *exco__errno_ptr() = saved_errno;
+}
+
+/* TSan's fiber for a coroutine's first resume and after its end. */
+static inline void exco__switch_fiber_new(exco_task *t) {
+#ifdef EXCO__HAVE_TSAN
+  t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  (void)t;
+}
+
+static inline void exco__switch_fiber_free(exco_task *t) {
+#ifdef EXCO__HAVE_TSAN
+  __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+  (void)t;
+}
+
+/* memcheck made the frames of a returned function inaccessible; a hold
+ * means some of that memory is still lent out and will be used. */
+static inline void exco__switch_stack_lent(exco_task *t) {
+#ifdef EXCO__HAVE_VALGRIND
+  VALGRIND_MAKE_MEM_DEFINED(t->stack->lo, t->stack->size);
+#endif
+  (void)t;
+}
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * waitq.c -- wait queues (see waitq.h): the one waiter list that join,
+ * promises and the synchronisation primitives share.
+ */
+#include "config.h"
+
+#include "exco-internal.h"
+
+void exco__waitq_init(exco__waitq *q) {
+  atomic_flag_clear(&q->lock);
+  exco__list_init(&q->waiters);
+  atomic_init(&q->count, 0);
+}
+
+void exco__waitq_lock(exco__waitq *q) {
+  exco__spin_lock(&q->lock);
+}
+
+void exco__waitq_unlock(exco__waitq *q) {
+  exco__spin_unlock(&q->lock);
+}
+
+typedef struct exco__waitq_wait_arg {
+  exco__waitq *q;
+  exco__waiter *w;
+  int (*ready)(void *arg);
+  void *arg;
+} exco__waitq_wait_arg;
+
+static void exco__waitq_unlink_locked(exco__waitq *q, exco__waiter *w) {
+  if (!exco__list_empty(&w->link)) {
+    exco__list_remove(&w->link);
+    atomic_fetch_sub_explicit(&q->count, 1, memory_order_relaxed);
+  }
+}
+
+/*
+ * The waiter links itself and publishes the count before it checks the
+ * condition; a lock-free signaller (exco__waitq_broadcast()) makes the
+ * condition true before it reads the count.  Both sequentially consistent:
+ * one of the two sees the other.
+ */
+static int exco__waitq_poll(void *arg, exco_waker *waker) {
+  exco__waitq_wait_arg *a = arg;
+  exco__waiter *w = a->w;
+  int done;
+
+  exco__waitq_lock(a->q);
+  done = w->signalled || (a->ready != NULL && a->ready(a->arg));
+  if (!done && exco__list_empty(&w->link)) {
+    w->task = (exco_task *)waker;
+    exco__list_insert_tail(&a->q->waiters, &w->link);
+    atomic_fetch_add_explicit(&a->q->count, 1, memory_order_seq_cst);
+    /* Again, now that a lock-free signaller can see the count. */
+    done = a->ready != NULL && a->ready(a->arg);
+  }
+  if (done)
+    exco__waitq_unlink_locked(a->q, w);
+  exco__waitq_unlock(a->q);
+  return done;
+}
+
+static void exco__waitq_cancel(void *arg) {
+  exco__waitq_wait_arg *a = arg;
+
+  exco__waitq_lock(a->q);
+  exco__waitq_unlink_locked(a->q, a->w);
+  exco__waitq_unlock(a->q);
+}
+
+int exco__waitq_wait(exco__waitq *q, exco__waiter *w,
+                     int (*ready)(void *arg), void *arg) {
+  exco__waitq_wait_arg a = {q, w, ready, arg};
+  int err;
+
+  exco__list_init(&w->link);
+  w->task = NULL;
+  w->signalled = 0;
+  w->value = NULL;
+  err = exco_await(exco__waitq_poll, exco__waitq_cancel, &a);
+  if (err != 0) {
+    /* exco_await() fails before the first poll only if the task was
+     * cancelled already; the waiter is unlinked either way. */
+    exco__waitq_cancel(&a);
+  }
+  return err;
+}
+
+/* Wakes under the lock: the waiter can't leave (and its frame can't go)
+ * before it gets the lock back, and its task can't end before that. */
+static void exco__waitq_wake_one(exco__waitq *q, exco__waiter *w,
+                                 void *value) {
+  exco__waitq_unlink_locked(q, w);
+  w->signalled = 1;
+  w->value = value;
+  exco__task_wake(w->task);
+}
+
+int exco__waitq_signal_locked(exco__waitq *q, void *value) {
+  if (exco__list_empty(&q->waiters))
+    return 0;
+  exco__waitq_wake_one(
+      q, exco__container_of(q->waiters.next, exco__waiter, link), value);
+  return 1;
+}
+
+long exco__waitq_broadcast_locked(exco__waitq *q, void *value) {
+  long n = 0;
+
+  while (exco__waitq_signal_locked(q, value))
+    n++;
+  return n;
+}
+
+void exco__waitq_broadcast(exco__waitq *q, void *value) {
+  if (exco__waitq_count(q) == 0)
+    return;
+  exco__waitq_lock(q);
+  exco__waitq_broadcast_locked(q, value);
+  exco__waitq_unlock(q);
+}
