@@ -21,14 +21,19 @@ noinst_HEADERS += \
 	%reldir%/bench.h \
 	%reldir%/ctx-copies.h
 
-## The seed-style driver lives in drivers/uv as a convenience library; its
-## header is found through -I$(top_srcdir)/drivers/uv.
-%canon_reldir%_exco_bench_CPPFLAGS = $(AM_CPPFLAGS) \
-	-I$(top_srcdir)/drivers/uv $(LIBUV_CFLAGS)
+## The seed's one-uv_async_t-per-task driver, ported line for line: a
+## baseline for the bench and tests/test-uv-seed, not a product (a
+## convenience library, not installed).
+noinst_LTLIBRARIES += %reldir%/libexco-uv-seed.la
+noinst_HEADERS += %reldir%/seed-driver.h
+%canon_reldir%_libexco_uv_seed_la_SOURCES = %reldir%/seed-driver.c
+%canon_reldir%_libexco_uv_seed_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
+
+%canon_reldir%_exco_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
 %canon_reldir%_exco_bench_LDADD = \
 	%reldir%/libbench-ctx-uc.la \
 	%reldir%/libbench-ctx-asm.la \
-	drivers/uv/libexco-uv-seed.la \
+	%reldir%/libexco-uv-seed.la \
 	drivers/uv/libexco-uv.la \
 	src/libexco.la \
 	$(LIBUV_LIBS) $(PTHREAD_LIBS)

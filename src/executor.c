@@ -64,6 +64,7 @@ static int exco__executor_set_driver(exco_executor *ex,
   int err = 0;
 
   exco__executor_drop_driver(ex);
+  ex->own_timers.armed = UINT64_MAX;
   ex->ops = ops;
   ex->data = data;
   ex->task_new = ops->task_new;
@@ -221,6 +222,9 @@ static int exco__default_redrive(const exco_driver_ops *ops, void *data) {
     pthread_mutex_unlock(&exco__default_lock);
     return EXCO_EBUSY;
   }
+  /* The driver replaced lets go of its state, as when freed. */
+  if (ex->ops->close != NULL)
+    ex->ops->close(ex->data);
   err = exco__executor_set_driver(ex, ops, data);
   if (err != 0)
     (void)exco__executor_set_driver(ex, &exco__local_ops, NULL);

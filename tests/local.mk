@@ -181,11 +181,12 @@ exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 %canon_reldir%_test_uv_cancel_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_uv_cancel_LDADD = $(exco_uv_test_ldadd)
 
-## The seed's design (one uv_async_t per task) from drivers/uv.
+## The seed's design (one uv_async_t per task), from bench/.
 %canon_reldir%_test_uv_seed_SOURCES = %reldir%/test-uv-seed.c
-%canon_reldir%_test_uv_seed_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_seed_CPPFLAGS = $(exco_uv_test_cppflags) \
+	-I$(top_srcdir)/bench
 %canon_reldir%_test_uv_seed_CFLAGS = $(exco_test_cflags)
-%canon_reldir%_test_uv_seed_LDADD = drivers/uv/libexco-uv-seed.la \
+%canon_reldir%_test_uv_seed_LDADD = bench/libexco-uv-seed.la \
 	$(exco_uv_test_ldadd)
 
 endif

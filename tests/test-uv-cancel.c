@@ -792,7 +792,7 @@ static void run_dropped(const kind *k) {
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   ck_assert_int_eq(
       exco_executor_new(&ex, mh_new, mh_run, mh_wake, &host), 0);
-  ck_assert_int_eq(exco_uv_attach(&host, &loop), 0);
+  ck_assert_int_eq(exco_uv_attach(ex, &loop), 0);
   kind_prepare(k, &loop);
   ck_assert_int_eq(exco_spawn(ex, k->body, &c, NULL, &t), 0);
   victim = host.head;
@@ -833,7 +833,7 @@ static void run_dropped(const kind *k) {
   exco_task_release(t);
   exco_promise_unref(c.ready);
   ck_assert_int_eq(host.live, 0);
-  ck_assert_int_eq(exco_uv_detach(&host), 0);
+  ck_assert_int_eq(exco_uv_detach(ex), 0);
   ck_assert_int_eq(exco_executor_free(ex), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   if (k->fd_check)

@@ -559,7 +559,7 @@ START_TEST(argument_errors) {
   exco_executor *local;
   uv_loop_t loop;
   tloop t;
-  int x;
+  int x = 0;
 
   ck_assert_int_eq(uv_loop_init(&loop), 0);
   ck_assert_int_eq(exco_uv_executor_new(NULL, &loop), EXCO_EINVAL);
@@ -586,17 +586,23 @@ START_TEST(argument_errors) {
   ck_assert_int_eq(local_sleep_err, EXCO_ENOTSUP);
   ck_assert_int_eq(exco_executor_free(local), 0);
 
-  /* Attach and detach. */
+  /* Attach and detach, on an executor of another driver. */
+  ck_assert_int_eq(exco_executor_new_local(&local), 0);
   ck_assert_int_eq(exco_uv_attach(NULL, &loop), EXCO_EINVAL);
-  ck_assert_int_eq(exco_uv_attach(&x, NULL), EXCO_EINVAL);
-  ck_assert_int_eq(exco_uv_attach(&x, &loop), 0);
-  ck_assert_int_eq(exco_uv_attach(&x, &loop), EXCO_EBUSY);
-  ck_assert_int_eq(exco_uv_detach(&x), 0);
-  ck_assert_int_eq(exco_uv_detach(&x), EXCO_EINVAL);
+  ck_assert_int_eq(exco_uv_attach(local, NULL), EXCO_EINVAL);
+  ck_assert_int_eq(exco_uv_attach((exco_executor *)&x, &loop), EXCO_EINVAL);
+  ck_assert_int_eq(exco_uv_attach(local, &loop), 0);
+  ck_assert_ptr_eq(exco_uv_executor_loop(local), &loop);
+  ck_assert_int_eq(exco_uv_attach(local, &loop), EXCO_EBUSY);
+  ck_assert_int_eq(exco_uv_detach(local), 0);
+  ck_assert_ptr_null(exco_uv_executor_loop(local));
+  ck_assert_int_eq(exco_uv_detach(local), EXCO_EINVAL);
   ck_assert_int_eq(exco_uv_detach(NULL), EXCO_EINVAL);
+  ck_assert_int_eq(exco_executor_free(local), 0);
   tl_init(&t);
-  /* A driver's own data can't be detached from outside. */
-  ck_assert_int_eq(exco_uv_detach(exco_executor_data(t.ex)), EXCO_EINVAL);
+  /* A driver's own executor knows its loop: nothing to attach or detach. */
+  ck_assert_int_eq(exco_uv_attach(t.ex, &loop), EXCO_EINVAL);
+  ck_assert_int_eq(exco_uv_detach(t.ex), EXCO_EINVAL);
   ck_assert_ptr_eq(exco_uv_executor_loop(t.ex), &t.loop);
   tl_fini(&t);
   ck_assert_int_eq(uv_loop_close(&loop), 0);

@@ -1,6 +1,6 @@
 /*
  * test-uv-seed.c -- the seed's libuv driver design (one uv_async_t per
- * task, drivers/uv/seed-driver.c) against exco's core, unchanged: spawn,
+ * task, bench/seed-driver.c) against exco's core, unchanged: spawn,
  * yields, cross-thread wakes through promises, the loop ending when tasks
  * finish, the exco_uv_* awaitables on it (through exco_uv_attach), and no
  * leaked handle (the seed passes NULL to uv_close; our copy frees).

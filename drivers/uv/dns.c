@@ -47,16 +47,13 @@ int exco_uv_getaddrinfo_timeout(const char *node, const char *service,
   exco__uv_op_init(&q->op);
   q->abandoned = 0;
   q->res = NULL;
-  err = exco__uv_op_prepare(&q->op, timeout_ms);
-  if (err == 0)
-    err = uv_getaddrinfo(loop, &q->req, exco__uv_dns_cb, node, service,
-                         hints);
+  err = uv_getaddrinfo(loop, &q->req, exco__uv_dns_cb, node, service,
+                       hints);
   if (err != 0) {
-    exco__uv_op_unprepare(&q->op);
     free(q);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&q->op, loop, timeout_ms, &q->abandoned,
+  err = exco__uv_op_wait_or_abandon(&q->op, timeout_ms, &q->abandoned,
                                     (uv_req_t *)&q->req);
   if (err != 0)
     return err;

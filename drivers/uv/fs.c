@@ -35,7 +35,6 @@ typedef struct exco__uv_fs {
 #define EXCO__UV_FS_MAX ((size_t)INT_MAX)
 
 static void exco__uv_fs_release(exco__uv_fs *f) {
-  exco__uv_op_unprepare(&f->op);
   uv_fs_req_cleanup(&f->req);
   free(f);
 }
@@ -63,19 +62,13 @@ static void exco__uv_fs_cb(uv_fs_t *req) {
   exco__uv_fs_release(f);
 }
 
-/* The record, with its deadline allocated already (see
- * exco__uv_op_prepare()): once submitted, the wait can't fail for want of
- * memory. */
-static exco__uv_fs *exco__uv_fs_new(size_t extra, uint64_t timeout_ms) {
+/* A new record with room for @extra bytes of private buffer, or NULL. */
+static exco__uv_fs *exco__uv_fs_new(size_t extra) {
   exco__uv_fs *f = malloc(sizeof(*f) + extra);
 
   if (f != NULL) {
     f->abandoned = 0;
     exco__uv_op_init(&f->op);
-    if (exco__uv_op_prepare(&f->op, timeout_ms) != 0) {
-      free(f);
-      f = NULL;
-    }
   }
   return f;
 }
@@ -85,21 +78,21 @@ static exco__uv_fs *exco__uv_fs_new(size_t extra, uint64_t timeout_ms) {
  * call's return).  0: done, the result is in f->req and the caller
  * releases @f.  Otherwise the error, and @f is no longer the caller's.
  */
-static int exco__uv_fs_wait(exco__uv_fs *f, uv_loop_t *loop, int submitted,
+static int exco__uv_fs_wait(exco__uv_fs *f, int submitted,
                             uint64_t timeout_ms) {
   if (submitted < 0) {
     exco__uv_fs_release(f);
     return submitted;
   }
-  return exco__uv_op_wait_or_abandon(&f->op, loop, timeout_ms, &f->abandoned,
+  return exco__uv_op_wait_or_abandon(&f->op, timeout_ms, &f->abandoned,
                                      (uv_req_t *)&f->req);
 }
 
 /* Waits, then returns the request's result and releases @f. */
-static ssize_t exco__uv_fs_simple(exco__uv_fs *f, uv_loop_t *loop,
+static ssize_t exco__uv_fs_simple(exco__uv_fs *f,
                                   int submitted, uint64_t timeout_ms) {
   ssize_t res;
-  int err = exco__uv_fs_wait(f, loop, submitted, timeout_ms);
+  int err = exco__uv_fs_wait(f, submitted, timeout_ms);
 
   if (err != 0)
     return err;
@@ -113,7 +106,7 @@ static ssize_t exco__uv_fs_simple(exco__uv_fs *f, uv_loop_t *loop,
     int enter_err_ = exco__uv_enter(&(loop));                                \
     if (enter_err_ != 0)                                                     \
       return enter_err_;                                                     \
-    (f) = exco__uv_fs_new(extra, timeout_ms);                                \
+    (f) = exco__uv_fs_new(extra);                                \
     if ((f) == NULL)                                                         \
       return EXCO_ENOMEM;                                                    \
   } while (0)
@@ -127,7 +120,7 @@ int exco_uv_fs_open_timeout(const char *path, int flags, int mode,
     return EXCO_EINVAL;
   EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
   return (int)exco__uv_fs_simple(
-      f, loop, uv_fs_open(loop, &f->req, path, flags, mode, exco__uv_fs_cb),
+      f, uv_fs_open(loop, &f->req, path, flags, mode, exco__uv_fs_cb),
       timeout_ms);
 }
 
@@ -153,11 +146,11 @@ int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms) {
   }
   if (err != 0)
     return err;
-  f = exco__uv_fs_new(0, timeout_ms);
+  f = exco__uv_fs_new(0);
   if (f == NULL)
     return EXCO_ENOMEM;
   return (int)exco__uv_fs_simple(
-      f, loop, uv_fs_close(loop, &f->req, fd, exco__uv_fs_cb), timeout_ms);
+      f, uv_fs_close(loop, &f->req, fd, exco__uv_fs_cb), timeout_ms);
 }
 
 int exco_uv_fs_close(uv_file fd) {
@@ -179,7 +172,7 @@ ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf, size_t len,
   EXCO__UV_FS_ENTER(loop, f, len, timeout_ms);
   b = uv_buf_init(f->buf, (unsigned int)len);
   err = exco__uv_fs_wait(
-      f, loop, uv_fs_read(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
+      f, uv_fs_read(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
       timeout_ms);
   if (err != 0)
     return err;
@@ -209,7 +202,7 @@ ssize_t exco_uv_fs_write_timeout(uv_file fd, const void *buf, size_t len,
     memcpy(f->buf, buf, len);
   b = uv_buf_init(f->buf, (unsigned int)len);
   return exco__uv_fs_simple(
-      f, loop, uv_fs_write(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
+      f, uv_fs_write(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
       timeout_ms);
 }
 
@@ -228,7 +221,7 @@ int exco_uv_fs_stat_timeout(const char *path, uv_stat_t *out,
     return EXCO_EINVAL;
   EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
   err = exco__uv_fs_wait(
-      f, loop, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
+      f, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
   if (err != 0)
     return err;
   err = (int)f->req.result;
@@ -250,7 +243,7 @@ int exco_uv_fs_unlink_timeout(const char *path, uint64_t timeout_ms) {
     return EXCO_EINVAL;
   EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
   return (int)exco__uv_fs_simple(
-      f, loop, uv_fs_unlink(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
+      f, uv_fs_unlink(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
 }
 
 int exco_uv_fs_unlink(const char *path) {
@@ -365,15 +358,12 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
   rf->err = 0;
   rf->data = NULL;
   rf->len = 0;
-  err = exco__uv_op_prepare(&rf->op, timeout_ms);
-  if (err == 0)
-    err = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
+  err = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
   if (err != 0) {
-    exco__uv_op_unprepare(&rf->op);
     free(rf);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&rf->op, loop, timeout_ms,
+  err = exco__uv_op_wait_or_abandon(&rf->op, timeout_ms,
                                     &rf->abandoned, (uv_req_t *)&rf->req);
   if (err != 0)
     return err;

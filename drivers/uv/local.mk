@@ -1,18 +1,13 @@
 ## drivers/uv/local.mk -- libexco-uv, the libuv driver and awaitables
-## (installed, with include/exco/uv.h), and libexco-uv-seed, the seed's
-## one-uv_async_t-per-task driver kept as a baseline for the tests and the
-## bench (a convenience library, not installed; its header is
-## drivers/uv/seed-driver.h).  Included from Makefile.am.
+## (installed, with include/exco/uv.h).  Included from Makefile.am.
 
 lib_LTLIBRARIES += %reldir%/libexco-uv.la
 excoinclude_HEADERS += include/exco/uv.h
 noinst_HEADERS += \
-	%reldir%/uv-internal.h \
-	%reldir%/seed-driver.h
+	%reldir%/uv-internal.h
 
 %canon_reldir%_libexco_uv_la_SOURCES = \
 	%reldir%/driver.c \
-	%reldir%/registry.c \
 	%reldir%/op.c \
 	%reldir%/timer.c \
 	%reldir%/fs.c \
@@ -29,7 +24,3 @@ noinst_HEADERS += \
 	-version-info $(EXCO_LT_VERSION_INFO) -no-undefined
 %canon_reldir%_libexco_uv_la_LIBADD = \
 	src/libexco.la $(LIBUV_LIBS) $(PTHREAD_LIBS)
-
-noinst_LTLIBRARIES += %reldir%/libexco-uv-seed.la
-%canon_reldir%_libexco_uv_seed_la_SOURCES = %reldir%/seed-driver.c
-%canon_reldir%_libexco_uv_seed_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)

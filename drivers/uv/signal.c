@@ -38,7 +38,7 @@ int exco_uv_signal_timeout(int signum, uint64_t timeout_ms) {
   }
   err = uv_signal_start_oneshot(&s->handle, exco__uv_signal_cb, signum);
   if (err == 0)
-    err = exco__uv_op_wait(&s->op, loop, timeout_ms);
+    err = exco__uv_op_wait(&s->op, timeout_ms);
   uv_close((uv_handle_t *)&s->handle, exco__uv_free_on_close);
   return err;
 }

@@ -76,7 +76,7 @@ void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {
   }
 }
 
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf,
                              size_t len, uint64_t timeout_ms) {
   exco__uv_read_op r;
   int err;
@@ -102,7 +102,7 @@ ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
     }
     t->reading = 1;
   }
-  err = exco__uv_op_wait(&r.op, loop, timeout_ms);
+  err = exco__uv_op_wait(&r.op, timeout_ms);
   if (err != 0) {
     /* Not completed, so neither the read callback nor a close has
      * unhooked us, and the socket is still there. */
@@ -133,7 +133,7 @@ static void exco__uv_write_cb(uv_write_t *req, int status) {
     exco__uv_op_complete(&w->op, status);
 }
 
-int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
+int exco__uv_stream_write(uv_stream_t *s, const void *buf,
                           size_t len, uint64_t timeout_ms) {
   exco__uv_write *w;
   uv_buf_t b;
@@ -159,15 +159,12 @@ int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
   w->abandoned = 0;
   b.base = w->data;
   b.len = len;
-  err = exco__uv_op_prepare(&w->op, timeout_ms);
-  if (err == 0)
-    err = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
+  err = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
   if (err != 0) {
-    exco__uv_op_unprepare(&w->op);
     free(w);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&w->op, loop, timeout_ms, &w->abandoned,
+  err = exco__uv_op_wait_or_abandon(&w->op, timeout_ms, &w->abandoned,
                                     NULL);
   if (err != 0)
     return err;
@@ -191,8 +188,7 @@ static void exco__uv_shutdown_cb(uv_shutdown_t *req, int status) {
     exco__uv_op_complete(&q->op, status);
 }
 
-int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
-                             uint64_t timeout_ms) {
+int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms) {
   exco__uv_shutdown *q = malloc(sizeof(*q));
   int err;
 
@@ -200,15 +196,12 @@ int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
     return EXCO_ENOMEM;
   exco__uv_op_init(&q->op);
   q->abandoned = 0;
-  err = exco__uv_op_prepare(&q->op, timeout_ms);
-  if (err == 0)
-    err = uv_shutdown(&q->req, s, exco__uv_shutdown_cb);
+  err = uv_shutdown(&q->req, s, exco__uv_shutdown_cb);
   if (err != 0) {
-    exco__uv_op_unprepare(&q->op);
     free(q);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&q->op, loop, timeout_ms, &q->abandoned,
+  err = exco__uv_op_wait_or_abandon(&q->op, timeout_ms, &q->abandoned,
                                     NULL);
   if (err != 0)
     return err;

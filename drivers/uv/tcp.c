@@ -120,16 +120,13 @@ int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
   }
   exco__uv_op_init(&c->op);
   c->abandoned = 0;
-  err = exco__uv_op_prepare(&c->op, timeout_ms);
-  if (err == 0)
-    err = uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb);
+  err = uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb);
   if (err != 0) {
-    exco__uv_op_unprepare(&c->op);
     free(c);
     exco_uv_tcp_close(t);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&c->op, t->loop, timeout_ms,
+  err = exco__uv_op_wait_or_abandon(&c->op, timeout_ms,
                                     &c->abandoned, NULL);
   if (err != 0) {
     /* Closing the socket makes libuv call the connect callback with
@@ -229,7 +226,7 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
     }
     exco__uv_op_init(&op);
     server->acceptor = &op;
-    err = exco__uv_op_wait(&op, loop, left);
+    err = exco__uv_op_wait(&op, left);
     if (err != 0) {
       server->acceptor = NULL;
       return err;
@@ -273,7 +270,7 @@ ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *t, void *buf, size_t len,
   err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  return exco__uv_stream_read(t, loop, buf, len, timeout_ms);
+  return exco__uv_stream_read(t, buf, len, timeout_ms);
 }
 
 ssize_t exco_uv_tcp_read(exco_uv_tcp *t, void *buf, size_t len) {
@@ -290,7 +287,7 @@ int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
   err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  return exco__uv_stream_write((uv_stream_t *)&t->handle, loop, buf, len,
+  return exco__uv_stream_write((uv_stream_t *)&t->handle, buf, len,
                                timeout_ms);
 }
 
@@ -305,8 +302,7 @@ int exco_uv_tcp_shutdown_timeout(exco_uv_tcp *t, uint64_t timeout_ms) {
   err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  return exco__uv_stream_shutdown((uv_stream_t *)&t->handle, loop,
-                                  timeout_ms);
+  return exco__uv_stream_shutdown((uv_stream_t *)&t->handle, timeout_ms);
 }
 
 int exco_uv_tcp_shutdown(exco_uv_tcp *t) {

@@ -35,7 +35,7 @@ int exco_uv_sleep(uint64_t ms) {
    * iteration, and coroutines may have run for a while since. */
   uv_update_time(loop);
   uv_timer_start(&s->timer, exco__uv_sleep_cb, ms, 0);
-  err = exco__uv_op_wait(&s->op, loop, EXCO__UV_NO_TIMEOUT);
+  err = exco__uv_op_wait(&s->op, EXCO__UV_NO_TIMEOUT);
   /* Closing stops the timer at once; the callback can't come after. */
   uv_close((uv_handle_t *)&s->timer, exco__uv_free_on_close);
   return err;

@@ -185,7 +185,7 @@ ssize_t exco_uv_udp_recv_timeout(exco_uv_udp *u, void *buf, size_t len,
     }
     u->receiving = 1;
   }
-  err = exco__uv_op_wait(&r.op, loop, timeout_ms);
+  err = exco__uv_op_wait(&r.op, timeout_ms);
   if (err != 0) {
     u->reader = NULL;
     uv_unref((uv_handle_t *)&u->handle);
@@ -247,15 +247,12 @@ int exco_uv_udp_send_timeout(exco_uv_udp *u, const void *buf, size_t len,
   exco__uv_op_init(&s->op);
   s->abandoned = 0;
   b = uv_buf_init(s->data, (unsigned int)len);
-  err = exco__uv_op_prepare(&s->op, timeout_ms);
-  if (err == 0)
-    err = uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb);
+  err = uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb);
   if (err != 0) {
-    exco__uv_op_unprepare(&s->op);
     free(s);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&s->op, loop, timeout_ms, &s->abandoned,
+  err = exco__uv_op_wait_or_abandon(&s->op, timeout_ms, &s->abandoned,
                                     NULL);
   if (err != 0)
     return err;

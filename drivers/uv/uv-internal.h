@@ -1,12 +1,12 @@
 /*
- * uv-internal.h -- what the modules of libexco-uv share: the loop registry
- * (registry.c), the driver state (driver.c) and the awaitable operation
- * helper (op.c) that every awaitable family (timer.c, fs.c, dns.c,
- * stream.c, tcp.c, udp.c, work.c, signal.c) is built on.
+ * uv-internal.h -- what the modules of libexco-uv share: the driver
+ * (driver.c) and the awaitable operation helper (op.c) that every
+ * awaitable family (timer.c, fs.c, dns.c, stream.c, tcp.c, udp.c, work.c,
+ * signal.c) is built on.
  *
- * Threading: everything below except the registry runs on the loop thread
- * only (libuv callbacks and the coroutines the driver polls there), so the
- * operation records need no atomics.
+ * Threading: everything below runs on the loop thread only (libuv
+ * callbacks and the coroutines the driver polls there), so the operation
+ * records need no atomics.
  */
 #ifndef EXCO_UV_INTERNAL_H
 #define EXCO_UV_INTERNAL_H
@@ -21,32 +21,15 @@
 #error "libexco-uv needs libuv 1.12.0 or later"
 #endif
 
+#include <exco/driver.h>
+
+typedef struct exco__uv_driver exco__uv_driver;
+
 #define exco__uv_container_of(ptr, type, member)                             \
   ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* "No deadline" for the internal functions behind the _timeout forms. */
 #define EXCO__UV_NO_TIMEOUT EXCO_UV_NO_TIMEOUT
-
-/* ---------------------------------------------------------------------- */
-/* registry.c: which loop an executor's user data belongs to               */
-/* ---------------------------------------------------------------------- */
-
-typedef struct exco__uv_driver exco__uv_driver;
-
-/*
- * Registers @data (an executor's user data) as running on @loop.  @driver
- * is the driver.c state when @data is one, NULL for exco_uv_attach().
- * Returns 0, EXCO_EBUSY (already there) or EXCO_ENOMEM.
- */
-int exco__uv_registry_add(void *data, uv_loop_t *loop,
-                          exco__uv_driver *driver);
-/* Removes @data; returns 0 or EXCO_EINVAL if it is not registered with
- * that @driver (NULL for attached data). */
-int exco__uv_registry_remove(void *data, exco__uv_driver *driver);
-/* The loop of @data, or NULL.  Cheap on repeated calls from a thread. */
-uv_loop_t *exco__uv_registry_loop(void *data);
-/* The driver state registered for @data, or NULL. */
-exco__uv_driver *exco__uv_registry_driver(void *data);
 
 /* ---------------------------------------------------------------------- */
 /* op.c: one awaitable operation                                           */
@@ -63,8 +46,6 @@ typedef struct exco__uv_op {
   exco_waker *waker; /* a clone, taken when the first poll finds it pending */
   ssize_t result;    /* set with done */
   int done;          /* the operation completed: result is valid */
-  int timed_out;     /* the deadline passed first */
-  void *deadline;    /* from exco__uv_op_prepare(), used by the wait */
 } exco__uv_op;
 
 /*
@@ -85,35 +66,24 @@ static inline void exco__uv_op_init(exco__uv_op *op) {
   op->waker = NULL;
   op->result = 0;
   op->done = 0;
-  op->timed_out = 0;
-  op->deadline = NULL;
 }
-
-/*
- * Allocates the deadline timer that exco__uv_op_wait() will need for
- * @timeout_ms, so that operations submitted to libuv before they wait
- * can't fail afterwards for want of memory (the request would go on while
- * the caller is told EXCO_ENOMEM).  Call it before submitting.  Returns 0
- * or EXCO_ENOMEM; a prepared op that never waits is released with
- * exco__uv_op_unprepare().
- */
-int exco__uv_op_prepare(exco__uv_op *op, uint64_t timeout_ms);
-void exco__uv_op_unprepare(exco__uv_op *op);
 
 /* From a libuv callback: records @result and wakes the waiting coroutine.
  * A second completion is ignored. */
 void exco__uv_op_complete(exco__uv_op *op, ssize_t result);
 
 /*
- * Waits until @op completes, the deadline passes (unless @timeout_ms is
- * EXCO__UV_NO_TIMEOUT) or the task is cancelled.  Returns 0 when done (the
- * result is in op->result; done wins over a cancellation or deadline seen
- * at the same time); otherwise UV_ETIMEDOUT, EXCO_ECANCELED or (only if
- * the op was not prepared) EXCO_ENOMEM, and the caller must withdraw the
- * operation (its callback may still come).  The waker is dropped before
- * returning.
+ * Waits until @op completes, the task's deadline or @timeout_ms (unless
+ * EXCO__UV_NO_TIMEOUT) passes, or the task is cancelled.  The timeout is
+ * the core's deadline mechanism (exco_deadline_after() for the wait), so
+ * it allocates nothing and can't fail once a request is submitted.
+ * Returns 0 when done (the result is in op->result; done wins over a
+ * cancellation or deadline seen at the same time); otherwise
+ * EXCO_ETIMEDOUT (UV_ETIMEDOUT) or EXCO_ECANCELED, and the caller must
+ * withdraw the operation (its callback may still come).  The waker is
+ * dropped before returning.
  */
-int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms);
+int exco__uv_op_wait(exco__uv_op *op, uint64_t timeout_ms);
 
 /*
  * exco__uv_op_wait() for an operation whose heap record the request's
@@ -122,9 +92,8 @@ int exco__uv_op_wait(exco__uv_op *op, uv_loop_t *loop, uint64_t timeout_ms);
  * cancelled (a thread-pool request still queued then ends at once with
  * UV_ECANCELED).  Returns what exco__uv_op_wait() returned.
  */
-int exco__uv_op_wait_or_abandon(exco__uv_op *op, uv_loop_t *loop,
-                                uint64_t timeout_ms, int *abandoned,
-                                uv_req_t *req);
+int exco__uv_op_wait_or_abandon(exco__uv_op *op, uint64_t timeout_ms,
+                                int *abandoned, uv_req_t *req);
 
 /* A uv_close_cb that free()s the handle (for handles allocated alone). */
 void exco__uv_free_on_close(uv_handle_t *handle);
@@ -155,12 +124,11 @@ struct exco_uv_tcp {
 };
 
 /* stream.c */
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, uv_loop_t *loop, void *buf,
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf,
                              size_t len, uint64_t timeout_ms);
-int exco__uv_stream_write(uv_stream_t *s, uv_loop_t *loop, const void *buf,
+int exco__uv_stream_write(uv_stream_t *s, const void *buf,
                           size_t len, uint64_t timeout_ms);
-int exco__uv_stream_shutdown(uv_stream_t *s, uv_loop_t *loop,
-                             uint64_t timeout_ms);
+int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms);
 /* Ends a waiting read with @result (close). */
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result);
 

@@ -58,16 +58,13 @@ int exco_uv_work_timeout(exco_uv_work_fn work, void *arg,
   w->arg = arg;
   /* Before queueing: once the job is queued, an EXCO_ENOMEM would hand
    * @arg over while telling the caller it still owns it. */
-  err = exco__uv_op_prepare(&w->op, timeout_ms);
-  if (err == 0)
-    err = uv_queue_work(loop, &w->req, exco__uv_work_cb,
-                        exco__uv_work_after);
+  err = uv_queue_work(loop, &w->req, exco__uv_work_cb,
+                      exco__uv_work_after);
   if (err != 0) {
-    exco__uv_op_unprepare(&w->op);
     free(w);
     return err;
   }
-  err = exco__uv_op_wait_or_abandon(&w->op, loop, timeout_ms, &w->abandoned,
+  err = exco__uv_op_wait_or_abandon(&w->op, timeout_ms, &w->abandoned,
                                     (uv_req_t *)&w->req);
   if (err != 0)
     return err;

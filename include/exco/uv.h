@@ -104,14 +104,19 @@
  *     code needs: exco_uv_fs_close() (closes synchronously then), and
  *     exco_uv_tcp_close() / exco_uv_udp_close(), which never wait.
  *
+ *   - honours the task's deadline (exco_deadline_set() in <exco.h>): if
+ *     the operation has not completed by then, the request is cancelled
+ *     as above and the call returns UV_ETIMEDOUT (equal to
+ *     EXCO_ETIMEDOUT); the task itself is not cancelled, so later calls
+ *     work as usual once the deadline is moved;
+ *
  *   - has a _timeout variant taking `uint64_t timeout_ms` as its last
- *     argument (exco_uv_sleep excepted: it is a timeout).  If the
- *     operation has not completed timeout_ms milliseconds (of loop time)
- *     after the call, the request is cancelled as above and the call
- *     returns UV_ETIMEDOUT; the task itself is not cancelled, so later
- *     calls work as usual.  timeout_ms 0 still lets an operation that
- *     completes within the current loop iteration succeed;
- *     EXCO_UV_NO_TIMEOUT means no deadline (the plain form).
+ *     argument (exco_uv_sleep excepted: it is a timeout), a shorthand for
+ *     a deadline timeout_ms milliseconds after the call around the plain
+ *     form (exco_deadline_after(), which never lengthens a sooner
+ *     deadline already in force).  timeout_ms 0 still lets an operation
+ *     that completes within the current loop iteration succeed;
+ *     EXCO_UV_NO_TIMEOUT means no deadline of its own (the plain form).
  *
  * MEMORY RULE (cancellation and timeouts)
  *
@@ -141,10 +146,21 @@
  *
  * SHUTDOWN
  *
- * exco_uv_executor_free() needs every task to be finished (cancel the
- * pending ones with exco_uv_executor_cancel_all() and run the loop) and
- * closes the driver's handles; their memory is freed by their close
- * callbacks, so run the loop once more before uv_loop_close().
+ * exco_executor_close() (in <exco.h>) is the one-call shutdown, for a
+ * host's cleanup hook too: it cancels every task, keeps the loop alive
+ * until the last one is gone, then frees the executor, closes the
+ * driver's handles and calls you back, all on the loop thread while the
+ * loop runs.  The handles' memory is freed by their close callbacks, so
+ * let uv_run() return by itself before uv_loop_close().
+ *
+ * exco_uv_executor_free() is the synchronous form: it needs every task to
+ * be finished (cancel the pending ones with exco_uv_executor_cancel_all()
+ * and run the loop) and closes the driver's handles; run the loop once
+ * more before uv_loop_close().
+ *
+ * The driver is built on exco's shared run queue (<exco/driver.h>), which
+ * owns the polls and drops of its tasks: exco_poll() and exco_drop() on
+ * them return EXCO_EPERM.
  */
 #ifndef EXCO_UV_H
 #define EXCO_UV_H
@@ -229,8 +245,8 @@ EXCO_UV_API int exco_uv_executor_set_budget(exco_executor *ex,
 
 /**
  * Requests cancellation (exco_task_cancel()) of every live task of @p ex;
- * they finish as the loop runs.  On the loop thread.  Tasks spawned from
- * other threads that the loop has not seen yet are not included.
+ * they finish as the loop runs.  On the loop thread.  The same as
+ * exco_executor_cancel_all(), restricted to this driver's executors.
  *
  * @return the number of tasks asked to cancel (>= 0); EXCO_EINVAL if
  *         @p ex is not driven by this driver.
@@ -249,22 +265,23 @@ EXCO_UV_API uv_loop_t *exco_uv_loop(void);
 
 /**
  * For hosts with their own libuv driver (the seed's design, say): tells
- * the awaitables that executors whose user data (the @p data given to
- * exco_init() or exco_executor_new()) is @p data run on @p loop.  Such a
- * driver must poll tasks on the loop's thread only.
+ * the awaitables that @p ex, an executor of another driver, runs on
+ * @p loop (an attachment, see exco_executor_attach()).  Such a driver
+ * must poll tasks on the loop's thread only.
  *
- * @return 0; EXCO_EINVAL if an argument is NULL; EXCO_EBUSY if @p data is
- *         registered already; EXCO_ENOMEM.
+ * @return 0; EXCO_EINVAL if an argument is NULL, @p ex is not an executor
+ *         or is one of this header's (which know their loop); EXCO_EBUSY if
+ *         @p ex has a loop attached already; EXCO_ENOMEM if its attachment
+ *         slots are all taken.
  */
-EXCO_UV_API int exco_uv_attach(void *data, uv_loop_t *loop);
+EXCO_UV_API int exco_uv_attach(exco_executor *ex, uv_loop_t *loop);
 
 /**
  * Undoes exco_uv_attach().
  *
- * @return 0; EXCO_EINVAL if @p data was not attached (or is a driver of
- *         this header's, which exco_uv_executor_free() detaches).
+ * @return 0; EXCO_EINVAL if no loop was attached to @p ex.
  */
-EXCO_UV_API int exco_uv_detach(void *data);
+EXCO_UV_API int exco_uv_detach(exco_executor *ex);
 
 /* ---------------------------------------------------------------------- */
 /* Timers                                                                  */

@@ -62,7 +62,7 @@ int exco_uv_seed_init(uv_loop_t *loop) {
   // send out executor API to the library side
   err = exco_init(task_new, task_run, task_wake, loop);
   if (err == 0) {
-    err = exco_uv_attach(loop, loop);
+    err = exco_uv_attach(exco_default_executor(), loop);
     if (err == EXCO_EBUSY)
       err = 0; /* attached by an earlier init */
   }
@@ -70,7 +70,8 @@ int exco_uv_seed_init(uv_loop_t *loop) {
 }
 
 int exco_uv_seed_fini(uv_loop_t *loop) {
-  return exco_uv_detach(loop);
+  (void)loop;
+  return exco_uv_detach(exco_default_executor());
 }
 
 int exco_uv_seed_executor_new(exco_executor **out, uv_loop_t *loop) {
@@ -81,7 +82,7 @@ int exco_uv_seed_executor_new(exco_executor **out, uv_loop_t *loop) {
   err = exco_executor_new(out, task_new, task_run, task_wake, loop);
   if (err != 0)
     return err;
-  err = exco_uv_attach(loop, loop);
+  err = exco_uv_attach(*out, loop);
   if (err != 0) {
     exco_executor_free(*out);
     *out = NULL;
@@ -90,10 +91,6 @@ int exco_uv_seed_executor_new(exco_executor **out, uv_loop_t *loop) {
 }
 
 int exco_uv_seed_executor_free(exco_executor *ex) {
-  uv_loop_t *loop = exco_executor_data(ex);
-  int err = exco_executor_free(ex);
-
-  if (err == 0 && loop != NULL)
-    exco_uv_detach(loop);
-  return err;
+  /* The attachment goes with the executor. */
+  return exco_executor_free(ex);
 }

@@ -3,7 +3,7 @@
  * README: one uv_async_t per task), ported line for line onto exco's
  * driver contract.  Not installed: it is the baseline that tests
  * (tests/test-uv-seed.c) and exco-bench compare exco's own driver with.
- * Link drivers/uv/libexco-uv-seed.la, drivers/uv/libexco-uv.la (for
+ * Link bench/libexco-uv-seed.la, drivers/uv/libexco-uv.la (for
  * exco_uv_attach, so the exco_uv_* awaitables work on it too) and
  * src/libexco.la.
  *
