@@ -130,6 +130,7 @@ exco_uv_tests = \
 	%reldir%/test-uv-net \
 	%reldir%/test-uv-cancel \
 	%reldir%/test-uv-seed \
+	%reldir%/test-uv-shutdown \
 	%reldir%/test-uv-races \
 	%reldir%/test-api
 
@@ -180,6 +181,11 @@ exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 %canon_reldir%_test_uv_cancel_CPPFLAGS = $(exco_uv_test_cppflags)
 %canon_reldir%_test_uv_cancel_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_uv_cancel_LDADD = $(exco_uv_test_ldadd)
+
+%canon_reldir%_test_uv_shutdown_SOURCES = %reldir%/test-uv-shutdown.c
+%canon_reldir%_test_uv_shutdown_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_shutdown_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_shutdown_LDADD = $(exco_uv_test_ldadd)
 
 ## The seed's design (one uv_async_t per task), from bench/.
 %canon_reldir%_test_uv_seed_SOURCES = %reldir%/test-uv-seed.c
