@@ -1,5 +1,5 @@
 /*
- * test-cancel.c -- cancellation (DESIGN.md 2.4): drop of a pending task,
+ * test-cancel.c -- cancellation (docs/ARCHITECTURE.md 1.1, 2): drop of a pending task,
  * exco_task_cancel, joins of cancelled tasks, stack holds.
  */
 #include "harness.h"

@@ -1,5 +1,5 @@
 /*
- * test-contract.c -- the driver contract (DESIGN.md 2.1, 2.2; exco.h "The
+ * test-contract.c -- the driver contract (docs/ARCHITECTURE.md 1; exco.h "The
  * driver contract"), checked with the recording host of the harness.
  */
 #include "harness.h"

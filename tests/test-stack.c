@@ -1,5 +1,5 @@
 /*
- * test-stack.c -- coroutine stacks (DESIGN.md 4): per-spawn sizes, deep
+ * test-stack.c -- coroutine stacks (include/exco.h, STACKS): per-spawn sizes, deep
  * use, libc on the default stack, guard pages and vm.max_map_count
  * exhaustion, unguarded slabs with many parked tasks, stack reuse.
  */

@@ -1,5 +1,5 @@
 /*
- * test-wake.c -- the waker promise (DESIGN.md 2.3): no lost wakeups from
+ * test-wake.c -- the waker promise (docs/ARCHITECTURE.md 1.1, 4): no lost wakeups from
  * other threads, wakes coalesce, wakes after the task is gone are harmless.
  * Threaded; meant to pass under TSan too.
  */
