@@ -38,8 +38,10 @@
  * and task_wake push it onto the queue, and the loop pops nodes, calls
  * exco_poll() on each and exco_drop() when it returns 0.  The built-in
  * local executor (exco_executor_new_local(), exco_run()) is exactly that,
- * for tests and for programs without a loop of their own; the libuv driver
- * lives in <exco/uv.h>.
+ * for tests and for programs without a loop of their own.  Drivers for
+ * event loops use exco's shared run queue instead and only connect it to
+ * their host (<exco/driver.h>); the libuv driver lives in <exco/uv.h>.
+ * docs/ARCHITECTURE.md in the source tree says how it all fits together.
  *
  * THREADS
  *
@@ -110,7 +112,11 @@ extern "C" {
 #define EXCO_ENOMEM (-ENOMEM)
 /** The task was cancelled (dropped while pending, or exco_task_cancel). */
 #define EXCO_ECANCELED (-ECANCELED)
-/** The call needs a coroutine and the caller is not running in one. */
+/**
+ * The call needs a coroutine and the caller is not running in one; or a
+ * host entry point (exco_poll(), exco_drop()) was called on a task that
+ * a driver on the shared run queue owns (<exco/driver.h>).
+ */
 #define EXCO_EPERM (-EPERM)
 /**
  * The object is in use: an executor that still has live tasks, a task that
@@ -228,22 +234,23 @@ EXCO_API int exco_executor_new(exco_executor **out, exco_task_new_cb task_new,
 EXCO_API int exco_executor_new_local(exco_executor **out);
 
 /**
- * Frees an executor made by exco_executor_new() or
- * exco_executor_new_local(), and its pooled stacks.  An executor made by a
- * driver (exco_uv_executor_new()) is freed by that driver's function,
- * which also frees the driver's state.
+ * Frees an executor and its pooled stacks now, with its driver's state
+ * (the driver's close hook, <exco/driver.h>).  For an executor with tasks
+ * still pending, see exco_executor_close().
  *
  * @return 0; EXCO_EINVAL if @p ex is NULL, not an executor, or the default
  *         executor; EXCO_EBUSY if it still has live tasks (see
- *         exco_executor_live(); the executor is left intact).
+ *         exco_executor_live(); the executor is left intact);
+ *         EXCO_EALREADY if it is closing (exco_executor_close() frees it).
  */
 EXCO_API int exco_executor_free(exco_executor *ex);
 
 /**
  * The user data given with the executor's callbacks (exco_init() or
- * exco_executor_new()); NULL for local executors (the default executor
- * too, until exco_init()) or if @p ex is NULL or not an executor.
- * Drivers use it to find their loop from inside a coroutine.
+ * exco_executor_new()) or driver (exco_driver_executor_new()); NULL for
+ * local executors (the default executor too, until exco_init()) or if
+ * @p ex is NULL or not an executor.  Drivers find their state with
+ * exco_driver_data(), which also checks that the executor is theirs.
  */
 EXCO_API void *exco_executor_data(exco_executor *ex);
 
@@ -272,6 +279,8 @@ EXCO_API exco_executor *exco_current_executor(void);
  *         EXCO_EALREADY: the task has been dropped (seen while the task
  *         is still referenced, as for exco_drop(); polling a task whose
  *         last reference is gone is undefined).
+ *         EXCO_EPERM: the task belongs to a driver on the shared run queue
+ *         (<exco/driver.h>), which polls it itself.
  *         A host that treats the result as a bool ("pending?") stays
  *         correct: errors read as "pending", so it never drops a task
  *         because of one.
@@ -293,7 +302,10 @@ EXCO_API int exco_poll(exco_task *task);
  *         inside any coroutine while the task has started (a cancelled
  *         coroutine can't be resumed from another one), or while the task's
  *         coroutine runs in an exco_poll() on another thread (the host must
- *         not overlap poll and drop at all; this catches the common case).
+ *         not overlap poll and drop at all; this catches the common case);
+ *         EXCO_EPERM if the task belongs to a driver on the shared run
+ *         queue (<exco/driver.h>), which drops it itself (a join handle is
+ *         given back with exco_task_release(), never dropped).
  *
  * Before it returns, exco_drop() waits for any other thread that is inside
  * the host's task_wake for this task at that moment (a few instructions of
