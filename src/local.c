@@ -143,7 +143,7 @@ static void exco__local_timer_arm(void *data, uint64_t due) {
  * timer queue's lock is taken without l->lock held: firing wakes tasks,
  * which takes l->lock. */
 static void exco__local_fire(struct exco__local *l) {
-  if (l->due > exco__now_ns())
+  if (l->due == UINT64_MAX || l->due > exco__now_ns())
     return;
   l->due = UINT64_MAX;
   pthread_mutex_unlock(&l->lock);
