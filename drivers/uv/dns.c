@@ -7,14 +7,11 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
-
 #include "uv-internal.h"
 
 typedef struct exco__uv_dns {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_getaddrinfo_t req;
-  exco__uv_op op;
-  int abandoned;
   struct addrinfo *res;
 } exco__uv_dns;
 
@@ -22,14 +19,12 @@ static void exco__uv_dns_cb(uv_getaddrinfo_t *req, int status,
                             struct addrinfo *res) {
   exco__uv_dns *q = exco__uv_container_of(req, exco__uv_dns, req);
 
-  if (q->abandoned) {
+  q->res = res;
+  if (exco__uv_req_done(&q->hdr, status)) {
     if (res != NULL)
       uv_freeaddrinfo(res);
-    free(q);
-    return;
+    exco__uv_req_release(&q->hdr);
   }
-  q->res = res;
-  exco__uv_op_complete(&q->op, status);
 }
 
 int exco_uv_getaddrinfo_timeout(const char *node, const char *service,
@@ -41,28 +36,22 @@ int exco_uv_getaddrinfo_timeout(const char *node, const char *service,
 
   if ((node == NULL && service == NULL) || res == NULL)
     return EXCO_EINVAL;
-  q = exco__uv_enter_alloc(&loop, sizeof(*q), &err);
+  q = exco__uv_req_alloc(sizeof(*q), &loop, &err);
   if (q == NULL)
     return err;
-  exco__uv_op_init(&q->op);
-  q->abandoned = 0;
   q->res = NULL;
-  err = uv_getaddrinfo(loop, &q->req, exco__uv_dns_cb, node, service,
-                       hints);
-  if (err != 0) {
-    free(q);
-    return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&q->op, timeout_ms, &q->abandoned,
-                                    (uv_req_t *)&q->req);
+  err = exco__uv_req_submitted(
+      &q->hdr,
+      uv_getaddrinfo(loop, &q->req, exco__uv_dns_cb, node, service, hints),
+      timeout_ms, (uv_req_t *)&q->req);
   if (err != 0)
     return err;
-  err = (int)q->op.result;
+  err = (int)q->hdr.op.result;
   if (err == 0)
     *res = q->res;
   else if (q->res != NULL)
     uv_freeaddrinfo(q->res);
-  free(q);
+  exco__uv_req_release(&q->hdr);
   return err;
 }
 

@@ -24,9 +24,8 @@
 #include "uv-internal.h"
 
 typedef struct exco__uv_fs {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_fs_t req;
-  exco__uv_op op;
-  int abandoned;
   char buf[]; /* the private copy of read or written data */
 } exco__uv_fs;
 
@@ -34,7 +33,9 @@ typedef struct exco__uv_fs {
  * platforms, and reads and writes may be short anyway. */
 #define EXCO__UV_FS_MAX ((size_t)INT_MAX)
 
-static void exco__uv_fs_release(exco__uv_fs *f) {
+static void exco__uv_fs_release(exco__uv_req *r) {
+  exco__uv_fs *f = exco__uv_container_of(r, exco__uv_fs, hdr);
+
   uv_fs_req_cleanup(&f->req);
   free(f);
 }
@@ -42,10 +43,8 @@ static void exco__uv_fs_release(exco__uv_fs *f) {
 static void exco__uv_fs_cb(uv_fs_t *req) {
   exco__uv_fs *f = exco__uv_container_of(req, exco__uv_fs, req);
 
-  if (!f->abandoned) {
-    exco__uv_op_complete(&f->op, req->result);
+  if (!exco__uv_req_done(&f->hdr, req->result))
     return;
-  }
   if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
     uv_fs_t c;
 
@@ -59,66 +58,49 @@ static void exco__uv_fs_cb(uv_fs_t *req) {
     uv_fs_close(req->loop, &c, req->file, NULL);
     uv_fs_req_cleanup(&c);
   }
-  exco__uv_fs_release(f);
-}
-
-/* A new record with room for @extra bytes of private buffer, or NULL. */
-static exco__uv_fs *exco__uv_fs_new(size_t extra) {
-  exco__uv_fs *f = malloc(sizeof(*f) + extra);
-
-  if (f != NULL) {
-    f->abandoned = 0;
-    exco__uv_op_init(&f->op);
-  }
-  return f;
+  exco__uv_req_release(&f->hdr);
 }
 
 /*
- * Waits for the request @f was submitted with (@submitted is the submit
- * call's return).  0: done, the result is in f->req and the caller
- * releases @f.  Otherwise the error, and @f is no longer the caller's.
+ * A new record with room for @extra bytes of private buffer, after the
+ * entry check unless @loop is NULL (see exco__uv_req_alloc()).  NULL with
+ * the error in *@err.
  */
+static exco__uv_fs *exco__uv_fs_new(uv_loop_t **loop, size_t extra,
+                                    int *err) {
+  exco__uv_fs *f = exco__uv_req_alloc(sizeof(*f) + extra, loop, err);
+
+  if (f != NULL)
+    f->hdr.release = exco__uv_fs_release;
+  return f;
+}
+
+/* Waits for the request @f was submitted with (@submitted is the submit
+ * call's return), as exco__uv_req_submitted(). */
 static int exco__uv_fs_wait(exco__uv_fs *f, int submitted,
                             uint64_t timeout_ms) {
-  if (submitted < 0) {
-    exco__uv_fs_release(f);
-    return submitted;
-  }
-  return exco__uv_op_wait_or_abandon(&f->op, timeout_ms, &f->abandoned,
-                                     (uv_req_t *)&f->req);
+  return exco__uv_req_submitted(&f->hdr, submitted, timeout_ms,
+                                (uv_req_t *)&f->req);
 }
 
 /* Waits, then returns the request's result and releases @f. */
-static ssize_t exco__uv_fs_simple(exco__uv_fs *f,
-                                  int submitted, uint64_t timeout_ms) {
-  ssize_t res;
-  int err = exco__uv_fs_wait(f, submitted, timeout_ms);
-
-  if (err != 0)
-    return err;
-  res = f->req.result;
-  exco__uv_fs_release(f);
-  return res;
+static ssize_t exco__uv_fs_simple(exco__uv_fs *f, int submitted,
+                                  uint64_t timeout_ms) {
+  return exco__uv_req_result(&f->hdr, submitted, timeout_ms,
+                             (uv_req_t *)&f->req);
 }
-
-#define EXCO__UV_FS_ENTER(loop, f, extra, timeout_ms)                        \
-  do {                                                                       \
-    int enter_err_ = exco__uv_enter(&(loop));                                \
-    if (enter_err_ != 0)                                                     \
-      return enter_err_;                                                     \
-    (f) = exco__uv_fs_new(extra);                                \
-    if ((f) == NULL)                                                         \
-      return EXCO_ENOMEM;                                                    \
-  } while (0)
 
 int exco_uv_fs_open_timeout(const char *path, int flags, int mode,
                             uint64_t timeout_ms) {
   exco__uv_fs *f;
   uv_loop_t *loop;
+  int err;
 
   if (path == NULL)
     return EXCO_EINVAL;
-  EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
+  f = exco__uv_fs_new(&loop, 0, &err);
+  if (f == NULL)
+    return err;
   return (int)exco__uv_fs_simple(
       f, uv_fs_open(loop, &f->req, path, flags, mode, exco__uv_fs_cb),
       timeout_ms);
@@ -146,9 +128,9 @@ int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms) {
   }
   if (err != 0)
     return err;
-  f = exco__uv_fs_new(0);
+  f = exco__uv_fs_new(NULL, 0, &err);
   if (f == NULL)
-    return EXCO_ENOMEM;
+    return err;
   return (int)exco__uv_fs_simple(
       f, uv_fs_close(loop, &f->req, fd, exco__uv_fs_cb), timeout_ms);
 }
@@ -169,7 +151,9 @@ ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf, size_t len,
     return EXCO_EINVAL;
   if (len > EXCO__UV_FS_MAX)
     len = EXCO__UV_FS_MAX;
-  EXCO__UV_FS_ENTER(loop, f, len, timeout_ms);
+  f = exco__uv_fs_new(&loop, len, &err);
+  if (f == NULL)
+    return err;
   b = uv_buf_init(f->buf, (unsigned int)len);
   err = exco__uv_fs_wait(
       f, uv_fs_read(loop, &f->req, fd, &b, 1, offset, exco__uv_fs_cb),
@@ -179,7 +163,7 @@ ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf, size_t len,
   res = f->req.result;
   if (res > 0)
     memcpy(buf, f->buf, (size_t)res);
-  exco__uv_fs_release(f);
+  exco__uv_req_release(&f->hdr);
   return res;
 }
 
@@ -192,12 +176,15 @@ ssize_t exco_uv_fs_write_timeout(uv_file fd, const void *buf, size_t len,
   exco__uv_fs *f;
   uv_loop_t *loop;
   uv_buf_t b;
+  int err;
 
   if (buf == NULL && len != 0)
     return EXCO_EINVAL;
   if (len > EXCO__UV_FS_MAX)
     len = EXCO__UV_FS_MAX;
-  EXCO__UV_FS_ENTER(loop, f, len, timeout_ms);
+  f = exco__uv_fs_new(&loop, len, &err);
+  if (f == NULL)
+    return err;
   if (len > 0)
     memcpy(f->buf, buf, len);
   b = uv_buf_init(f->buf, (unsigned int)len);
@@ -219,7 +206,9 @@ int exco_uv_fs_stat_timeout(const char *path, uv_stat_t *out,
 
   if (path == NULL || out == NULL)
     return EXCO_EINVAL;
-  EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
+  f = exco__uv_fs_new(&loop, 0, &err);
+  if (f == NULL)
+    return err;
   err = exco__uv_fs_wait(
       f, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
   if (err != 0)
@@ -227,7 +216,7 @@ int exco_uv_fs_stat_timeout(const char *path, uv_stat_t *out,
   err = (int)f->req.result;
   if (err == 0)
     *out = f->req.statbuf;
-  exco__uv_fs_release(f);
+  exco__uv_req_release(&f->hdr);
   return err;
 }
 
@@ -238,10 +227,13 @@ int exco_uv_fs_stat(const char *path, uv_stat_t *out) {
 int exco_uv_fs_unlink_timeout(const char *path, uint64_t timeout_ms) {
   exco__uv_fs *f;
   uv_loop_t *loop;
+  int err;
 
   if (path == NULL)
     return EXCO_EINVAL;
-  EXCO__UV_FS_ENTER(loop, f, 0, timeout_ms);
+  f = exco__uv_fs_new(&loop, 0, &err);
+  if (f == NULL)
+    return err;
   return (int)exco__uv_fs_simple(
       f, uv_fs_unlink(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
 }
@@ -255,9 +247,8 @@ int exco_uv_fs_unlink(const char *path) {
 /* ---------------------------------------------------------------------- */
 
 typedef struct exco__uv_rf {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_work_t req;
-  exco__uv_op op;
-  int abandoned;
   int err;
   char *data;
   size_t len;
@@ -331,12 +322,10 @@ static void exco__uv_rf_work(uv_work_t *req) {
 static void exco__uv_rf_after(uv_work_t *req, int status) {
   exco__uv_rf *rf = exco__uv_container_of(req, exco__uv_rf, req);
 
-  if (rf->abandoned) {
+  if (exco__uv_req_done(&rf->hdr, status < 0 ? status : rf->err)) {
     free(rf->data);
-    free(rf);
-    return;
+    exco__uv_req_release(&rf->hdr);
   }
-  exco__uv_op_complete(&rf->op, status < 0 ? status : rf->err);
 }
 
 int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
@@ -349,31 +338,26 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
   if (path == NULL || data == NULL)
     return EXCO_EINVAL;
   plen = strlen(path) + 1;
-  rf = exco__uv_enter_alloc(&loop, sizeof(*rf) + plen, &err);
+  rf = exco__uv_req_alloc(sizeof(*rf) + plen, &loop, &err);
   if (rf == NULL)
     return err;
   memcpy(rf->path, path, plen);
-  exco__uv_op_init(&rf->op);
-  rf->abandoned = 0;
   rf->err = 0;
   rf->data = NULL;
   rf->len = 0;
-  err = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
-  if (err != 0) {
-    free(rf);
-    return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&rf->op, timeout_ms,
-                                    &rf->abandoned, (uv_req_t *)&rf->req);
+  err = exco__uv_req_submitted(
+      &rf->hdr,
+      uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after),
+      timeout_ms, (uv_req_t *)&rf->req);
   if (err != 0)
     return err;
-  err = (int)rf->op.result;
+  err = (int)rf->hdr.op.result;
   if (err == 0) {
     *data = rf->data;
     if (len != NULL)
       *len = rf->len;
   }
-  free(rf);
+  exco__uv_req_release(&rf->hdr);
   return err;
 }
 

@@ -9,6 +9,11 @@
  * lends to the poll function is only borrowed) and dropped when the wait
  * ends, so a callback that comes after the coroutine gave up finds no
  * waker to wake.
+ *
+ * Requests that libuv may still hold after the call returns live in a
+ * heap record headed by an exco__uv_req (see uv-internal.h): the wait,
+ * the hand-over of an abandoned record to the request's callback and the
+ * record's release are done here once for every such family.
  */
 #include "config.h"
 
@@ -82,14 +87,72 @@ int exco__uv_op_wait(exco__uv_op *op, uint64_t timeout_ms) {
   return op->done ? 0 : err;
 }
 
-int exco__uv_op_wait_or_abandon(exco__uv_op *op, uint64_t timeout_ms,
-                                int *abandoned, uv_req_t *req) {
-  int err = exco__uv_op_wait(op, timeout_ms);
+/* ---------------------------------------------------------------------- */
+/* Heap requests                                                           */
+/* ---------------------------------------------------------------------- */
 
+void *exco__uv_req_alloc(size_t size, uv_loop_t **loop, int *err) {
+  exco__uv_req *r;
+
+  if (loop != NULL) {
+    r = exco__uv_enter_alloc(loop, size, err);
+  } else {
+    r = malloc(size);
+    *err = r != NULL ? 0 : EXCO_ENOMEM;
+  }
+  if (r != NULL) {
+    exco__uv_op_init(&r->op);
+    r->abandoned = 0;
+    r->release = NULL;
+  }
+  return r;
+}
+
+void exco__uv_req_release(exco__uv_req *r) {
+  if (r->release != NULL)
+    r->release(r);
+  else
+    free(r);
+}
+
+int exco__uv_req_submitted(exco__uv_req *r, int submitted,
+                           uint64_t timeout_ms, uv_req_t *cancel) {
+  int err;
+
+  if (submitted < 0) {
+    exco__uv_req_release(r);
+    return submitted;
+  }
+  err = exco__uv_op_wait(&r->op, timeout_ms);
   if (err != 0) {
-    *abandoned = 1;
-    if (req != NULL)
-      uv_cancel(req);
+    /* From here on the callback frees the record. */
+    r->abandoned = 1;
+    if (cancel != NULL)
+      uv_cancel(cancel);
   }
   return err;
+}
+
+ssize_t exco__uv_req_result(exco__uv_req *r, int submitted,
+                            uint64_t timeout_ms, uv_req_t *cancel) {
+  ssize_t res;
+  int err = exco__uv_req_submitted(r, submitted, timeout_ms, cancel);
+
+  if (err != 0)
+    return err;
+  res = r->op.result;
+  exco__uv_req_release(r);
+  return res;
+}
+
+int exco__uv_req_done(exco__uv_req *r, ssize_t result) {
+  if (r->abandoned)
+    return 1;
+  exco__uv_op_complete(&r->op, result);
+  return 0;
+}
+
+void exco__uv_req_finish(exco__uv_req *r, ssize_t result) {
+  if (exco__uv_req_done(r, result))
+    exco__uv_req_release(r);
 }

@@ -20,7 +20,6 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "uv-internal.h"
@@ -118,19 +117,15 @@ ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf,
 /* ---------------------------------------------------------------------- */
 
 typedef struct exco__uv_write {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_write_t req;
-  exco__uv_op op;
-  int abandoned;
   char data[];
 } exco__uv_write;
 
 static void exco__uv_write_cb(uv_write_t *req, int status) {
   exco__uv_write *w = exco__uv_container_of(req, exco__uv_write, req);
 
-  if (w->abandoned)
-    free(w);
-  else
-    exco__uv_op_complete(&w->op, status);
+  exco__uv_req_finish(&w->hdr, status);
 }
 
 int exco__uv_stream_write(uv_stream_t *s, const void *buf,
@@ -151,61 +146,36 @@ int exco__uv_stream_write(uv_stream_t *s, const void *buf,
   if (n < 0)
     n = 0;
   len -= (size_t)n;
-  w = malloc(sizeof(*w) + len);
+  w = exco__uv_req_alloc(sizeof(*w) + len, NULL, &err);
   if (w == NULL)
-    return EXCO_ENOMEM;
+    return err;
   memcpy(w->data, (const char *)buf + n, len);
-  exco__uv_op_init(&w->op);
-  w->abandoned = 0;
   b.base = w->data;
   b.len = len;
-  err = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
-  if (err != 0) {
-    free(w);
-    return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&w->op, timeout_ms, &w->abandoned,
-                                    NULL);
-  if (err != 0)
-    return err;
-  err = (int)w->op.result;
-  free(w);
-  return err;
+  return (int)exco__uv_req_result(
+      &w->hdr, uv_write(&w->req, s, &b, 1, exco__uv_write_cb), timeout_ms,
+      NULL);
 }
 
 typedef struct exco__uv_shutdown {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_shutdown_t req;
-  exco__uv_op op;
-  int abandoned;
 } exco__uv_shutdown;
 
 static void exco__uv_shutdown_cb(uv_shutdown_t *req, int status) {
   exco__uv_shutdown *q = exco__uv_container_of(req, exco__uv_shutdown, req);
 
-  if (q->abandoned)
-    free(q);
-  else
-    exco__uv_op_complete(&q->op, status);
+  exco__uv_req_finish(&q->hdr, status);
 }
 
 int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms) {
-  exco__uv_shutdown *q = malloc(sizeof(*q));
+  exco__uv_shutdown *q;
   int err;
 
+  q = exco__uv_req_alloc(sizeof(*q), NULL, &err);
   if (q == NULL)
-    return EXCO_ENOMEM;
-  exco__uv_op_init(&q->op);
-  q->abandoned = 0;
-  err = uv_shutdown(&q->req, s, exco__uv_shutdown_cb);
-  if (err != 0) {
-    free(q);
     return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&q->op, timeout_ms, &q->abandoned,
-                                    NULL);
-  if (err != 0)
-    return err;
-  err = (int)q->op.result;
-  free(q);
-  return err;
+  return (int)exco__uv_req_result(
+      &q->hdr, uv_shutdown(&q->req, s, exco__uv_shutdown_cb), timeout_ms,
+      NULL);
 }

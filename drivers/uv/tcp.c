@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "uv-internal.h"
 
@@ -90,18 +89,14 @@ static int exco__uv_tcp_start(const struct sockaddr *addr, exco_uv_tcp **out,
 /* ---------------------------------------------------------------------- */
 
 typedef struct exco__uv_connect {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_connect_t req;
-  exco__uv_op op;
-  int abandoned;
 } exco__uv_connect;
 
 static void exco__uv_connect_cb(uv_connect_t *req, int status) {
   exco__uv_connect *c = exco__uv_container_of(req, exco__uv_connect, req);
 
-  if (c->abandoned)
-    free(c);
-  else
-    exco__uv_op_complete(&c->op, status);
+  exco__uv_req_finish(&c->hdr, status);
 }
 
 int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
@@ -113,30 +108,15 @@ int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
   err = exco__uv_tcp_start(addr, out, &t);
   if (err != 0)
     return err;
-  c = malloc(sizeof(*c));
-  if (c == NULL) {
-    exco_uv_tcp_close(t);
-    return EXCO_ENOMEM;
-  }
-  exco__uv_op_init(&c->op);
-  c->abandoned = 0;
-  err = uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb);
+  c = exco__uv_req_alloc(sizeof(*c), NULL, &err);
+  if (c != NULL)
+    err = (int)exco__uv_req_result(
+        &c->hdr,
+        uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb),
+        timeout_ms, NULL);
   if (err != 0) {
-    free(c);
-    exco_uv_tcp_close(t);
-    return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&c->op, timeout_ms,
-                                    &c->abandoned, NULL);
-  if (err != 0) {
-    /* Closing the socket makes libuv call the connect callback with
-     * UV_ECANCELED, which frees the request. */
-    exco_uv_tcp_close(t);
-    return err;
-  }
-  err = (int)c->op.result;
-  free(c);
-  if (err != 0) {
+    /* After a failed wait, closing the socket makes libuv call the
+     * connect callback with UV_ECANCELED, which frees the request. */
     exco_uv_tcp_close(t);
     return err;
   }
@@ -194,39 +174,22 @@ int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
   return 0;
 }
 
-int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
-                               uint64_t timeout_ms) {
-  exco_uv_tcp *c;
-  uv_loop_t *loop;
-  uint64_t start = 0, left = timeout_ms, spent;
-  int err;
-
-  if (out == NULL)
-    return EXCO_EINVAL;
-  err = exco__uv_tcp_enter(server, &loop, 1);
-  if (err != 0)
-    return err;
-  if (timeout_ms != EXCO__UV_NO_TIMEOUT) {
-    uv_update_time(loop);
-    start = uv_now(loop);
-  }
-  /* A loop: another coroutine may take the connection we were woken for
-   * before we run again.  The deadline is the call's, not each wait's:
-   * each new wait gets what is left of it (0 still lets a connection of
-   * this loop iteration through). */
+/*
+ * Waits until @server has a connection or an accept error to hand out.
+ * A loop: another coroutine may take the connection we were woken for
+ * before we run again.  The caller's deadline covers the whole loop, not
+ * each wait.
+ */
+static int exco__uv_accept_wait(exco_uv_tcp *server) {
   while (!server->conn_ready && server->conn_err == 0) {
     exco__uv_op op;
+    int err;
 
     if (server->acceptor != NULL)
       return EXCO_EBUSY;
-    if (timeout_ms != EXCO__UV_NO_TIMEOUT) {
-      uv_update_time(loop);
-      spent = uv_now(loop) - start;
-      left = spent < timeout_ms ? timeout_ms - spent : 0;
-    }
     exco__uv_op_init(&op);
     server->acceptor = &op;
-    err = exco__uv_op_wait(&op, left);
+    err = exco__uv_op_wait(&op, EXCO__UV_NO_TIMEOUT);
     if (err != 0) {
       server->acceptor = NULL;
       return err;
@@ -234,6 +197,30 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
     if (op.result < 0)
       return (int)op.result; /* closed meanwhile: server is gone */
   }
+  return 0;
+}
+
+int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
+                               uint64_t timeout_ms) {
+  exco_uv_tcp *c;
+  uv_loop_t *loop;
+  int64_t prev = EXCO_NO_DEADLINE;
+  int err;
+
+  if (out == NULL)
+    return EXCO_EINVAL;
+  err = exco__uv_tcp_enter(server, &loop, 1);
+  if (err != 0)
+    return err;
+  /* One deadline for the call, however many waits it takes (0 still lets
+   * a connection of this loop iteration through). */
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
+    exco_deadline_after(timeout_ms, &prev);
+  err = exco__uv_accept_wait(server);
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
+    exco_deadline_set(prev, NULL);
+  if (err != 0)
+    return err;
   if (server->conn_err != 0) {
     err = server->conn_err;
     server->conn_err = 0;

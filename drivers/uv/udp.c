@@ -206,19 +206,15 @@ ssize_t exco_uv_udp_recv(exco_uv_udp *u, void *buf, size_t len,
 /* ---------------------------------------------------------------------- */
 
 typedef struct exco__uv_send {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_udp_send_t req;
-  exco__uv_op op;
-  int abandoned;
   char data[];
 } exco__uv_send;
 
 static void exco__uv_send_cb(uv_udp_send_t *req, int status) {
   exco__uv_send *s = exco__uv_container_of(req, exco__uv_send, req);
 
-  if (s->abandoned)
-    free(s);
-  else
-    exco__uv_op_complete(&s->op, status);
+  exco__uv_req_finish(&s->hdr, status);
 }
 
 int exco_uv_udp_send_timeout(exco_uv_udp *u, const void *buf, size_t len,
@@ -239,26 +235,16 @@ int exco_uv_udp_send_timeout(exco_uv_udp *u, const void *buf, size_t len,
     return 0;
   if (err != UV_EAGAIN)
     return err;
-  s = malloc(sizeof(*s) + len);
+  s = exco__uv_req_alloc(sizeof(*s) + len, NULL, &err);
   if (s == NULL)
-    return EXCO_ENOMEM;
+    return err;
   if (len > 0)
     memcpy(s->data, buf, len);
-  exco__uv_op_init(&s->op);
-  s->abandoned = 0;
   b = uv_buf_init(s->data, (unsigned int)len);
-  err = uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb);
-  if (err != 0) {
-    free(s);
-    return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&s->op, timeout_ms, &s->abandoned,
-                                    NULL);
-  if (err != 0)
-    return err;
-  err = (int)s->op.result;
-  free(s);
-  return err;
+  return (int)exco__uv_req_result(
+      &s->hdr,
+      uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb),
+      timeout_ms, NULL);
 }
 
 int exco_uv_udp_send(exco_uv_udp *u, const void *buf, size_t len,

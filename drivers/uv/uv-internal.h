@@ -1,8 +1,8 @@
 /*
  * uv-internal.h -- what the modules of libexco-uv share: the driver
- * (driver.c) and the awaitable operation helper (op.c) that every
- * awaitable family (timer.c, fs.c, dns.c, stream.c, tcp.c, udp.c, work.c,
- * signal.c) is built on.
+ * (driver.c) and the awaitable operation and heap request helpers (op.c)
+ * that every awaitable family (timer.c, fs.c, dns.c, stream.c, tcp.c,
+ * udp.c, work.c, signal.c) is built on.
  *
  * Threading: everything below runs on the loop thread only (libuv
  * callbacks and the coroutines the driver polls there), so the operation
@@ -39,8 +39,8 @@ typedef struct exco__uv_driver exco__uv_driver;
  * The coroutine's side of one pending libuv operation.  The libuv callback
  * calls exco__uv_op_complete(); the coroutine waits in exco__uv_op_wait().
  * Where the record lives depends on the family: on the coroutine's stack
- * when libuv never sees its address (stream reads, accepts), inside a heap
- * request otherwise.
+ * when libuv never sees its address (stream reads, accepts), inside the
+ * heap record of a request (exco__uv_req below) or handle otherwise.
  */
 typedef struct exco__uv_op {
   exco_waker *waker; /* a clone, taken when the first poll finds it pending */
@@ -85,18 +85,85 @@ void exco__uv_op_complete(exco__uv_op *op, ssize_t result);
  */
 int exco__uv_op_wait(exco__uv_op *op, uint64_t timeout_ms);
 
-/*
- * exco__uv_op_wait() for an operation whose heap record the request's
- * callback frees once *@abandoned is set.  When the wait fails the record
- * is handed over that way: *@abandoned is set and @req, unless NULL, is
- * cancelled (a thread-pool request still queued then ends at once with
- * UV_ECANCELED).  Returns what exco__uv_op_wait() returned.
- */
-int exco__uv_op_wait_or_abandon(exco__uv_op *op, uint64_t timeout_ms,
-                                int *abandoned, uv_req_t *req);
-
 /* A uv_close_cb that free()s the handle (for handles allocated alone). */
 void exco__uv_free_on_close(uv_handle_t *handle);
+
+/* ---------------------------------------------------------------------- */
+/* op.c: heap requests                                                     */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The header of the heap record of every awaitable whose libuv request
+ * may outlive the call (thread-pool jobs, connects, writes, shutdowns,
+ * sends): the first member of each such record, which also holds the
+ * libuv request and whatever the family needs.  Its life:
+ *
+ *   1. exco__uv_req_alloc() mallocs the record and sets up the header;
+ *   2. the family submits the libuv request and hands the submit call's
+ *      return to exco__uv_req_submitted(), which waits;
+ *   3. the request's callback calls exco__uv_req_done() (or
+ *      exco__uv_req_finish());
+ *   4. whoever is left with the record releases it: the caller once the
+ *      wait succeeded and it has taken the result, exco__uv_req_submitted()
+ *      if the submit failed, the callback if the caller abandoned the
+ *      record (MEMORY RULE in exco/uv.h: the cancelled coroutine never
+ *      frees what libuv may still use).
+ */
+typedef struct exco__uv_req exco__uv_req;
+
+struct exco__uv_req {
+  exco__uv_op op;
+  int abandoned; /* the wait failed: the callback owns the record */
+  /* Frees the record (free() when NULL), e.g. after a cleanup of the
+   * libuv request. */
+  void (*release)(exco__uv_req *r);
+};
+
+/*
+ * Allocates a record of @size bytes whose first member is an exco__uv_req
+ * and sets up that header (release NULL: plain free()).  When @loop is not
+ * NULL the awaitable's entry check comes first (exco__uv_enter_alloc()
+ * then); NULL is for callers that have done it already.  Returns the
+ * record, or NULL with the error in *@err.
+ */
+void *exco__uv_req_alloc(size_t size, uv_loop_t **loop, int *err);
+
+/* Frees the record of @r through its release function. */
+void exco__uv_req_release(exco__uv_req *r);
+
+/*
+ * Waits for the request of @r, which was just submitted with the result
+ * @submitted (the libuv call's return).  If that is an error, releases @r
+ * and returns it.  Otherwise waits (exco__uv_op_wait()); 0: done, the
+ * result is in r->op.result and the caller releases @r.  Else the wait's
+ * error, and @r is abandoned to the request's callback: @cancel, unless
+ * NULL, is uv_cancel()ed (a thread-pool job still queued then ends at once
+ * with UV_ECANCELED; other requests end by themselves or when their handle
+ * is closed).
+ */
+int exco__uv_req_submitted(exco__uv_req *r, int submitted,
+                           uint64_t timeout_ms, uv_req_t *cancel);
+
+/*
+ * exco__uv_req_submitted() for requests whose result is all the caller
+ * needs: returns the wait's error or the request's result, and @r is
+ * released or abandoned either way.
+ */
+ssize_t exco__uv_req_result(exco__uv_req *r, int submitted,
+                            uint64_t timeout_ms, uv_req_t *cancel);
+
+/*
+ * From the request's callback: completes the operation with @result and
+ * returns 0 while the caller waits.  Returns 1 if the caller abandoned
+ * @r: the callback then undoes what the late result holds (a file that
+ * was opened, memory that was allocated) and calls
+ * exco__uv_req_release().
+ */
+int exco__uv_req_done(exco__uv_req *r, ssize_t result);
+
+/* exco__uv_req_done() for requests whose late result holds nothing:
+ * releases @r itself when it was abandoned. */
+void exco__uv_req_finish(exco__uv_req *r, ssize_t result);
 
 /* ---------------------------------------------------------------------- */
 /* tcp.c / stream.c: the TCP object                                        */

@@ -9,14 +9,11 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
-
 #include "uv-internal.h"
 
 typedef struct exco__uv_work {
+  exco__uv_req hdr; /* first: see exco__uv_req_alloc() */
   uv_work_t req;
-  exco__uv_op op;
-  int abandoned;
   exco_uv_work_fn fn;
   exco_uv_work_fn abandon;
   void *arg;
@@ -31,13 +28,11 @@ static void exco__uv_work_cb(uv_work_t *req) {
 static void exco__uv_work_after(uv_work_t *req, int status) {
   exco__uv_work *w = exco__uv_container_of(req, exco__uv_work, req);
 
-  if (w->abandoned) {
+  if (exco__uv_req_done(&w->hdr, status)) {
     if (w->abandon != NULL)
       w->abandon(w->arg);
-    free(w);
-    return;
+    exco__uv_req_release(&w->hdr);
   }
-  exco__uv_op_complete(&w->op, status);
 }
 
 int exco_uv_work_timeout(exco_uv_work_fn work, void *arg,
@@ -48,29 +43,19 @@ int exco_uv_work_timeout(exco_uv_work_fn work, void *arg,
 
   if (work == NULL)
     return EXCO_EINVAL;
-  w = exco__uv_enter_alloc(&loop, sizeof(*w), &err);
+  /* Everything is allocated before the job is queued: once it is, an
+   * EXCO_ENOMEM would hand @arg over while telling the caller it still
+   * owns it. */
+  w = exco__uv_req_alloc(sizeof(*w), &loop, &err);
   if (w == NULL)
     return err;
-  exco__uv_op_init(&w->op);
-  w->abandoned = 0;
   w->fn = work;
   w->abandon = abandon;
   w->arg = arg;
-  /* Before queueing: once the job is queued, an EXCO_ENOMEM would hand
-   * @arg over while telling the caller it still owns it. */
-  err = uv_queue_work(loop, &w->req, exco__uv_work_cb,
-                      exco__uv_work_after);
-  if (err != 0) {
-    free(w);
-    return err;
-  }
-  err = exco__uv_op_wait_or_abandon(&w->op, timeout_ms, &w->abandoned,
-                                    (uv_req_t *)&w->req);
-  if (err != 0)
-    return err;
-  err = (int)w->op.result;
-  free(w);
-  return err;
+  return (int)exco__uv_req_result(
+      &w->hdr,
+      uv_queue_work(loop, &w->req, exco__uv_work_cb, exco__uv_work_after),
+      timeout_ms, (uv_req_t *)&w->req);
 }
 
 int exco_uv_work(exco_uv_work_fn work, void *arg, exco_uv_work_fn abandon) {
