@@ -670,11 +670,14 @@ typedef void (*exco_close_cb)(void *arg);
  * and once the last task is gone (dropped, and no stack held) the
  * executor and its driver's state are freed and @p cb(@p arg) is called.
  * The host keeps running its loop meanwhile so the cancelled tasks can
- * finish.  If no task is live, all this happens before the call returns.
+ * finish.  If no task is live, all this happens before the call returns
+ * -- except on the shared run queue, whose loop always finishes the close
+ * (see below).
  *
  * Where @p cb runs: for the local executor, at the end of the exco_run()
  * or exco_run_until_idle() that saw the last task go (or right here); for
- * a driver on the shared run queue, on its loop thread outside any poll;
+ * a driver on the shared run queue, on its loop thread outside any poll
+ * (in the exco_driver_accept() that follows the driver's notify);
  * for an executor made from the three callbacks, inside the exco_drop()
  * or exco_hold_release() that let the last task go -- such a host must not
  * tear down what its loop still uses from inside @p cb.  The executor must

@@ -119,15 +119,30 @@ static void exco__timer_remove(exco__timers *q, exco__timer *tm) {
 /* The helper thread                                                       */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The helper thread lives while it has timers to fire, and lingers
+ * EXCO__HELPER_LINGER_NS after its queue empties so that a task sleeping
+ * in a loop does not start a thread per sleep.  It is joinable: a thread
+ * that has left is joined before the next one starts, and one still there
+ * at exit is told to leave and joined, so nothing of it outlives the
+ * process's own threads (valgrind sees no thread left behind).
+ */
+#define EXCO__HELPER_LINGER_NS ((uint64_t)1000000000u)
+
 static exco__timers exco__helper_q;
 static pthread_cond_t exco__helper_cond;
 static pthread_once_t exco__helper_once = PTHREAD_ONCE_INIT;
-static int exco__helper_state; /* 0 not started, 1 running, -1 failed */
+static int exco__helper_running; /* a thread serves the queue */
+static int exco__helper_joinable; /* a thread was started, not joined */
+static int exco__helper_quit;    /* exit: leave now */
+static pthread_t exco__helper_thread;
 static uint64_t exco__helper_wait; /* the due time it sleeps until */
+static int exco__helper_inited;
 
 static void exco__helper_init(void) {
   pthread_condattr_t attr;
 
+  exco__helper_inited = 1;
   exco__timers_init(&exco__helper_q, NULL);
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -164,53 +179,77 @@ static void exco__timers_fire_locked(exco__timers *q, uint64_t now) {
   }
 }
 
+static void exco__helper_sleep(uint64_t due) {
+  struct timespec ts;
+
+  ts.tv_sec = (time_t)(due / 1000000000u);
+  ts.tv_nsec = (long)(due % 1000000000u);
+  pthread_cond_timedwait(&exco__helper_cond, &exco__helper_q.lock, &ts);
+}
+
 static void *exco__helper_main(void *arg) {
   exco__timers *q = &exco__helper_q;
-  struct timespec ts;
-  uint64_t due;
+  uint64_t now, idle_since = 0;
 
   (void)arg;
   pthread_mutex_lock(&q->lock);
-  for (;;) {
-    exco__timers_fire_locked(q, exco__now_ns());
-    due = q->root != NULL ? q->root->due : UINT64_MAX;
-    exco__helper_wait = due;
-    if (due == UINT64_MAX) {
-      pthread_cond_wait(&exco__helper_cond, &q->lock);
-    } else {
-      ts.tv_sec = (time_t)(due / 1000000000u);
-      ts.tv_nsec = (long)(due % 1000000000u);
-      pthread_cond_timedwait(&exco__helper_cond, &q->lock, &ts);
+  while (!exco__helper_quit) {
+    now = exco__now_ns();
+    exco__timers_fire_locked(q, now);
+    if (q->root != NULL) {
+      idle_since = 0;
+      exco__helper_wait = q->root->due;
+    } else if (idle_since == 0) {
+      idle_since = now;
+      exco__helper_wait = now + EXCO__HELPER_LINGER_NS;
+    } else if (now - idle_since >= EXCO__HELPER_LINGER_NS) {
+      break;
     }
+    exco__helper_sleep(exco__helper_wait);
   }
+  exco__helper_running = 0;
+  pthread_mutex_unlock(&q->lock);
   return NULL;
 }
 
 /* Called with the helper queue's lock held after @due became its
- * earliest: start the thread, or wake it if it sleeps for longer. */
+ * earliest: start a thread, or wake it if it sleeps for longer. */
 static void exco__helper_kick(uint64_t due) {
-  pthread_attr_t attr;
-  pthread_t th;
-
-  if (exco__helper_state == 0) {
-    exco__helper_state = -1;
-    exco__helper_wait = UINT64_MAX;
-    if (pthread_attr_init(&attr) == 0) {
-      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-      pthread_attr_setstacksize(&attr, 64 * 1024);
-      if (pthread_create(&th, &attr, exco__helper_main, NULL) == 0)
-        exco__helper_state = 1;
-      pthread_attr_destroy(&attr);
-    }
-    if (exco__helper_state < 0) {
-      /* No thread: nothing would ever fire.  Say so once, loudly. */
-      fprintf(stderr, "exco: cannot start the timer thread\n");
-      abort();
-    }
+  if (exco__helper_running) {
+    if (due < exco__helper_wait)
+      pthread_cond_signal(&exco__helper_cond);
     return;
   }
-  if (due < exco__helper_wait)
-    pthread_cond_signal(&exco__helper_cond);
+  /* A thread that left is gone but for the join (it let go of the lock as
+   * its last act). */
+  if (exco__helper_joinable)
+    pthread_join(exco__helper_thread, NULL);
+  exco__helper_joinable = 0;
+  exco__helper_wait = due;
+  if (pthread_create(&exco__helper_thread, NULL, exco__helper_main, NULL) !=
+      0) {
+    /* Nothing would ever fire.  Say so, loudly, rather than hang. */
+    fprintf(stderr, "exco: cannot start the timer thread\n");
+    abort();
+  }
+  exco__helper_running = 1;
+  exco__helper_joinable = 1;
+}
+
+/* At exit (or when the library is unloaded): no thread left behind. */
+__attribute__((destructor)) static void exco__helper_fini(void) {
+  int join;
+
+  if (!exco__helper_inited)
+    return;
+  pthread_mutex_lock(&exco__helper_q.lock);
+  join = exco__helper_joinable;
+  exco__helper_joinable = 0;
+  exco__helper_quit = 1;
+  pthread_cond_signal(&exco__helper_cond);
+  pthread_mutex_unlock(&exco__helper_q.lock);
+  if (join)
+    pthread_join(exco__helper_thread, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

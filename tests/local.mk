@@ -204,3 +204,31 @@ EXTRA_DIST += %reldir%/model/wake.pml %reldir%/model/check.sh \
 check-model:
 	$(SHELL) $(top_srcdir)/%reldir%/model/check.sh
 .PHONY: check-model
+
+# Timers, closing executors and the driver interface
+## Core tests of include/exco.h's "Time: sleeps and deadlines" and "The
+## tasks of an executor, and closing it", and of include/exco/driver.h.
+
+if HAVE_CHECK
+
+exco_core_driver_tests = \
+	%reldir%/test-timer \
+	%reldir%/test-close \
+	%reldir%/test-driver
+
+check_PROGRAMS += $(exco_core_driver_tests)
+TESTS += $(exco_core_driver_tests)
+
+%canon_reldir%_test_timer_SOURCES = %reldir%/test-timer.c
+%canon_reldir%_test_timer_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_timer_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_close_SOURCES = %reldir%/test-close.c
+%canon_reldir%_test_close_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_close_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_driver_SOURCES = %reldir%/test-driver.c
+%canon_reldir%_test_driver_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_driver_LDADD = $(exco_test_ldadd)
+
+endif
