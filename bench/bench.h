@@ -22,19 +22,19 @@
 #define BENCH_MAX_P 8
 
 /* Peers: who does the work.  The first one is the reference of ratios. */
-#define BENCH_PEER_EXCO_UV "exco-uv"    /* exco's libuv driver */
-#define BENCH_PEER_SEED_UV "seed-uv"    /* uv_async_t per task + exco core */
-#define BENCH_PEER_LOCAL "exco-local"   /* exco's built-in local executor */
-#define BENCH_PEER_RAW_UV "raw-uv"      /* plain libuv callbacks */
+#define BENCH_PEER_EXCO_UV "exco-uv"  /* exco's libuv driver */
+#define BENCH_PEER_SEED_UV "seed-uv"  /* uv_async_t per task + exco core */
+#define BENCH_PEER_LOCAL "exco-local" /* exco's built-in local executor */
+#define BENCH_PEER_RAW_UV "raw-uv"    /* plain libuv callbacks */
 
 typedef struct bench_opts {
-  int reps;       /* recorded repetitions per measurement */
-  int quick;      /* --quick: small sizes, few reps */
-  int json;       /* --json: machine-readable output on stdout */
-  int quiet;      /* --quiet: no progress lines on stderr */
+  int reps;         /* recorded repetitions per measurement */
+  int quick;        /* --quick: small sizes, few reps */
+  int json;         /* --json: machine-readable output on stdout */
+  int quiet;        /* --quiet: no progress lines on stderr */
   unsigned timeout; /* --timeout: seconds before giving up (0: never) */
-  unsigned only;  /* bit i set: run workload W(i+1) */
-  unsigned peers; /* BENCH_P_* bits: which peers to run */
+  unsigned only;    /* bit i set: run workload W(i+1) */
+  unsigned peers;   /* BENCH_P_* bits: which peers to run */
   long w1_n, w1_batch;
   long w2_n, w2_k;
   long w3_m;
@@ -42,10 +42,10 @@ typedef struct bench_opts {
   double w4_seconds; /* time cap of one W4 repetition */
   long w4_p[BENCH_MAX_P];
   int w4_np;
-  long w5_p;        /* P for the unguarded RSS measurement */
-  long w5_guard_p;  /* P for the guarded RSS measurement */
+  long w5_p;                         /* P for the unguarded RSS measurement */
+  long w5_guard_p;                   /* P for the guarded RSS measurement */
   long w5_guard_max, w5_noguard_max; /* caps of the limit searches */
-  double w6_seconds; /* target duration of one W6 repetition */
+  double w6_seconds;                 /* target duration of one W6 repetition */
   int w7_clients;
   double w7_seconds;
   int w7_size; /* bytes per echo request */
@@ -80,10 +80,10 @@ typedef struct bench_result {
   int n;                /* samples */
   double samples[BENCH_MAX_REPS];
   double median, min, max;
-  char params[96];      /* sizes used, e.g. "N=10000 K=100" */
-  char note[160];       /* anything the reader must know */
-  char target[96];      /* the goal and whether it is met, if any */
-  int failed;           /* 1: could not be measured; note says why */
+  char params[96]; /* sizes used, e.g. "N=10000 K=100" */
+  char note[160];  /* anything the reader must know */
+  char target[96]; /* the goal and whether it is met, if any */
+  int failed;      /* 1: could not be measured; note says why */
 } bench_result;
 
 /* Adds a result row (copied) and computes its statistics. */
@@ -123,8 +123,7 @@ void bench_skip(const bench_result *tmpl, const char *why);
 void bench_watchdog(unsigned seconds);
 
 /* A progress line on stderr (unless --quiet). */
-void bench_progress(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints every result as a table (stdout) or as JSON. */
 void bench_report_table(void);

@@ -12,7 +12,7 @@
 #ifndef EXCO_BENCH_CTX_COPIES_H
 #define EXCO_BENCH_CTX_COPIES_H
 
-#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__) && \
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__) &&       \
     !defined(__APPLE__)
 #define BENCH_HAVE_ASM_COPY 1
 #endif

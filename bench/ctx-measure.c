@@ -31,7 +31,7 @@
 
 /* This copy measures nothing in sanitizer builds, nor as the asm copy on
  * a CPU without an assembly backend. */
-#if defined(BENCH_CTX_SANITIZED) || \
+#if defined(BENCH_CTX_SANITIZED) ||                                            \
     (defined(BENCH_CTX_ASM) && !defined(BENCH_HAVE_ASM_COPY))
 #define BENCH_CTX_SKIP 1
 #endif

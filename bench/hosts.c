@@ -14,9 +14,8 @@
 #include "seed-driver.h"
 
 const bench_host_kind bench_host_kinds[] = {
-  BENCH_HOST_EXCO_UV, BENCH_HOST_SEED_UV, BENCH_HOST_LOCAL,
-  (bench_host_kind)-1
-};
+    BENCH_HOST_EXCO_UV, BENCH_HOST_SEED_UV, BENCH_HOST_LOCAL,
+    (bench_host_kind)-1};
 
 unsigned bench_host_bit(bench_host_kind kind) {
   switch (kind) {

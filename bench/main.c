@@ -19,17 +19,17 @@ typedef struct workload {
 } workload;
 
 static const workload workloads[] = {
-  {"W1", "spawn", bench_w1_spawn, "N tasks that finish at once; ns/task"},
-  {"W2", "yield", bench_w2_yield, "N tasks x K yields; ns/yield"},
-  {"W3", "ping-pong", bench_w3_pingpong,
-   "two tasks pass a token M times; ns/hop"},
-  {"W4", "idle", bench_w4_idle,
-   "one task yields while P tasks stay pending; ns/yield"},
-  {"W5", "memory", bench_w5_memory,
-   "RSS per pending task; largest P with/without guard pages"},
-  {"W6", "switch", bench_w6_switch,
-   "context switch round trip and create+destroy, per backend"},
-  {"W7", "echo", bench_w7_echo, "TCP echo over loopback; requests/s"},
+    {"W1", "spawn", bench_w1_spawn, "N tasks that finish at once; ns/task"},
+    {"W2", "yield", bench_w2_yield, "N tasks x K yields; ns/yield"},
+    {"W3", "ping-pong", bench_w3_pingpong,
+     "two tasks pass a token M times; ns/hop"},
+    {"W4", "idle", bench_w4_idle,
+     "one task yields while P tasks stay pending; ns/yield"},
+    {"W5", "memory", bench_w5_memory,
+     "RSS per pending task; largest P with/without guard pages"},
+    {"W6", "switch", bench_w6_switch,
+     "context switch round trip and create+destroy, per backend"},
+    {"W7", "echo", bench_w7_echo, "TCP echo over loopback; requests/s"},
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -37,10 +37,10 @@ static const struct {
   const char *name;
   unsigned bit;
 } peers[] = {
-  {BENCH_PEER_EXCO_UV, BENCH_P_EXCO_UV},
-  {BENCH_PEER_SEED_UV, BENCH_P_SEED_UV},
-  {BENCH_PEER_LOCAL, BENCH_P_LOCAL},
-  {BENCH_PEER_RAW_UV, BENCH_P_RAW_UV},
+    {BENCH_PEER_EXCO_UV, BENCH_P_EXCO_UV},
+    {BENCH_PEER_SEED_UV, BENCH_P_SEED_UV},
+    {BENCH_PEER_LOCAL, BENCH_P_LOCAL},
+    {BENCH_PEER_RAW_UV, BENCH_P_RAW_UV},
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -93,31 +93,30 @@ static void usage(FILE *f) {
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(f, "  %s %-10s %s\n", workloads[i].id, workloads[i].name,
             workloads[i].what);
-  fprintf(f,
-          "\nOptions:\n"
-          "  --only=W1,W3     same as naming workloads as arguments\n"
-          "  --peers=LIST     comma-separated peers to run (default all)\n"
-          "  --reps=R         recorded repetitions (default 5, quick 3)\n"
-          "  --quick          small sizes for CI smoke runs (seconds)\n"
-          "  --json           JSON on stdout instead of the table\n"
-          "  --quiet          no progress lines on stderr\n"
-          "  --timeout=S      give up (exit 3) after S seconds; 0: never\n"
-          "                   (default 1800, quick 300)\n"
-          "  --w1-n=N --w1-batch=B        W1: tasks, spawned B at a time\n"
-          "  --w2-n=N --w2-k=K            W2: tasks and yields per task\n"
-          "  --w3-m=M                     W3: hops\n"
-          "  --w4-p=P1,P2,.. --w4-k=K --w4-seconds=S\n"
-          "                               W4: pending counts, yield cap, "
-          "time cap per rep\n"
-          "  --w5-p=P --w5-guard-p=P      W5: tasks for RSS, unguarded and "
-          "guarded\n"
-          "  --w5-guard-max=P --w5-noguard-max=P\n"
-          "                               W5: caps of the limit searches\n"
-          "  --w6-seconds=S               W6: target time per rep\n"
-          "  --w7-clients=C --w7-seconds=S --w7-size=BYTES\n"
-          "                               W7: clients, duration per rep, "
-          "request size\n"
-          "  --help\n");
+  fprintf(f, "\nOptions:\n"
+             "  --only=W1,W3     same as naming workloads as arguments\n"
+             "  --peers=LIST     comma-separated peers to run (default all)\n"
+             "  --reps=R         recorded repetitions (default 5, quick 3)\n"
+             "  --quick          small sizes for CI smoke runs (seconds)\n"
+             "  --json           JSON on stdout instead of the table\n"
+             "  --quiet          no progress lines on stderr\n"
+             "  --timeout=S      give up (exit 3) after S seconds; 0: never\n"
+             "                   (default 1800, quick 300)\n"
+             "  --w1-n=N --w1-batch=B        W1: tasks, spawned B at a time\n"
+             "  --w2-n=N --w2-k=K            W2: tasks and yields per task\n"
+             "  --w3-m=M                     W3: hops\n"
+             "  --w4-p=P1,P2,.. --w4-k=K --w4-seconds=S\n"
+             "                               W4: pending counts, yield cap, "
+             "time cap per rep\n"
+             "  --w5-p=P --w5-guard-p=P      W5: tasks for RSS, unguarded and "
+             "guarded\n"
+             "  --w5-guard-max=P --w5-noguard-max=P\n"
+             "                               W5: caps of the limit searches\n"
+             "  --w6-seconds=S               W6: target time per rep\n"
+             "  --w7-clients=C --w7-seconds=S --w7-size=BYTES\n"
+             "                               W7: clients, duration per rep, "
+             "request size\n"
+             "  --help\n");
 }
 
 static int select_workload(const char *s) {
@@ -194,37 +193,58 @@ static double fnum(const char *opt, const char *s) {
 }
 
 enum {
-  O_ONLY = 256, O_PEERS, O_REPS, O_QUICK, O_JSON, O_QUIET, O_TIMEOUT, O_HELP,
-  O_W1N, O_W1B, O_W2N, O_W2K, O_W3M, O_W4P, O_W4K, O_W4S, O_W5P, O_W5GP,
-  O_W5GM, O_W5NM, O_W6S, O_W7C, O_W7S, O_W7Z
+  O_ONLY = 256,
+  O_PEERS,
+  O_REPS,
+  O_QUICK,
+  O_JSON,
+  O_QUIET,
+  O_TIMEOUT,
+  O_HELP,
+  O_W1N,
+  O_W1B,
+  O_W2N,
+  O_W2K,
+  O_W3M,
+  O_W4P,
+  O_W4K,
+  O_W4S,
+  O_W5P,
+  O_W5GP,
+  O_W5GM,
+  O_W5NM,
+  O_W6S,
+  O_W7C,
+  O_W7S,
+  O_W7Z
 };
 
 static const struct option longopts[] = {
-  {"only", required_argument, NULL, O_ONLY},
-  {"peers", required_argument, NULL, O_PEERS},
-  {"reps", required_argument, NULL, O_REPS},
-  {"quick", no_argument, NULL, O_QUICK},
-  {"json", no_argument, NULL, O_JSON},
-  {"quiet", no_argument, NULL, O_QUIET},
-  {"timeout", required_argument, NULL, O_TIMEOUT},
-  {"help", no_argument, NULL, O_HELP},
-  {"w1-n", required_argument, NULL, O_W1N},
-  {"w1-batch", required_argument, NULL, O_W1B},
-  {"w2-n", required_argument, NULL, O_W2N},
-  {"w2-k", required_argument, NULL, O_W2K},
-  {"w3-m", required_argument, NULL, O_W3M},
-  {"w4-p", required_argument, NULL, O_W4P},
-  {"w4-k", required_argument, NULL, O_W4K},
-  {"w4-seconds", required_argument, NULL, O_W4S},
-  {"w5-p", required_argument, NULL, O_W5P},
-  {"w5-guard-p", required_argument, NULL, O_W5GP},
-  {"w5-guard-max", required_argument, NULL, O_W5GM},
-  {"w5-noguard-max", required_argument, NULL, O_W5NM},
-  {"w6-seconds", required_argument, NULL, O_W6S},
-  {"w7-clients", required_argument, NULL, O_W7C},
-  {"w7-seconds", required_argument, NULL, O_W7S},
-  {"w7-size", required_argument, NULL, O_W7Z},
-  {NULL, 0, NULL, 0},
+    {"only", required_argument, NULL, O_ONLY},
+    {"peers", required_argument, NULL, O_PEERS},
+    {"reps", required_argument, NULL, O_REPS},
+    {"quick", no_argument, NULL, O_QUICK},
+    {"json", no_argument, NULL, O_JSON},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"help", no_argument, NULL, O_HELP},
+    {"w1-n", required_argument, NULL, O_W1N},
+    {"w1-batch", required_argument, NULL, O_W1B},
+    {"w2-n", required_argument, NULL, O_W2N},
+    {"w2-k", required_argument, NULL, O_W2K},
+    {"w3-m", required_argument, NULL, O_W3M},
+    {"w4-p", required_argument, NULL, O_W4P},
+    {"w4-k", required_argument, NULL, O_W4K},
+    {"w4-seconds", required_argument, NULL, O_W4S},
+    {"w5-p", required_argument, NULL, O_W5P},
+    {"w5-guard-p", required_argument, NULL, O_W5GP},
+    {"w5-guard-max", required_argument, NULL, O_W5GM},
+    {"w5-noguard-max", required_argument, NULL, O_W5NM},
+    {"w6-seconds", required_argument, NULL, O_W6S},
+    {"w7-clients", required_argument, NULL, O_W7C},
+    {"w7-seconds", required_argument, NULL, O_W7S},
+    {"w7-size", required_argument, NULL, O_W7Z},
+    {NULL, 0, NULL, 0},
 };
 
 static void parse(int argc, char **argv) {
@@ -265,28 +285,56 @@ static void parse(int argc, char **argv) {
     case O_TIMEOUT:
       bench_o.timeout = (unsigned)num("timeout", optarg, 0);
       break;
-    case O_W1N: bench_o.w1_n = num("w1-n", optarg, 1); break;
-    case O_W1B: bench_o.w1_batch = num("w1-batch", optarg, 1); break;
-    case O_W2N: bench_o.w2_n = num("w2-n", optarg, 1); break;
-    case O_W2K: bench_o.w2_k = num("w2-k", optarg, 1); break;
-    case O_W3M: bench_o.w3_m = num("w3-m", optarg, 2); break;
+    case O_W1N:
+      bench_o.w1_n = num("w1-n", optarg, 1);
+      break;
+    case O_W1B:
+      bench_o.w1_batch = num("w1-batch", optarg, 1);
+      break;
+    case O_W2N:
+      bench_o.w2_n = num("w2-n", optarg, 1);
+      break;
+    case O_W2K:
+      bench_o.w2_k = num("w2-k", optarg, 1);
+      break;
+    case O_W3M:
+      bench_o.w3_m = num("w3-m", optarg, 2);
+      break;
     case O_W4P:
       bench_o.w4_np = 0;
       if (each_item(optarg, add_p) != 0)
         exit(2);
       break;
-    case O_W4K: bench_o.w4_k = num("w4-k", optarg, 1); break;
-    case O_W4S: bench_o.w4_seconds = fnum("w4-seconds", optarg); break;
-    case O_W5P: bench_o.w5_p = num("w5-p", optarg, 1); break;
-    case O_W5GP: bench_o.w5_guard_p = num("w5-guard-p", optarg, 1); break;
-    case O_W5GM: bench_o.w5_guard_max = num("w5-guard-max", optarg, 0); break;
+    case O_W4K:
+      bench_o.w4_k = num("w4-k", optarg, 1);
+      break;
+    case O_W4S:
+      bench_o.w4_seconds = fnum("w4-seconds", optarg);
+      break;
+    case O_W5P:
+      bench_o.w5_p = num("w5-p", optarg, 1);
+      break;
+    case O_W5GP:
+      bench_o.w5_guard_p = num("w5-guard-p", optarg, 1);
+      break;
+    case O_W5GM:
+      bench_o.w5_guard_max = num("w5-guard-max", optarg, 0);
+      break;
     case O_W5NM:
       bench_o.w5_noguard_max = num("w5-noguard-max", optarg, 0);
       break;
-    case O_W6S: bench_o.w6_seconds = fnum("w6-seconds", optarg); break;
-    case O_W7C: bench_o.w7_clients = (int)num("w7-clients", optarg, 1); break;
-    case O_W7S: bench_o.w7_seconds = fnum("w7-seconds", optarg); break;
-    case O_W7Z: bench_o.w7_size = (int)num("w7-size", optarg, 1); break;
+    case O_W6S:
+      bench_o.w6_seconds = fnum("w6-seconds", optarg);
+      break;
+    case O_W7C:
+      bench_o.w7_clients = (int)num("w7-clients", optarg, 1);
+      break;
+    case O_W7S:
+      bench_o.w7_seconds = fnum("w7-seconds", optarg);
+      break;
+    case O_W7Z:
+      bench_o.w7_size = (int)num("w7-size", optarg, 1);
+      break;
     case 'h':
     case O_HELP:
       usage(stdout);

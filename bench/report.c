@@ -109,10 +109,9 @@ static void header(FILE *out) {
   fprintf(out,
           "%d recorded repetitions per row%s; median, min and max of them\n",
           bench_o.reps, bench_o.quick ? " (--quick sizes)" : "");
-  fprintf(out,
-          "exco/peer = exco's median / the peer's median.  For costs (ns, "
-          "B) below 1\nmeans exco is cheaper; for rates (req/s) above 1 "
-          "means exco is faster.\n");
+  fprintf(out, "exco/peer = exco's median / the peer's median.  For costs (ns, "
+               "B) below 1\nmeans exco is cheaper; for rates (req/s) above 1 "
+               "means exco is faster.\n");
 }
 
 void bench_report_table(void) {
@@ -128,10 +127,10 @@ void bench_report_table(void) {
 
     if (strcmp(r->workload, lastw) != 0 || lastc == NULL ||
         strcmp(r->cse, lastc) != 0) {
-      printf("\n%s %s%s%s  (%s)\n", r->workload, r->title,
-             r->cse[0] ? " " : "", r->cse, r->params);
-      printf("  %-31s %-9s %10s %10s %10s %9s\n", "peer", "metric",
-             "median", "min", "max", "exco/peer");
+      printf("\n%s %s%s%s  (%s)\n", r->workload, r->title, r->cse[0] ? " " : "",
+             r->cse, r->params);
+      printf("  %-31s %-9s %10s %10s %10s %9s\n", "peer", "metric", "median",
+             "min", "max", "exco/peer");
       lastw = r->workload;
       lastc = r->cse;
     }
@@ -148,8 +147,8 @@ void bench_report_table(void) {
       snprintf(rat, sizeof(rat), "%.2f", q);
     else
       snprintf(rat, sizeof(rat), "%s", r->ref ? "(exco)" : "");
-    printf("  %-31s %-9s %10s %10s %10s %9s\n", r->peer, r->metric, med, mn,
-           mx, rat);
+    printf("  %-31s %-9s %10s %10s %10s %9s\n", r->peer, r->metric, med, mn, mx,
+           rat);
     if (r->target[0])
       printf("  %-31s target %s\n", "", r->target);
     if (r->note[0])

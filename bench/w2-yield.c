@@ -137,8 +137,8 @@ void bench_w2_yield(void) {
   t.title = "yield";
   t.metric = "ns/yield";
   snprintf(t.params, sizeof(t.params),
-           "N=%ld tasks x K=%ld yields, timed while all are live",
-           bench_o.w2_n, bench_o.w2_k);
+           "N=%ld tasks x K=%ld yields, timed while all are live", bench_o.w2_n,
+           bench_o.w2_k);
   bench_target(bench_hosts_measure(&t, rep_exco), 30,
                "<= 30 ns/yield (seed 327, raw libuv 283)");
   bench_raw_measure(&t, rep_raw,

@@ -123,8 +123,8 @@ void bench_w3_pingpong(void) {
   t.workload = "W3";
   t.title = "ping-pong";
   t.metric = "ns/hop";
-  snprintf(t.params, sizeof(t.params),
-           "M=%ld hops, a new promise per hop", bench_o.w3_m);
+  snprintf(t.params, sizeof(t.params), "M=%ld hops, a new promise per hop",
+           bench_o.w3_m);
   bench_hosts_measure(&t, rep_exco);
   bench_raw_measure(&t, rep_raw,
                     "two uv_async_t whose callbacks send each other");

@@ -30,7 +30,7 @@ int bench_asm_measure(int create, long iters, uint64_t *elapsed_ns);
 typedef int (*measure_fn)(int create, long iters, uint64_t *elapsed_ns);
 
 typedef struct w6_ctx {
-  measure_fn raw;    /* a raw copy, or NULL for the library */
+  measure_fn raw; /* a raw copy, or NULL for the library */
   int create;
   long iters;
   exco_executor *ex; /* the library's rows */
@@ -140,9 +140,9 @@ static void row(bench_result *t, w6_ctx *c, const char *peer, int ref) {
   t->peer = peer;
   t->ref = ref;
   if ((err = calibrate(c)) != 0) {
-    snprintf(buf, sizeof(buf), "%s", err == EXCO_ENOTSUP
-                                         ? "not built into this binary"
-                                         : exco_strerror(err));
+    snprintf(buf, sizeof(buf), "%s",
+             err == EXCO_ENOTSUP ? "not built into this binary"
+                                 : exco_strerror(err));
     bench_skip(t, buf);
     return;
   }
@@ -189,8 +189,7 @@ void bench_w6_switch(void) {
     c.raw = bench_asm_measure;
     row(&t, &c, create ? "raw asm make+enter" : "raw asm switch", 0);
     c.raw = bench_uc_measure;
-    row(&t, &c, create ? "raw ucontext make+enter" : "raw ucontext switch",
-        0);
+    row(&t, &c, create ? "raw ucontext make+enter" : "raw ucontext switch", 0);
   }
   if (err == 0)
     exco_executor_free(c.ex);

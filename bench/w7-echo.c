@@ -33,11 +33,11 @@ typedef struct w7_run {
   bench_host *h;
   exco_uv_tcp *server;
   struct sockaddr_in addr;
-  int connected;       /* clients connected so far */
-  int finished;        /* clients done */
-  long requests;       /* completed round trips */
+  int connected; /* clients connected so far */
+  int finished;  /* clients done */
+  long requests; /* completed round trips */
   uint64_t t0, t1, deadline;
-  int err;             /* first error seen */
+  int err; /* first error seen */
 } w7_run;
 
 static void w7_fail(w7_run *r, int err) {
@@ -82,8 +82,7 @@ static void *client(void *arg) {
   ssize_t n;
   int err;
 
-  if ((err = exco_uv_tcp_connect((const struct sockaddr *)&r->addr, &c)) !=
-      0) {
+  if ((err = exco_uv_tcp_connect((const struct sockaddr *)&r->addr, &c)) != 0) {
     w7_fail(r, err);
     goto out;
   }
@@ -129,8 +128,7 @@ static void *start(void *arg) {
   int len = sizeof(ss), i, err;
 
   uv_ip4_addr("127.0.0.1", 0, &r->addr);
-  err = exco_uv_tcp_listen((const struct sockaddr *)&r->addr, 0,
-                           &r->server);
+  err = exco_uv_tcp_listen((const struct sockaddr *)&r->addr, 0, &r->server);
   if (err == 0)
     err = uv_tcp_getsockname(exco_uv_tcp_handle(r->server),
                              (struct sockaddr *)&ss, &len);
@@ -323,8 +321,7 @@ static void raw_accept(uv_stream_t *server, int status) {
   uv_tcp_init(r->loop, &c->tcp);
   c->tcp.data = c;
   if ((err = uv_accept(server, (uv_stream_t *)&c->tcp)) != 0 ||
-      (err = uv_read_start((uv_stream_t *)&c->tcp, raw_alloc, raw_read)) !=
-          0) {
+      (err = uv_read_start((uv_stream_t *)&c->tcp, raw_alloc, raw_read)) != 0) {
     raw_fail(r, err);
     uv_close((uv_handle_t *)&c->tcp, bench_free_handle);
   }
@@ -386,10 +383,9 @@ static double rep_raw(void *ctx, char *note, size_t len) {
   r.server.data = &r;
   if ((err = uv_tcp_bind(&r.server, (const struct sockaddr *)&r.addr, 0)) !=
           0 ||
-      (err = uv_listen((uv_stream_t *)&r.server, SOMAXCONN, raw_accept)) !=
-          0 ||
-      (err = uv_tcp_getsockname(&r.server, (struct sockaddr *)&ss,
-                                &namelen)) != 0) {
+      (err = uv_listen((uv_stream_t *)&r.server, SOMAXCONN, raw_accept)) != 0 ||
+      (err = uv_tcp_getsockname(&r.server, (struct sockaddr *)&ss, &namelen)) !=
+          0) {
     uv_close((uv_handle_t *)&r.server, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     free(r.clients);

@@ -34,8 +34,8 @@ static void *client(void *arg) {
   /* Shut down our side: the server echoes, sees EOF and closes. */
   if (err == 0)
     err = exco_uv_tcp_shutdown(conn);
-  while (err == 0 && (n = exco_uv_tcp_read_timeout(conn, buf, sizeof(buf),
-                                                   5000)) > 0)
+  while (err == 0 &&
+         (n = exco_uv_tcp_read_timeout(conn, buf, sizeof(buf), 5000)) > 0)
     fwrite(buf, 1, (size_t)n, stdout);
   if (err != 0)
     fprintf(stderr, "echo: %s\n", uv_strerror(err));

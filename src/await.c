@@ -117,9 +117,8 @@ static int exco__sleep_due(uint64_t due) {
 
 int exco_sleep(uint64_t ms) {
   uint64_t now = exco__now_ns();
-  uint64_t span = ms < (UINT64_MAX - now) / 1000000u
-                      ? ms * 1000000u
-                      : UINT64_MAX - now;
+  uint64_t span =
+      ms < (UINT64_MAX - now) / 1000000u ? ms * 1000000u : UINT64_MAX - now;
 
   return exco__sleep_due(now + span);
 }

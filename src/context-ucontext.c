@@ -29,12 +29,11 @@ const char exco__ctx_backend[] = "ucontext";
  * conversions of out-of-range values to int on the way back.
  */
 #define HI(p) ((int)(unsigned)(((uint64_t)(uintptr_t)(p)) >> 32))
-#define LO(p) ((int)(unsigned)((uint64_t)(uintptr_t)(p) & 0xffffffffu))
-#define JOIN(hi, lo) \
+#define LO(p) ((int)(unsigned)((uint64_t)(uintptr_t)(p)&0xffffffffu))
+#define JOIN(hi, lo)                                                           \
   ((uintptr_t)(((uint64_t)(unsigned)(hi) << 32) | (uint64_t)(unsigned)(lo)))
 
-static void ctx_start(int entry_hi, int entry_lo, int arg_hi, int arg_lo)
-{
+static void ctx_start(int entry_hi, int entry_lo, int arg_hi, int arg_lo) {
   exco__ctx_entry entry = (exco__ctx_entry)JOIN(entry_hi, entry_lo);
   void *arg = (void *)JOIN(arg_hi, arg_lo);
 
@@ -45,8 +44,7 @@ static void ctx_start(int entry_hi, int entry_lo, int arg_hi, int arg_lo)
 }
 
 int exco__ctx_make(exco__ctx *ctx, void *stack_lo, size_t size,
-                   exco__ctx_entry entry, void *arg)
-{
+                   exco__ctx_entry entry, void *arg) {
   if (getcontext(&ctx->uc) != 0)
     return EXCO_ENOMEM;
   ctx->uc.uc_stack.ss_sp = stack_lo;
@@ -60,8 +58,7 @@ int exco__ctx_make(exco__ctx *ctx, void *stack_lo, size_t size,
   return 0;
 }
 
-void exco__ctx_switch(exco__ctx *from, exco__ctx *to)
-{
+void exco__ctx_switch(exco__ctx *from, exco__ctx *to) {
   /* swapcontext fails only for invalid contexts, which would be a bug in
    * exco; continuing would run on a broken stack. */
   if (swapcontext(&from->uc, &to->uc) != 0)

@@ -102,27 +102,27 @@ typedef struct exco__attachment {
 
 struct exco_executor {
   uint32_t magic;
-  int kind;                 /* EXCO__KIND_* */
+  int kind; /* EXCO__KIND_* */
   /* The contract's callbacks, copied from the ops for the hot paths; for
    * the shared run queue they are runq.c's and cb_data is the queue. */
   exco_task_new_cb task_new;
   exco_task_run_cb task_run;
   exco_task_wake_cb task_wake;
-  void *cb_data;            /* passed to task_new */
+  void *cb_data;              /* passed to task_new */
   const exco_driver_ops *ops; /* the driver's description (identity) */
-  exco_driver_ops own_ops;  /* for exco_init() / exco_executor_new() */
-  void *data;               /* the driver's data */
-  struct exco__local *local; /* EXCO__KIND_LOCAL */
-  struct exco__runq *runq;  /* EXCO__KIND_RUNQ */
+  exco_driver_ops own_ops;    /* for exco_init() / exco_executor_new() */
+  void *data;                 /* the driver's data */
+  struct exco__local *local;  /* EXCO__KIND_LOCAL */
+  struct exco__runq *runq;    /* EXCO__KIND_RUNQ */
   int is_default;
   exco__stack_pool *pool;
-  exco__timers *timers;     /* own_timers, or the helper thread's */
+  exco__timers *timers; /* own_timers, or the helper thread's */
   exco__timers own_timers;
   /* Live tasks: spawned and not yet gone (dropped, stack released). */
   atomic_flag tasks_lock;
-  exco__list tasks;         /* of exco_task.ex_link, oldest first */
-  atomic_long live;         /* written under tasks_lock */
-  int closing;              /* exco_executor_close() was called */
+  exco__list tasks; /* of exco_task.ex_link, oldest first */
+  atomic_long live; /* written under tasks_lock */
+  int closing;      /* exco_executor_close() was called */
   exco_close_cb close_cb;
   void *close_arg;
   exco__attachment attach[EXCO_ATTACH_MAX];
@@ -130,34 +130,34 @@ struct exco_executor {
 
 struct exco_task {
   uint32_t magic;
-  _Atomic unsigned state;   /* EXCO__RUNNING... */
-  _Atomic unsigned flags;   /* EXCO__CANCEL */
-  atomic_long refs;         /* host + join handle + wakers + holds */
+  _Atomic unsigned state;    /* EXCO__RUNNING... */
+  _Atomic unsigned flags;    /* EXCO__CANCEL */
+  atomic_long refs;          /* host + join handle + wakers + holds */
   atomic_int wakes_inflight; /* threads inside the host's task_wake */
-  atomic_long holds;        /* 1 while the coroutine lives + stack holds */
-  atomic_long unreleased;   /* 2 - (dropped) - (stack released) */
-  int started;              /* the context has been entered */
-  int finished;             /* the function has returned */
-  int yielded;              /* exco_yield: a poll is owed (poller's side) */
-  int was_cancelled;        /* CANCEL as it was when DONE was published */
-  int64_t deadline;         /* exco_deadline_set(), in exco_now() ms */
+  atomic_long holds;         /* 1 while the coroutine lives + stack holds */
+  atomic_long unreleased;    /* 2 - (dropped) - (stack released) */
+  int started;               /* the context has been entered */
+  int finished;              /* the function has returned */
+  int yielded;               /* exco_yield: a poll is owed (poller's side) */
+  int was_cancelled;         /* CANCEL as it was when DONE was published */
+  int64_t deadline;          /* exco_deadline_set(), in exco_now() ms */
   exco_executor *ex;
-  void *ext;                /* the host's handle */
+  void *ext; /* the host's handle */
   exco_fn fn;
   void *arg;
   void *result;
   const char *name;
   exco__stack *stack;
-  exco__list ex_link;       /* in ex->tasks while live */
-  exco__waitq joiners;      /* exco_join() waiters; signalled at DONE */
+  exco__list ex_link;  /* in ex->tasks while live */
+  exco__waitq joiners; /* exco_join() waiters; signalled at DONE */
   /* The shared run queue's links (runq.c), for tasks of such executors. */
-  exco_task *rq_next;       /* ready queue */
-  exco_task *rq_rnext;      /* cross-thread list */
-  atomic_int rq_rqueued;    /* on the cross-thread list */
-  exco__ctx ctx;            /* the coroutine */
-  exco__ctx caller;         /* whoever resumed it */
+  exco_task *rq_next;    /* ready queue */
+  exco_task *rq_rnext;   /* cross-thread list */
+  atomic_int rq_rqueued; /* on the cross-thread list */
+  exco__ctx ctx;         /* the coroutine */
+  exco__ctx caller;      /* whoever resumed it */
 #ifdef EXCO__HAVE_ASAN
-  void *asan_fake;               /* ASan's fake stack of the suspended side */
+  void *asan_fake;                 /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */
   size_t caller_stack_size;
 #endif

@@ -59,8 +59,7 @@ static void exco__executor_drop_driver(exco_executor *ex) {
  * &exco__local_ops).  On failure @ex keeps no driver.
  */
 static int exco__executor_set_driver(exco_executor *ex,
-                                     const exco_driver_ops *ops,
-                                     void *data) {
+                                     const exco_driver_ops *ops, void *data) {
   int err = 0;
 
   exco__executor_drop_driver(ex);
@@ -86,8 +85,7 @@ static int exco__executor_set_driver(exco_executor *ex,
     ex->kind = EXCO__KIND_CALLBACKS;
   }
   /* Without timers of its own, the driver's tasks use the helper's. */
-  ex->timers = ops->timer_arm != NULL ? &ex->own_timers
-                                      : exco__timers_helper();
+  ex->timers = ops->timer_arm != NULL ? &ex->own_timers : exco__timers_helper();
   return err;
 }
 
@@ -122,8 +120,8 @@ static int exco__executor_init(exco_executor *ex, const exco_driver_ops *ops,
   return 0;
 }
 
-static int exco__executor_make(exco_executor **out,
-                               const exco_driver_ops *ops, void *data) {
+static int exco__executor_make(exco_executor **out, const exco_driver_ops *ops,
+                               void *data) {
   exco_executor *ex = exco__malloc(sizeof(*ex));
   int err;
 
@@ -276,8 +274,7 @@ int exco_executor_new(exco_executor **out, exco_task_new_cb task_new,
   exco_driver_ops ops = {0};
   int err;
 
-  if (out == NULL || task_new == NULL || task_run == NULL ||
-      task_wake == NULL)
+  if (out == NULL || task_new == NULL || task_run == NULL || task_wake == NULL)
     return EXCO_EINVAL;
   ops.version = EXCO_DRIVER_VERSION;
   ops.name = "callbacks";
@@ -335,10 +332,9 @@ int exco__executor_task_add(exco_executor *ex, exco_task *t) {
     return EXCO_ESHUTDOWN;
   }
   exco__list_insert_tail(&ex->tasks, &t->ex_link);
-  atomic_store_explicit(&ex->live,
-                        atomic_load_explicit(&ex->live, memory_order_relaxed) +
-                            1,
-                        memory_order_relaxed);
+  atomic_store_explicit(
+      &ex->live, atomic_load_explicit(&ex->live, memory_order_relaxed) + 1,
+      memory_order_relaxed);
   exco__spin_unlock(&ex->tasks_lock);
   return 0;
 }
@@ -442,8 +438,8 @@ int exco_executor_attach(exco_executor *ex, const void *key, void *value) {
     return EXCO_EINVAL;
   exco__spin_lock(&ex->tasks_lock);
   for (i = 0; i < EXCO_ATTACH_MAX; i++) {
-    const void *k = atomic_load_explicit(&ex->attach[i].key,
-                                         memory_order_relaxed);
+    const void *k =
+        atomic_load_explicit(&ex->attach[i].key, memory_order_relaxed);
     if (k == key)
       err = EXCO_EBUSY;
     else if (k == NULL && free_slot < 0)
@@ -468,8 +464,7 @@ int exco_executor_detach(exco_executor *ex, const void *key) {
     return EXCO_EINVAL;
   exco__spin_lock(&ex->tasks_lock);
   for (i = 0; i < EXCO_ATTACH_MAX; i++) {
-    if (atomic_load_explicit(&ex->attach[i].key, memory_order_relaxed) ==
-        key) {
+    if (atomic_load_explicit(&ex->attach[i].key, memory_order_relaxed) == key) {
       atomic_store_explicit(&ex->attach[i].key, NULL, memory_order_release);
       err = 0;
     }
@@ -484,9 +479,7 @@ void *exco_executor_attachment(exco_executor *ex, const void *key) {
   if (!exco__executor_valid(ex) || key == NULL)
     return NULL;
   for (i = 0; i < EXCO_ATTACH_MAX; i++)
-    if (atomic_load_explicit(&ex->attach[i].key, memory_order_acquire) ==
-        key)
-      return atomic_load_explicit(&ex->attach[i].value,
-                                  memory_order_relaxed);
+    if (atomic_load_explicit(&ex->attach[i].key, memory_order_acquire) == key)
+      return atomic_load_explicit(&ex->attach[i].value, memory_order_relaxed);
   return NULL;
 }

@@ -13,7 +13,7 @@
 
 struct exco_promise {
   atomic_long refs;
-  exco__waitq q;     /* its lock guards the fields below */
+  exco__waitq q; /* its lock guards the fields below */
   int resolved;
   void *value;
   exco_task *waiter; /* the coroutine awaiting, or NULL */

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#define exco__container_of(ptr, type, member)                                 \
+#define exco__container_of(ptr, type, member)                                  \
   ((type *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct exco__fifo_node {

@@ -32,21 +32,21 @@
 struct exco__runq {
   exco_executor *ex;
   const exco_driver_ops *ops;
-  void *data;               /* the driver's */
-  pthread_t owner;          /* the loop thread */
-  int scheduled;            /* schedule was called and run not yet idle */
-  int alive;                /* what keepalive was last told */
-  long live;                /* tasks counted on the loop thread */
-  exco_task *head;          /* ready queue */
-  long nready;              /* tasks on it */
+  void *data;      /* the driver's */
+  pthread_t owner; /* the loop thread */
+  int scheduled;   /* schedule was called and run not yet idle */
+  int alive;       /* what keepalive was last told */
+  long live;       /* tasks counted on the loop thread */
+  exco_task *head; /* ready queue */
+  long nready;     /* tasks on it */
   exco_task **tailp;
   /* Written by other threads: kept off the loop thread's cache lines. */
   char pad1[64];
   _Atomic(exco_task *) remote; /* cross-thread wakes, newest first */
-  atomic_long remote_new;   /* tasks spawned on other threads, not yet in
+  atomic_long remote_new;      /* tasks spawned on other threads, not yet in
                                live */
-  atomic_int closing;       /* exco_executor_close() was called */
-  atomic_int closed;        /* ... and its last task is gone */
+  atomic_int closing;          /* exco_executor_close() was called */
+  atomic_int closed;           /* ... and its last task is gone */
   char pad2[64];
 };
 
@@ -86,10 +86,8 @@ static int exco__runq_on_loop(const struct exco__runq *q) {
 static void exco__runq_keepalive(struct exco__runq *q) {
   int want;
 
-  q->live += atomic_exchange_explicit(&q->remote_new, 0,
-                                      memory_order_relaxed);
-  want = q->live > 0 ||
-         atomic_load_explicit(&q->closing, memory_order_relaxed);
+  q->live += atomic_exchange_explicit(&q->remote_new, 0, memory_order_relaxed);
+  want = q->live > 0 || atomic_load_explicit(&q->closing, memory_order_relaxed);
   if (want == q->alive)
     return;
   q->alive = want;

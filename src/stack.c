@@ -82,8 +82,7 @@
  * (32 KiB per default stack), where reading untouched shadow commits
  * nothing.
  */
-static void stack_unpoison(void *lo, size_t size)
-{
+static void stack_unpoison(void *lo, size_t size) {
   char *p = __asan_region_is_poisoned(lo, size);
   if (p != NULL)
     ASAN_UNPOISON_MEMORY_REGION(p, (size_t)((char *)lo + size - p));
@@ -131,7 +130,7 @@ typedef struct slab {
 typedef struct size_class {
   struct size_class *next;
   size_t size;
-  exco__stack *guarded;   /* free guarded stacks */
+  exco__stack *guarded; /* free guarded stacks */
   size_t nguarded;
   exco__stack *unguarded; /* free unguarded stacks */
 } size_class;
@@ -142,8 +141,7 @@ struct exco__stack_pool {
   slab *slabs;
 };
 
-static size_t page_size(void)
-{
+static size_t page_size(void) {
   static size_t cached;
   size_t ps = __atomic_load_n(&cached, __ATOMIC_RELAXED);
   if (ps == 0) {
@@ -154,26 +152,22 @@ static size_t page_size(void)
   return ps;
 }
 
-static uintptr_t canary_value(const void *lo)
-{
+static uintptr_t canary_value(const void *lo) {
   return CANARY_MAGIC ^ (uintptr_t)lo;
 }
 
-static void canary_set(void *lo)
-{
+static void canary_set(void *lo) {
   ((uintptr_t *)lo)[-1] = canary_value(lo);
 }
 
-static void *map_anon(size_t len, int prot)
-{
-  void *p = mmap(NULL, len, prot,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                 -1, 0);
+static void *map_anon(size_t len, int prot) {
+  void *p =
+      mmap(NULL, len, prot,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
-int exco__stack_pool_new(exco__stack_pool **out)
-{
+int exco__stack_pool_new(exco__stack_pool **out) {
   exco__stack_pool *pool;
 
   if (out == NULL)
@@ -189,15 +183,13 @@ int exco__stack_pool_new(exco__stack_pool **out)
   return 0;
 }
 
-static void guarded_destroy(stack_impl *s)
-{
+static void guarded_destroy(stack_impl *s) {
   STACK_DEREGISTER(s->vg_id);
   munmap(s->pub.map, s->pub.maplen);
   free(s);
 }
 
-void exco__stack_pool_free(exco__stack_pool *pool)
-{
+void exco__stack_pool_free(exco__stack_pool *pool) {
   size_class *c, *cnext;
   slab *sl, *slnext;
 
@@ -225,8 +217,7 @@ void exco__stack_pool_free(exco__stack_pool *pool)
 }
 
 /* Finds or makes the class for @size.  Called with the lock held. */
-static size_class *class_get(exco__stack_pool *pool, size_t size)
-{
+static size_class *class_get(exco__stack_pool *pool, size_t size) {
   size_class *c;
 
   for (c = pool->classes; c != NULL; c = c->next)
@@ -242,8 +233,7 @@ static size_class *class_get(exco__stack_pool *pool, size_t size)
 }
 
 /* Maps a new guarded stack.  Called without the lock. */
-static int guarded_new(size_t size, exco__stack **out)
-{
+static int guarded_new(size_t size, exco__stack **out) {
   size_t ps = page_size();
   size_t maplen = size + ps;
   stack_impl *s;
@@ -284,8 +274,7 @@ static int guarded_new(size_t size, exco__stack **out)
 
 /* Maps a new slab of unguarded stacks of @size bytes.  Called without the
  * lock; the caller links the slab into the pool. */
-static int slab_new(size_t size, slab **out)
-{
+static int slab_new(size_t size, slab **out) {
   size_t ps = page_size();
   size_t stride = size + ps;
   size_t n = SLAB_STACKS;
@@ -336,8 +325,7 @@ static int slab_new(size_t size, slab **out)
 }
 
 int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
-                    exco__stack **out)
-{
+                    exco__stack **out) {
   size_t ps = page_size();
   size_class *c;
   exco__stack *s;
@@ -405,8 +393,7 @@ int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
   return 0;
 }
 
-void exco__stack_put(exco__stack_pool *pool, exco__stack *stack)
-{
+void exco__stack_put(exco__stack_pool *pool, exco__stack *stack) {
   size_class *c;
 
   if (pool == NULL || stack == NULL)
@@ -438,8 +425,7 @@ void exco__stack_put(exco__stack_pool *pool, exco__stack *stack)
   pthread_mutex_unlock(&pool->lock);
 }
 
-int exco__stack_canary_ok(const exco__stack *stack)
-{
+int exco__stack_canary_ok(const exco__stack *stack) {
   if (!(stack->flags & EXCO_SPAWN_NOGUARD))
     return 1;
   return ((const uintptr_t *)stack->lo)[-1] == canary_value(stack->lo);

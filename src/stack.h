@@ -14,10 +14,10 @@
 
 typedef struct exco__stack exco__stack;
 struct exco__stack {
-  void *lo;           /* lowest usable address (above guard/canary) */
-  size_t size;        /* usable bytes from lo upward */
-  unsigned flags;     /* EXCO_SPAWN_NOGUARD or 0 */
-  exco__stack *next;  /* free-list link, owned by the pool */
+  void *lo;          /* lowest usable address (above guard/canary) */
+  size_t size;       /* usable bytes from lo upward */
+  unsigned flags;    /* EXCO_SPAWN_NOGUARD or 0 */
+  exco__stack *next; /* free-list link, owned by the pool */
   /* backend-private bookkeeping follows */
   void *map;
   size_t maplen;

@@ -91,8 +91,7 @@ static inline void exco__switch_out(exco_task *t, int final) {
   }
 #ifdef EXCO__HAVE_ASAN
   __sanitizer_start_switch_fiber(final ? NULL : &t->asan_fake,
-                                 t->caller_stack_bottom,
-                                 t->caller_stack_size);
+                                 t->caller_stack_bottom, t->caller_stack_size);
 #endif
 #ifdef EXCO__HAVE_TSAN
   __tsan_switch_to_fiber(t->tsan_caller, 0);
@@ -102,7 +101,7 @@ static inline void exco__switch_out(exco_task *t, int final) {
   __sanitizer_finish_switch_fiber(t->asan_fake, &t->caller_stack_bottom,
                                   &t->caller_stack_size);
 #endif
-  (void)final;
+  (void) final;
 }
 
 /* The first thing a new coroutine does on its own stack. */

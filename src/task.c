@@ -258,8 +258,8 @@ static void exco__resume(exco_task *t) {
   if (!t->started) {
     t->started = 1;
     exco__switch_fiber_new(t);
-    if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry,
-                       t) != 0) {
+    if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry, t) !=
+        0) {
       /* Only the ucontext backend can fail here, and then the task can't
        * ever run: it ends as if cancelled before it started. */
       atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_relaxed);
@@ -365,8 +365,8 @@ int exco__task_drop(exco_task *t) {
     if (cur != NULL && t->started && !(s & EXCO__DONE))
       return EXCO_EBUSY;
   } while (!atomic_compare_exchange_weak_explicit(
-      &t->state, &s, s | EXCO__DROPPED | EXCO__RUNNING,
-      memory_order_seq_cst, memory_order_acquire));
+      &t->state, &s, s | EXCO__DROPPED | EXCO__RUNNING, memory_order_seq_cst,
+      memory_order_acquire));
   if (!(s & EXCO__DONE))
     atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_seq_cst);
 
@@ -388,7 +388,6 @@ int exco__task_drop(exco_task *t) {
   exco__task_unref(t);
   return 0;
 }
-
 
 /*
  * The host's entry points.  The shared run queue owns the polls and drops

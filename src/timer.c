@@ -132,9 +132,9 @@ static void exco__timer_remove(exco__timers *q, exco__timer *tm) {
 static exco__timers exco__helper_q;
 static pthread_cond_t exco__helper_cond;
 static pthread_once_t exco__helper_once = PTHREAD_ONCE_INIT;
-static int exco__helper_running; /* a thread serves the queue */
+static int exco__helper_running;  /* a thread serves the queue */
 static int exco__helper_joinable; /* a thread was started, not joined */
-static int exco__helper_quit;    /* exit: leave now */
+static int exco__helper_quit;     /* exit: leave now */
 static pthread_t exco__helper_thread;
 static uint64_t exco__helper_wait; /* the due time it sleeps until */
 static int exco__helper_inited;

@@ -36,8 +36,8 @@ typedef struct exco__timers {
   pthread_mutex_t lock;
   exco__timer *root;
   uint64_t seq;
-  uint64_t armed;     /* the due time the driver was last armed for */
-  exco_executor *ex;  /* whose driver's timer_arm to call; NULL for the
+  uint64_t armed;    /* the due time the driver was last armed for */
+  exco_executor *ex; /* whose driver's timer_arm to call; NULL for the
                          helper thread's queue */
 } exco__timers;
 

@@ -68,8 +68,8 @@ static void exco__waitq_cancel(void *arg) {
   exco__waitq_unlock(a->q);
 }
 
-int exco__waitq_wait(exco__waitq *q, exco__waiter *w,
-                     int (*ready)(void *arg), void *arg) {
+int exco__waitq_wait(exco__waitq *q, exco__waiter *w, int (*ready)(void *arg),
+                     void *arg) {
   exco__waitq_wait_arg a = {q, w, ready, arg};
   int err;
 
@@ -88,8 +88,7 @@ int exco__waitq_wait(exco__waitq *q, exco__waiter *w,
 
 /* Wakes under the lock: the waiter can't leave (and its frame can't go)
  * before it gets the lock back, and its task can't end before that. */
-static void exco__waitq_wake_one(exco__waitq *q, exco__waiter *w,
-                                 void *value) {
+static void exco__waitq_wake_one(exco__waitq *q, exco__waiter *w, void *value) {
   exco__waitq_unlink_locked(q, w);
   w->signalled = 1;
   w->value = value;

@@ -21,16 +21,16 @@
 #include "queue.h"
 
 typedef struct exco__waiter {
-  exco__list link;  /* in the queue while waiting */
-  exco_task *task;  /* the waiting task (its waker) */
-  int signalled;    /* set by a signal, under the lock */
-  void *value;      /* what the signaller hands over, if anything */
+  exco__list link; /* in the queue while waiting */
+  exco_task *task; /* the waiting task (its waker) */
+  int signalled;   /* set by a signal, under the lock */
+  void *value;     /* what the signaller hands over, if anything */
 } exco__waiter;
 
 typedef struct exco__waitq {
   atomic_flag lock;
-  exco__list waiters;  /* FIFO */
-  atomic_long count;   /* linked waiters; read without the lock */
+  exco__list waiters; /* FIFO */
+  atomic_long count;  /* linked waiters; read without the lock */
 } exco__waitq;
 
 void exco__waitq_init(exco__waitq *q);
@@ -45,8 +45,8 @@ void exco__waitq_unlock(exco__waitq *q);
  * EXCO_ETIMEDOUT with @w unlinked (w->signalled may still be set, if a
  * signal raced the cancellation: the caller decides whether to pass it on).
  */
-int exco__waitq_wait(exco__waitq *q, exco__waiter *w,
-                     int (*ready)(void *arg), void *arg);
+int exco__waitq_wait(exco__waitq *q, exco__waiter *w, int (*ready)(void *arg),
+                     void *arg);
 
 /* With the lock held: wakes the first waiter with @value; 0 if none. */
 int exco__waitq_signal_locked(exco__waitq *q, void *value);

@@ -16,42 +16,36 @@
 /* Environment                                                             */
 /* ---------------------------------------------------------------------- */
 
-static int env_flag(const char *name)
-{
+static int env_flag(const char *name) {
   const char *v = getenv(name);
 
   return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
-int h_under_valgrind(void)
-{
+int h_under_valgrind(void) {
   return env_flag("EXCO_TEST_VALGRIND");
 }
 
-long h_scale(long n)
-{
+long h_scale(long n) {
   if (h_under_valgrind())
     n /= 20;
   return n < 1 ? 1 : n;
 }
 
-double h_wait_timeout(void)
-{
+double h_wait_timeout(void) {
   /* Generous: a lost wakeup shows as a wait this long with nothing
    * happening, and valgrind is slow. */
   return h_under_valgrind() ? 60.0 : 20.0;
 }
 
-double h_now(void)
-{
+double h_now(void) {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-long h_map_count(int guards_only)
-{
+long h_map_count(int guards_only) {
   FILE *f = fopen("/proc/self/maps", "r");
   char line[512];
   long n = 0;
@@ -84,8 +78,7 @@ long h_map_count(int guards_only)
 /* The recording host driver                                               */
 /* ---------------------------------------------------------------------- */
 
-void *h_task_new(void *data)
-{
+void *h_task_new(void *data) {
   h_host *h = data;
   h_ext *e;
 
@@ -110,8 +103,7 @@ void *h_task_new(void *data)
 }
 
 /* Called with h->mu held. */
-static void enqueue(h_host *h, h_ext *e)
-{
+static void enqueue(h_host *h, h_ext *e) {
   if (e->queued)
     return;
   e->queued = 1;
@@ -125,8 +117,7 @@ static void enqueue(h_host *h, h_ext *e)
 }
 
 /* Called with h->mu held. */
-static void unqueue(h_host *h, h_ext *e)
-{
+static void unqueue(h_host *h, h_ext *e) {
   h_ext **pp, *prev = NULL;
 
   if (!e->queued)
@@ -143,8 +134,7 @@ static void unqueue(h_host *h, h_ext *e)
   e->qnext = NULL;
 }
 
-void h_task_run(void *ext, exco_task *intern)
-{
+void h_task_run(void *ext, exco_task *intern) {
   h_ext *e = ext;
   h_host *h = e->host;
 
@@ -161,8 +151,7 @@ void h_task_run(void *ext, exco_task *intern)
   pthread_mutex_unlock(&h->mu);
 }
 
-void h_task_wake(void *ext)
-{
+void h_task_wake(void *ext) {
   h_ext *e = ext;
   h_host *h = e->host;
 
@@ -185,15 +174,13 @@ void h_task_wake(void *ext)
   pthread_mutex_unlock(&h->mu);
 }
 
-void h_host_init_bare(h_host *h)
-{
+void h_host_init_bare(h_host *h) {
   memset(h, 0, sizeof(*h));
   pthread_mutex_init(&h->mu, NULL);
   pthread_cond_init(&h->cv, NULL);
 }
 
-void h_host_init(h_host *h)
-{
+void h_host_init(h_host *h) {
   int r;
 
   h_host_init_bare(h);
@@ -202,8 +189,7 @@ void h_host_init(h_host *h)
   ck_assert_ptr_nonnull(h->ex);
 }
 
-void h_host_assert_clean(h_host *h)
-{
+void h_host_assert_clean(h_host *h) {
   pthread_mutex_lock(&h->mu);
   ck_assert_uint_eq(h->v_run_twice, 0);
   ck_assert_uint_eq(h->v_run_null, 0);
@@ -215,8 +201,7 @@ void h_host_assert_clean(h_host *h)
   pthread_mutex_unlock(&h->mu);
 }
 
-void h_host_free_exts(h_host *h)
-{
+void h_host_free_exts(h_host *h) {
   h_ext *e, *next;
 
   for (e = h->all; e != NULL; e = next) {
@@ -228,8 +213,7 @@ void h_host_free_exts(h_host *h)
   pthread_mutex_destroy(&h->mu);
 }
 
-void h_host_destroy(h_host *h)
-{
+void h_host_destroy(h_host *h) {
   h_host_assert_clean(h);
   ck_assert_int_eq(h_host_live(h), 0);
   if (h->ex != NULL) {
@@ -240,8 +224,7 @@ void h_host_destroy(h_host *h)
   h_host_free_exts(h);
 }
 
-h_ext *h_host_pop(h_host *h)
-{
+h_ext *h_host_pop(h_host *h) {
   h_ext *e;
 
   pthread_mutex_lock(&h->mu);
@@ -252,8 +235,7 @@ h_ext *h_host_pop(h_host *h)
   return e;
 }
 
-h_ext *h_host_ext(h_host *h, exco_task *t)
-{
+h_ext *h_host_ext(h_host *h, exco_task *t) {
   h_ext *e;
 
   pthread_mutex_lock(&h->mu);
@@ -264,8 +246,7 @@ h_ext *h_host_ext(h_host *h, exco_task *t)
   return e;
 }
 
-int h_host_poll(h_host *h, h_ext *e)
-{
+int h_host_poll(h_host *h, h_ext *e) {
   int r;
 
   pthread_mutex_lock(&h->mu);
@@ -282,8 +263,7 @@ int h_host_poll(h_host *h, h_ext *e)
   return r;
 }
 
-void h_host_mark_dropped(h_host *h, h_ext *e)
-{
+void h_host_mark_dropped(h_host *h, h_ext *e) {
   pthread_mutex_lock(&h->mu);
   e->dropped = 1;
   unqueue(h, e);
@@ -292,8 +272,7 @@ void h_host_mark_dropped(h_host *h, h_ext *e)
   pthread_mutex_unlock(&h->mu);
 }
 
-int h_host_drop(h_host *h, h_ext *e)
-{
+int h_host_drop(h_host *h, h_ext *e) {
   int r = exco_drop(e->intern);
 
   if (r == 0)
@@ -303,8 +282,7 @@ int h_host_drop(h_host *h, h_ext *e)
 
 /* Pops and polls one ready task, dropping it if it finished.  Returns 1 if
  * a task was polled, 0 if the queue was empty. */
-static int run_one(h_host *h)
-{
+static int run_one(h_host *h) {
   h_ext *e = h_host_pop(h);
   int r;
 
@@ -327,15 +305,13 @@ static int run_one(h_host *h)
   return 1;
 }
 
-long h_host_run_until_idle(h_host *h)
-{
+long h_host_run_until_idle(h_host *h) {
   while (run_one(h))
     ;
   return h_host_live(h);
 }
 
-int h_host_run(h_host *h)
-{
+int h_host_run(h_host *h) {
   for (;;) {
     struct timespec deadline;
     double t;
@@ -358,8 +334,7 @@ int h_host_run(h_host *h)
   }
 }
 
-unsigned long h_host_wakes(h_host *h)
-{
+unsigned long h_host_wakes(h_host *h) {
   unsigned long n;
 
   pthread_mutex_lock(&h->mu);
@@ -368,8 +343,7 @@ unsigned long h_host_wakes(h_host *h)
   return n;
 }
 
-long h_host_live(h_host *h)
-{
+long h_host_live(h_host *h) {
   long n;
 
   pthread_mutex_lock(&h->mu);
@@ -382,8 +356,7 @@ long h_host_live(h_host *h)
 /* A flag future                                                           */
 /* ---------------------------------------------------------------------- */
 
-void h_flag_init(h_flag *f)
-{
+void h_flag_init(h_flag *f) {
   pthread_mutex_init(&f->mu, NULL);
   f->ready = 0;
   f->waker = NULL;
@@ -392,15 +365,13 @@ void h_flag_init(h_flag *f)
   atomic_init(&f->wrong_task, 0);
 }
 
-void h_flag_destroy(h_flag *f)
-{
+void h_flag_destroy(h_flag *f) {
   exco_waker_drop(f->waker);
   f->waker = NULL;
   pthread_mutex_destroy(&f->mu);
 }
 
-void h_flag_set(h_flag *f)
-{
+void h_flag_set(h_flag *f) {
   exco_waker *w;
 
   pthread_mutex_lock(&f->mu);
@@ -412,15 +383,13 @@ void h_flag_set(h_flag *f)
   exco_waker_drop(w);
 }
 
-void h_flag_reset(h_flag *f)
-{
+void h_flag_reset(h_flag *f) {
   pthread_mutex_lock(&f->mu);
   f->ready = 0;
   pthread_mutex_unlock(&f->mu);
 }
 
-void h_flag_poke(h_flag *f)
-{
+void h_flag_poke(h_flag *f) {
   exco_waker *w;
 
   pthread_mutex_lock(&f->mu);
@@ -430,8 +399,7 @@ void h_flag_poke(h_flag *f)
   exco_waker_drop(w);
 }
 
-int h_flag_has_waker(h_flag *f)
-{
+int h_flag_has_waker(h_flag *f) {
   int r;
 
   pthread_mutex_lock(&f->mu);
@@ -440,8 +408,7 @@ int h_flag_has_waker(h_flag *f)
   return r;
 }
 
-int h_flag_poll(void *arg, exco_waker *w)
-{
+int h_flag_poll(void *arg, exco_waker *w) {
   h_flag *f = arg;
   exco_waker *old = NULL;
   int ready;
@@ -462,8 +429,7 @@ int h_flag_poll(void *arg, exco_waker *w)
   return ready;
 }
 
-void h_flag_cancel(void *arg)
-{
+void h_flag_cancel(void *arg) {
   h_flag *f = arg;
   exco_waker *w;
 
@@ -475,21 +441,18 @@ void h_flag_cancel(void *arg)
   exco_waker_drop(w);
 }
 
-int h_flag_await(h_flag *f)
-{
+int h_flag_await(h_flag *f) {
   return exco_await(h_flag_poll, h_flag_cancel, f);
 }
 
-int h_never_poll(void *arg, exco_waker *w)
-{
+int h_never_poll(void *arg, exco_waker *w) {
   (void)w;
   if (arg != NULL)
     atomic_fetch_add((atomic_int *)arg, 1);
   return 0;
 }
 
-void *h_flagged_body(void *arg)
-{
+void *h_flagged_body(void *arg) {
   h_flagged *f = arg;
 
   f->result = h_flag_await(&f->flag);
@@ -518,8 +481,7 @@ static atomic_long alloc_outstanding;
 static atomic_long alloc_fail_at;
 static atomic_int alloc_failed;
 
-static void *counting_malloc(size_t size)
-{
+static void *counting_malloc(size_t size) {
   long n = atomic_fetch_add(&alloc_count, 1) + 1;
   h_block *b;
 
@@ -536,8 +498,7 @@ static void *counting_malloc(size_t size)
   return b + 1;
 }
 
-static void counting_free(void *p)
-{
+static void counting_free(void *p) {
   h_block *b;
 
   if (p == NULL)
@@ -550,31 +511,26 @@ static void counting_free(void *p)
   free(b);
 }
 
-void h_alloc_install(long fail_at)
-{
+void h_alloc_install(long fail_at) {
   atomic_store(&alloc_count, 0);
   atomic_store(&alloc_fail_at, fail_at);
   atomic_store(&alloc_failed, 0);
   ck_assert_int_eq(exco_replace_allocator(counting_malloc, counting_free), 0);
 }
 
-void h_alloc_restore(void)
-{
+void h_alloc_restore(void) {
   ck_assert_int_eq(exco_replace_allocator(NULL, NULL), 0);
 }
 
-long h_alloc_count(void)
-{
+long h_alloc_count(void) {
   return atomic_load(&alloc_count);
 }
 
-long h_alloc_outstanding(void)
-{
+long h_alloc_outstanding(void) {
   return atomic_load(&alloc_outstanding);
 }
 
-int h_alloc_failed(void)
-{
+int h_alloc_failed(void) {
   return atomic_load(&alloc_failed);
 }
 
@@ -582,21 +538,18 @@ int h_alloc_failed(void)
 /* Threads and suites                                                      */
 /* ---------------------------------------------------------------------- */
 
-void h_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
+void h_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) {
   ck_assert_int_eq(pthread_create(t, NULL, fn, arg), 0);
 }
 
-void *h_thread_join(pthread_t t)
-{
+void *h_thread_join(pthread_t t) {
   void *ret = NULL;
 
   ck_assert_int_eq(pthread_join(t, &ret), 0);
   return ret;
 }
 
-static void watchdog_fired(int sig)
-{
+static void watchdog_fired(int sig) {
   static const char msg[] = "exco tests: watchdog: the test hung; "
                             "exiting (EXCO_TEST_WATCHDOG)\n";
   ssize_t r;
@@ -607,8 +560,7 @@ static void watchdog_fired(int sig)
   _exit(124);
 }
 
-void h_setup(void)
-{
+void h_setup(void) {
   const char *v = getenv("EXCO_TEST_WATCHDOG");
   unsigned s = v != NULL ? (unsigned)atoi(v) : 120;
   struct sigaction sa;
@@ -626,13 +578,11 @@ void h_setup(void)
   alarm(s);
 }
 
-void h_teardown(void)
-{
+void h_teardown(void) {
   alarm(0);
 }
 
-TCase *h_tcase(const char *name, double timeout)
-{
+TCase *h_tcase(const char *name, double timeout) {
   TCase *tc = tcase_create(name);
 
   tcase_add_checked_fixture(tc, h_setup, h_teardown);
@@ -640,8 +590,7 @@ TCase *h_tcase(const char *name, double timeout)
   return tc;
 }
 
-int h_run_suite(Suite *s)
-{
+int h_run_suite(Suite *s) {
   SRunner *sr = srunner_create(s);
   int failed;
 

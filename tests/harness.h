@@ -88,40 +88,40 @@ typedef struct h_ext h_ext;
  * h_host_destroy() so a late task_wake is recorded instead of crashing. */
 struct h_ext {
   h_host *host;
-  exco_task *intern;       /* from task_run */
-  h_ext *qnext;            /* ready-queue link */
-  h_ext *anext;            /* list of all exts */
-  int queued;              /* on the ready queue */
-  int dropped;             /* exco_drop() returned 0 */
-  int finished;            /* exco_poll() returned 0 */
-  unsigned long runs;      /* task_run calls for this ext */
-  unsigned long wakes;     /* task_wake calls, total */
+  exco_task *intern;   /* from task_run */
+  h_ext *qnext;        /* ready-queue link */
+  h_ext *anext;        /* list of all exts */
+  int queued;          /* on the ready queue */
+  int dropped;         /* exco_drop() returned 0 */
+  int finished;        /* exco_poll() returned 0 */
+  unsigned long runs;  /* task_run calls for this ext */
+  unsigned long wakes; /* task_wake calls, total */
   unsigned long wakes_since_poll;
-  unsigned long polls;     /* exco_poll calls made by the harness */
-  pthread_t run_thread;    /* thread task_run was called on */
+  unsigned long polls;  /* exco_poll calls made by the harness */
+  pthread_t run_thread; /* thread task_run was called on */
 };
 
 struct h_host {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  exco_executor *ex;       /* from exco_executor_new (NULL for exco_init) */
+  exco_executor *ex; /* from exco_executor_new (NULL for exco_init) */
   h_ext *qhead, *qtail;
   h_ext *all;
-  long live;               /* exts run and not yet dropped */
+  long live; /* exts run and not yet dropped */
   /* Counters. */
   unsigned long n_new, n_run, n_wake, n_polls, n_drops;
   void *last_new_data;
-  int fail_new;            /* task_new returns NULL while nonzero */
-  int slow_wake;           /* task_wake yields the CPU first (widens races
+  int fail_new;  /* task_new returns NULL while nonzero */
+  int slow_wake; /* task_wake yields the CPU first (widens races
                               with a concurrent drop) */
   /* Contract violations, all must stay 0. */
-  unsigned long v_run_twice;     /* task_run twice for one ext */
-  unsigned long v_run_null;      /* task_run with NULL intern */
-  unsigned long v_wake_dropped;  /* task_wake after exco_drop returned */
-  unsigned long v_wake_extra;    /* >1 task_wake between two polls */
-  unsigned long v_wake_unknown;  /* task_wake for an ext never run */
-  unsigned long v_poll_error;    /* exco_poll returned < 0 in a run */
-  unsigned long v_drop_error;    /* exco_drop returned != 0 in a run */
+  unsigned long v_run_twice;    /* task_run twice for one ext */
+  unsigned long v_run_null;     /* task_run with NULL intern */
+  unsigned long v_wake_dropped; /* task_wake after exco_drop returned */
+  unsigned long v_wake_extra;   /* >1 task_wake between two polls */
+  unsigned long v_wake_unknown; /* task_wake for an ext never run */
+  unsigned long v_poll_error;   /* exco_poll returned < 0 in a run */
+  unsigned long v_drop_error;   /* exco_drop returned != 0 in a run */
 };
 
 /* The three callbacks; data must be the h_host. */
@@ -169,10 +169,10 @@ long h_host_live(h_host *h);
 typedef struct h_flag {
   pthread_mutex_t mu;
   int ready;
-  exco_waker *waker;       /* registered waker (a clone) */
-  atomic_int polls;        /* poll calls */
-  atomic_int cancels;      /* cancel calls */
-  atomic_int wrong_task;   /* poll called outside the awaiting coroutine */
+  exco_waker *waker;     /* registered waker (a clone) */
+  atomic_int polls;      /* poll calls */
+  atomic_int cancels;    /* cancel calls */
+  atomic_int wrong_task; /* poll called outside the awaiting coroutine */
 } h_flag;
 
 void h_flag_init(h_flag *f);
@@ -197,8 +197,8 @@ int h_never_poll(void *arg, exco_waker *w);
 /* A flag and what one task awaiting it saw. */
 typedef struct h_flagged {
   h_flag flag;
-  int result;              /* h_flag_await()'s return */
-  int done;                /* set once the await returned */
+  int result; /* h_flag_await()'s return */
+  int done;   /* set once the await returned */
 } h_flagged;
 
 /* A task body (arg: an h_flagged) that awaits the flag once. */

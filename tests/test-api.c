@@ -35,13 +35,12 @@ static _Alignas(64) unsigned char not_a_handle[8192];
 /* exco_strerror                                                           */
 /* ---------------------------------------------------------------------- */
 
-START_TEST(strerror_strings)
-{
+START_TEST(strerror_strings) {
   static const int codes[] = {
-    EXCO_EINVAL, EXCO_ENOMEM, EXCO_ECANCELED, EXCO_EPERM,
-    EXCO_EBUSY, EXCO_EALREADY, EXCO_EDEADLK, EXCO_ENOTSUP,
+      EXCO_EINVAL, EXCO_ENOMEM,   EXCO_ECANCELED, EXCO_EPERM,
+      EXCO_EBUSY,  EXCO_EALREADY, EXCO_EDEADLK,   EXCO_ENOTSUP,
   };
-  static const int plain[] = { EIO, ENOENT, EACCES, EPIPE, ECONNREFUSED };
+  static const int plain[] = {EIO, ENOENT, EACCES, EPIPE, ECONNREFUSED};
   size_t i;
 
   ck_assert_str_eq(exco_strerror(0), "success");
@@ -75,16 +74,14 @@ END_TEST
 /* Handles that are not tasks or executors                                 */
 /* ---------------------------------------------------------------------- */
 
-static void *fn_count(void *arg)
-{
+static void *fn_count(void *arg) {
   int *n = arg;
 
   (*n)++;
   return V(7);
 }
 
-START_TEST(not_a_task_or_executor)
-{
+START_TEST(not_a_task_or_executor) {
   exco_task *t = SENTINEL;
   int ran = 0;
 
@@ -108,8 +105,7 @@ START_TEST(not_a_task_or_executor)
   ck_assert_int_eq(exco_uv_executor_free(NOT_AN_EXECUTOR), EXCO_EINVAL);
   ck_assert_int_eq(exco_uv_executor_set_budget(NOT_AN_EXECUTOR, 1),
                    EXCO_EINVAL);
-  ck_assert_int_eq(exco_uv_executor_cancel_all(NOT_AN_EXECUTOR),
-                   EXCO_EINVAL);
+  ck_assert_int_eq(exco_uv_executor_cancel_all(NOT_AN_EXECUTOR), EXCO_EINVAL);
   ck_assert_int_eq(ran, 0);
   /* Nothing above wrote to it. */
   for (size_t i = 0; i < sizeof(not_a_handle); i++)
@@ -121,10 +117,9 @@ END_TEST
 /* Spawn options                                                           */
 /* ---------------------------------------------------------------------- */
 
-START_TEST(spawn_options_validation)
-{
-  static const unsigned bad_flags[] = { 0x2u, 0x4u, 0x100u, ~0u,
-                                        EXCO_SPAWN_NOGUARD | 0x8u };
+START_TEST(spawn_options_validation) {
+  static const unsigned bad_flags[] = {0x2u, 0x4u, 0x100u, ~0u,
+                                       EXCO_SPAWN_NOGUARD | 0x8u};
   exco_executor *ex;
   exco_spawn_opts o;
   exco_task *t;
@@ -163,8 +158,7 @@ START_TEST(spawn_options_validation)
 }
 END_TEST
 
-START_TEST(spawn_task_new_null_is_enomem)
-{
+START_TEST(spawn_task_new_null_is_enomem) {
   h_host h;
   exco_task *t = SENTINEL;
   int ran = 0;
@@ -191,8 +185,7 @@ typedef struct waiter {
   int r1, r2;
 } waiter;
 
-static void *fn_wait_twice(void *arg)
-{
+static void *fn_wait_twice(void *arg) {
   waiter *w = arg;
 
   w->ran++;
@@ -201,8 +194,7 @@ static void *fn_wait_twice(void *arg)
   return V(42);
 }
 
-START_TEST(task_done_each_state)
-{
+START_TEST(task_done_each_state) {
   h_host h;
   waiter w1, w2, w3;
   exco_task *t1, *t2, *t3;
@@ -269,8 +261,7 @@ typedef struct joiner {
   void *result;
 } joiner;
 
-static void *fn_join(void *arg)
-{
+static void *fn_join(void *arg) {
   joiner *j = arg;
 
   j->result = SENTINEL;
@@ -282,8 +273,7 @@ static void *fn_join(void *arg)
 
 /* exco_task_cancel() before the first poll: unlike a drop, the function
  * still runs, with every await failing; its result is kept for joiners. */
-START_TEST(cancel_before_first_poll_still_runs)
-{
+START_TEST(cancel_before_first_poll_still_runs) {
   exco_executor *ex;
   waiter w;
   joiner j = {0};
@@ -315,8 +305,7 @@ END_TEST
 
 /* A cancelled caller's join fails even if the target is done, and leaves
  * the result alone. */
-START_TEST(join_by_cancelled_caller)
-{
+START_TEST(join_by_cancelled_caller) {
   exco_executor *ex;
   joiner j = {0};
   int ran = 0;
@@ -345,16 +334,14 @@ typedef struct inside {
   int spawn_r;
 } inside;
 
-static void *fn_report_ex(void *arg)
-{
+static void *fn_report_ex(void *arg) {
   exco_executor **out = arg;
 
   *out = exco_current_executor();
   return NULL;
 }
 
-static void *fn_inside(void *arg)
-{
+static void *fn_inside(void *arg) {
   inside *in = arg;
 
   in->join_not_task = exco_join(NOT_A_TASK, NULL);
@@ -364,13 +351,11 @@ static void *fn_inside(void *arg)
   in->idle_fake = exco_run_until_idle(NOT_AN_EXECUTOR);
   in->await_null_poll = exco_await(NULL, NULL, NULL);
   /* NULL: the running coroutine's executor. */
-  in->spawn_r = exco_spawn(NULL, fn_report_ex, &in->ex_null_spawn, NULL,
-                           NULL);
+  in->spawn_r = exco_spawn(NULL, fn_report_ex, &in->ex_null_spawn, NULL, NULL);
   return NULL;
 }
 
-START_TEST(error_precedence)
-{
+START_TEST(error_precedence) {
   exco_executor *ex;
   inside in;
 
@@ -408,8 +393,7 @@ typedef struct pawait {
   void *v1, *v2;
 } pawait;
 
-static void *fn_pawait(void *arg)
-{
+static void *fn_pawait(void *arg) {
   pawait *a = arg;
 
   a->v1 = SENTINEL;
@@ -421,8 +405,7 @@ static void *fn_pawait(void *arg)
   return NULL;
 }
 
-START_TEST(promise_value_not_consumed)
-{
+START_TEST(promise_value_not_consumed) {
   exco_executor *ex;
   exco_promise *p;
   pawait a = {0}, c = {0};
@@ -464,16 +447,14 @@ END_TEST
 /* Wakers                                                                  */
 /* ---------------------------------------------------------------------- */
 
-static void *fn_keep_waker(void *arg)
-{
+static void *fn_keep_waker(void *arg) {
   exco_waker **w = arg;
 
   *w = exco_waker_current();
   return NULL;
 }
 
-START_TEST(waker_outlives_task)
-{
+START_TEST(waker_outlives_task) {
   exco_executor *ex;
   exco_waker *w = NULL, *w2;
 
@@ -504,8 +485,7 @@ END_TEST
 
 static int work_runs;
 
-static void work_fn(void *arg)
-{
+static void work_fn(void *arg) {
   (void)arg;
   work_runs++;
 }
@@ -513,8 +493,7 @@ static void work_fn(void *arg)
 /* Every awaitable that needs no handle, with valid arguments: r[i]. */
 #define N_FREE_CALLS 18
 
-static void free_calls(int *r)
-{
+static void free_calls(int *r) {
   struct sockaddr_in addr;
   struct addrinfo *res = NULL;
   exco_uv_tcp *tcp = NULL;
@@ -549,8 +528,7 @@ static void free_calls(int *r)
     r[0] = 12345;
 }
 
-START_TEST(uv_outside_coroutine_is_eperm)
-{
+START_TEST(uv_outside_coroutine_is_eperm) {
   int r[N_FREE_CALLS], i;
 
   work_runs = 0;
@@ -572,8 +550,7 @@ typedef struct freecalls {
   uv_loop_t *loop;
 } freecalls;
 
-static void *fn_free_calls(void *arg)
-{
+static void *fn_free_calls(void *arg) {
   freecalls *f = arg;
 
   f->loop = exco_uv_loop();
@@ -581,8 +558,7 @@ static void *fn_free_calls(void *arg)
   return NULL;
 }
 
-START_TEST(uv_on_executor_without_loop_is_enotsup)
-{
+START_TEST(uv_on_executor_without_loop_is_enotsup) {
   exco_executor *ex;
   freecalls f;
   int i;
@@ -610,8 +586,7 @@ typedef struct cancelled {
   int fd_valid_after;
 } cancelled;
 
-static void *fn_cancelled_calls(void *arg)
-{
+static void *fn_cancelled_calls(void *arg) {
   cancelled *c = arg;
 
   c->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -623,8 +598,7 @@ static void *fn_cancelled_calls(void *arg)
   return NULL;
 }
 
-START_TEST(uv_in_cancelled_task_is_ecanceled)
-{
+START_TEST(uv_in_cancelled_task_is_ecanceled) {
   tloop t;
   cancelled c;
   int i;
@@ -659,8 +633,7 @@ typedef struct badargs {
   int msgsize;
 } badargs;
 
-static void *fn_bad_args(void *arg)
-{
+static void *fn_bad_args(void *arg) {
   badargs *b = arg;
   struct sockaddr_in addr;
   exco_uv_udp *udp = NULL;
@@ -696,8 +669,7 @@ static void *fn_bad_args(void *arg)
     uv_ip4_addr("127.0.0.1", 9, &addr);
     big = calloc(1, 70000);
     if (big != NULL)
-      b->msgsize = exco_uv_udp_send(udp, big, 70000,
-                                    (struct sockaddr *)&addr);
+      b->msgsize = exco_uv_udp_send(udp, big, 70000, (struct sockaddr *)&addr);
     free(big);
     (void)exco_uv_udp_close(udp);
     /* Being closed: not usable, and a second close says so. */
@@ -708,8 +680,7 @@ static void *fn_bad_args(void *arg)
   return NULL;
 }
 
-START_TEST(uv_bad_arguments_are_einval)
-{
+START_TEST(uv_bad_arguments_are_einval) {
   tloop t;
   badargs b;
   int i;
@@ -730,8 +701,7 @@ START_TEST(uv_bad_arguments_are_einval)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("api");
   TCase *core = h_tcase("core", 30);
   TCase *uv = h_tcase("uv", 30);
@@ -755,7 +725,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

@@ -17,8 +17,7 @@ _Static_assert(EXCO_EALREADY == -EALREADY, "EXCO_EALREADY");
 _Static_assert(EXCO_EDEADLK == -EDEADLK, "EXCO_EDEADLK");
 _Static_assert(EXCO_ENOTSUP == -ENOTSUP, "EXCO_ENOTSUP");
 
-static int ready_poll(void *arg, exco_waker *w)
-{
+static int ready_poll(void *arg, exco_waker *w) {
   (void)w;
   ++*(int *)arg;
   return 1;
@@ -30,8 +29,7 @@ typedef struct once {
   int done;
 } once;
 
-static void *fn_await_ready(void *arg)
-{
+static void *fn_await_ready(void *arg) {
   once *o = arg;
 
   o->result = exco_await(ready_poll, NULL, &o->calls);
@@ -39,8 +37,7 @@ static void *fn_await_ready(void *arg)
   return NULL;
 }
 
-START_TEST(await_ready_future_returns_at_once)
-{
+START_TEST(await_ready_future_returns_at_once) {
   h_host h;
   once o = {0};
   h_ext *e;
@@ -58,8 +55,7 @@ START_TEST(await_ready_future_returns_at_once)
 }
 END_TEST
 
-START_TEST(await_pending_future_polled_again_after_wake)
-{
+START_TEST(await_pending_future_polled_again_after_wake) {
   h_host h;
   h_flagged f = {0};
   h_ext *e;
@@ -102,8 +98,7 @@ typedef struct where {
   int result;
 } where;
 
-static int where_poll(void *arg, exco_waker *w)
-{
+static int where_poll(void *arg, exco_waker *w) {
   where *x = arg;
   volatile char local = 0;
 
@@ -113,8 +108,7 @@ static int where_poll(void *arg, exco_waker *w)
   return 1;
 }
 
-static void *fn_where(void *arg)
-{
+static void *fn_where(void *arg) {
   where *x = arg;
   volatile char local = 0;
 
@@ -124,8 +118,7 @@ static void *fn_where(void *arg)
   return NULL;
 }
 
-START_TEST(leaf_poll_runs_on_coroutine_stack)
-{
+START_TEST(leaf_poll_runs_on_coroutine_stack) {
   exco_executor *ex;
   where x;
   exco_task *t;
@@ -155,8 +148,7 @@ typedef struct yielder {
   int steps;
 } yielder;
 
-static void *fn_yield(void *arg)
-{
+static void *fn_yield(void *arg) {
   yielder *y = arg;
   int i;
 
@@ -167,8 +159,7 @@ static void *fn_yield(void *arg)
   return NULL;
 }
 
-START_TEST(yield_wakes_and_suspends)
-{
+START_TEST(yield_wakes_and_suspends) {
   h_host h;
   yielder y;
   h_ext *e;
@@ -201,8 +192,7 @@ typedef struct pair {
   int saw_flag;
 } pair;
 
-static void *fn_wait_flag(void *arg)
-{
+static void *fn_wait_flag(void *arg) {
   pair *p = arg;
 
   while (!p->flag && p->yields < 1000) {
@@ -214,16 +204,14 @@ static void *fn_wait_flag(void *arg)
   return NULL;
 }
 
-static void *fn_set_flag(void *arg)
-{
+static void *fn_set_flag(void *arg) {
   pair *p = arg;
 
   p->flag = 1;
   return NULL;
 }
 
-START_TEST(yield_lets_others_run)
-{
+START_TEST(yield_lets_others_run) {
   exco_executor *ex;
   pair p = {0};
 
@@ -239,8 +227,7 @@ START_TEST(yield_lets_others_run)
 }
 END_TEST
 
-START_TEST(outside_coroutine_is_eperm)
-{
+START_TEST(outside_coroutine_is_eperm) {
   int calls = 0;
   exco_promise *p;
   void *v = NULL;
@@ -284,8 +271,7 @@ typedef struct nullpoll {
   int calls;
 } nullpoll;
 
-static void *fn_null_poll(void *arg)
-{
+static void *fn_null_poll(void *arg) {
   nullpoll *n = arg;
 
   n->r_null = exco_await(NULL, NULL, n);
@@ -293,8 +279,7 @@ static void *fn_null_poll(void *arg)
   return NULL;
 }
 
-START_TEST(await_null_poll_is_einval)
-{
+START_TEST(await_null_poll_is_einval) {
   exco_executor *ex;
   nullpoll n = {0};
 
@@ -317,8 +302,7 @@ typedef struct errno_task {
   int results[2 * ERRNO_ROUNDS];
 } errno_task;
 
-static void *fn_errno(void *arg)
-{
+static void *fn_errno(void *arg) {
   errno_task *t = arg;
   int i;
 
@@ -335,8 +319,7 @@ static void *fn_errno(void *arg)
   return NULL;
 }
 
-START_TEST(errno_preserved_across_awaits)
-{
+START_TEST(errno_preserved_across_awaits) {
   h_host h;
   errno_task a, b;
   int i, round;
@@ -350,8 +333,7 @@ START_TEST(errno_preserved_across_awaits)
   h_host_init(&h);
   ck_assert_int_eq(exco_spawn(h.ex, fn_errno, &a, NULL, NULL), 0);
   ck_assert_int_eq(exco_spawn(h.ex, fn_errno, &b, NULL, NULL), 0);
-  for (round = 0; round < 4 * ERRNO_ROUNDS && h_host_live(&h) > 0;
-       round++) {
+  for (round = 0; round < 4 * ERRNO_ROUNDS && h_host_live(&h) > 0; round++) {
     h_ext *e;
 
     /* The host clobbers errno between every two polls. */
@@ -391,8 +373,7 @@ typedef struct parent {
   int child_ran[2];
 } parent;
 
-static void *fn_child(void *arg)
-{
+static void *fn_child(void *arg) {
   parent *p = arg;
   int i = exco_current_executor() == p->other;
 
@@ -401,8 +382,7 @@ static void *fn_child(void *arg)
   return NULL;
 }
 
-static void *fn_parent(void *arg)
-{
+static void *fn_parent(void *arg) {
   parent *p = arg;
 
   p->ex = exco_current_executor();
@@ -411,8 +391,7 @@ static void *fn_parent(void *arg)
   return NULL;
 }
 
-START_TEST(spawn_in_coroutine_defaults_to_current_executor)
-{
+START_TEST(spawn_in_coroutine_defaults_to_current_executor) {
   h_host h;
   parent p;
   exco_executor *d = exco_default_executor();
@@ -451,8 +430,7 @@ typedef struct who {
   exco_executor *ex;
 } who;
 
-static void *fn_who(void *arg)
-{
+static void *fn_who(void *arg) {
   who *w = arg;
 
   w->self = exco_current();
@@ -460,8 +438,7 @@ static void *fn_who(void *arg)
   return NULL;
 }
 
-START_TEST(current_inside_and_outside)
-{
+START_TEST(current_inside_and_outside) {
   exco_executor *ex;
   exco_task *t;
   who w = {0}, wd = {0};
@@ -494,8 +471,7 @@ typedef struct wakerinfo {
   int result;
 } wakerinfo;
 
-static int wait_once_poll(void *arg, exco_waker *w)
-{
+static int wait_once_poll(void *arg, exco_waker *w) {
   int *calls = arg;
 
   (void)w;
@@ -503,8 +479,7 @@ static int wait_once_poll(void *arg, exco_waker *w)
   return (*calls)++ > 0;
 }
 
-static void *fn_waker(void *arg)
-{
+static void *fn_waker(void *arg) {
   wakerinfo *i = arg;
   int calls = 0;
 
@@ -514,8 +489,7 @@ static void *fn_waker(void *arg)
   return NULL;
 }
 
-START_TEST(waker_current_clone_wake_drop)
-{
+START_TEST(waker_current_clone_wake_drop) {
   h_host h;
   wakerinfo i = {0};
   h_ext *e;
@@ -543,11 +517,10 @@ START_TEST(waker_current_clone_wake_drop)
 }
 END_TEST
 
-START_TEST(strerror_each_code)
-{
+START_TEST(strerror_each_code) {
   static const int codes[] = {
-    EXCO_EINVAL, EXCO_ENOMEM, EXCO_ECANCELED, EXCO_EPERM,
-    EXCO_EBUSY, EXCO_EALREADY, EXCO_EDEADLK, EXCO_ENOTSUP,
+      EXCO_EINVAL, EXCO_ENOMEM,   EXCO_ECANCELED, EXCO_EPERM,
+      EXCO_EBUSY,  EXCO_EALREADY, EXCO_EDEADLK,   EXCO_ENOTSUP,
   };
   const size_t n = sizeof(codes) / sizeof(codes[0]);
   const char *unknown = exco_strerror(-99999);
@@ -574,8 +547,7 @@ START_TEST(strerror_each_code)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("await");
   TCase *tc = h_tcase("await", 30);
 
@@ -595,7 +567,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

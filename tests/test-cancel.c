@@ -1,6 +1,6 @@
 /*
- * test-cancel.c -- cancellation (docs/ARCHITECTURE.md 1.1, 2): drop of a pending task,
- * exco_task_cancel, joins of cancelled tasks, stack holds.
+ * test-cancel.c -- cancellation (docs/ARCHITECTURE.md 1.1, 2): drop of a
+ * pending task, exco_task_cancel, joins of cancelled tasks, stack holds.
  */
 #include "harness.h"
 
@@ -10,8 +10,7 @@
 
 #define RESULT ((void *)(uintptr_t)0xc0ffee)
 
-static int ready_poll(void *arg, exco_waker *w)
-{
+static int ready_poll(void *arg, exco_waker *w) {
   (void)w;
   atomic_fetch_add((atomic_int *)arg, 1);
   return 1;
@@ -26,8 +25,7 @@ typedef struct canc {
   void *pv;
 } canc;
 
-static void *fn_canc(void *arg)
-{
+static void *fn_canc(void *arg) {
   canc *c = arg;
 
   c->entered++;
@@ -42,8 +40,7 @@ static void *fn_canc(void *arg)
   return RESULT;
 }
 
-static void canc_init(canc *c)
-{
+static void canc_init(canc *c) {
   memset(c, 0, sizeof(*c));
   h_flag_init(&c->f1);
   h_flag_init(&c->f3);
@@ -52,15 +49,13 @@ static void canc_init(canc *c)
   ck_assert_int_eq(exco_promise_resolve(c->resolved, RESULT), 0);
 }
 
-static void canc_destroy(canc *c)
-{
+static void canc_destroy(canc *c) {
   h_flag_destroy(&c->f1);
   h_flag_destroy(&c->f3);
   exco_promise_unref(c->resolved);
 }
 
-START_TEST(drop_pending_task_cancels_it)
-{
+START_TEST(drop_pending_task_cancels_it) {
   h_host h;
   canc c;
   exco_task *t;
@@ -107,8 +102,7 @@ typedef struct body {
   int ran;
 } body;
 
-static void *fn_body(void *arg)
-{
+static void *fn_body(void *arg) {
   ((body *)arg)->ran++;
   return RESULT;
 }
@@ -120,8 +114,7 @@ typedef struct joiner {
   int done;
 } joiner;
 
-static void *fn_joiner(void *arg)
-{
+static void *fn_joiner(void *arg) {
   joiner *j = arg;
 
   j->r = exco_join(j->target, &j->result);
@@ -129,8 +122,7 @@ static void *fn_joiner(void *arg)
   return NULL;
 }
 
-START_TEST(drop_never_polled_task_never_runs)
-{
+START_TEST(drop_never_polled_task_never_runs) {
   h_host h;
   body b = {0};
   joiner j;
@@ -169,8 +161,7 @@ typedef struct twice {
   int ran;
 } twice;
 
-static void *fn_twice(void *arg)
-{
+static void *fn_twice(void *arg) {
   twice *w = arg;
 
   w->ran = 1;
@@ -185,16 +176,14 @@ typedef struct canceller {
   int r;
 } canceller;
 
-static void *thread_cancel(void *arg)
-{
+static void *thread_cancel(void *arg) {
   canceller *c = arg;
 
   c->r = exco_task_cancel(c->t);
   return NULL;
 }
 
-START_TEST(cancel_from_other_thread)
-{
+START_TEST(cancel_from_other_thread) {
   h_host h;
   twice w;
   canceller c;
@@ -228,8 +217,7 @@ START_TEST(cancel_from_other_thread)
 END_TEST
 
 /* A cancel racing the first poll and the first await, many times. */
-START_TEST(cancel_races_first_poll)
-{
+START_TEST(cancel_races_first_poll) {
   long rounds = h_scale(500), i;
 
   for (i = 0; i < rounds; i++) {
@@ -267,8 +255,7 @@ typedef struct selfcancel {
   int rc, r1, r2;
 } selfcancel;
 
-static void *fn_self_cancel(void *arg)
-{
+static void *fn_self_cancel(void *arg) {
   selfcancel *s = arg;
 
   s->rc = exco_task_cancel(exco_current());
@@ -277,8 +264,7 @@ static void *fn_self_cancel(void *arg)
   return RESULT;
 }
 
-START_TEST(cancel_self)
-{
+START_TEST(cancel_self) {
   exco_executor *ex;
   selfcancel s = {0};
   joiner j;
@@ -307,8 +293,7 @@ typedef struct forever {
   int cleanup;
 } forever;
 
-static void *fn_forever(void *arg)
-{
+static void *fn_forever(void *arg) {
   forever *f = arg;
 
   f->r = h_flag_await(&f->f);
@@ -318,9 +303,8 @@ static void *fn_forever(void *arg)
 
 /* Spawns a task awaiting @f's flag (@t, its host handle in @et) and a
  * task joining it (@ej), and polls both until they wait. */
-static void start_join_forever(h_host *h, forever *f, joiner *j,
-                               exco_task **t, h_ext **et, h_ext **ej)
-{
+static void start_join_forever(h_host *h, forever *f, joiner *j, exco_task **t,
+                               h_ext **et, h_ext **ej) {
   memset(f, 0, sizeof(*f));
   memset(j, 0, sizeof(*j));
   h_flag_init(&f->f);
@@ -334,8 +318,7 @@ static void start_join_forever(h_host *h, forever *f, joiner *j,
   ck_assert_int_eq(h_host_poll(h, *ej), 1);
 }
 
-START_TEST(join_cancelled_task)
-{
+START_TEST(join_cancelled_task) {
   h_host h;
   forever f;
   joiner j;
@@ -360,8 +343,7 @@ START_TEST(join_cancelled_task)
 }
 END_TEST
 
-START_TEST(joiner_cancelled_while_waiting)
-{
+START_TEST(joiner_cancelled_while_waiting) {
   h_host h;
   forever f;
   joiner j;
@@ -393,13 +375,12 @@ enum { LENT = 256 };
 typedef struct lender {
   h_flag f;
   exco_hold *hold;
-  volatile char *buf;   /* lent stack memory */
+  volatile char *buf; /* lent stack memory */
   int r;
   int cleanup;
 } lender;
 
-static void *fn_lend(void *arg)
-{
+static void *fn_lend(void *arg) {
   lender *l = arg;
   volatile char buf[LENT];
 
@@ -414,8 +395,7 @@ static void *fn_lend(void *arg)
 
 /* Scribbles over the top of its stack, where a reused stack would have
  * the lent buffer. */
-static void *fn_scribble(void *arg)
-{
+static void *fn_scribble(void *arg) {
   volatile char big[64 * 1024];
 
   (void)arg;
@@ -429,8 +409,7 @@ typedef struct loan_end {
 } loan_end;
 
 /* The "thread pool" that ends the loan: writes, then releases the hold. */
-static void *thread_end_loan(void *arg)
-{
+static void *thread_end_loan(void *arg) {
   loan_end *le = arg;
   int i;
 
@@ -440,8 +419,7 @@ static void *thread_end_loan(void *arg)
   return NULL;
 }
 
-static void hold_keeps_stack(unsigned flags, int cancel)
-{
+static void hold_keeps_stack(unsigned flags, int cancel) {
   h_host h;
   lender l;
   exco_spawn_opts o;
@@ -491,20 +469,17 @@ static void hold_keeps_stack(unsigned flags, int cancel)
   h_host_destroy(&h);
 }
 
-START_TEST(hold_keeps_stack_after_cancel)
-{
+START_TEST(hold_keeps_stack_after_cancel) {
   hold_keeps_stack(0, 1);
 }
 END_TEST
 
-START_TEST(hold_keeps_stack_after_return)
-{
+START_TEST(hold_keeps_stack_after_return) {
   hold_keeps_stack(0, 0);
 }
 END_TEST
 
-START_TEST(hold_keeps_noguard_stack_after_cancel)
-{
+START_TEST(hold_keeps_noguard_stack_after_cancel) {
   hold_keeps_stack(EXCO_SPAWN_NOGUARD, 1);
 }
 END_TEST
@@ -512,8 +487,7 @@ END_TEST
 /* exco_executor_live() counts a dropped task while a hold keeps its
  * stack: the stack belongs to the executor's pool, so the executor must
  * not be freed before the hold ends. */
-START_TEST(held_task_stays_live)
-{
+START_TEST(held_task_stays_live) {
   h_host h;
   lender l;
   h_ext *e;
@@ -542,8 +516,7 @@ typedef struct early {
   int got;
 } early;
 
-static void *fn_early_release(void *arg)
-{
+static void *fn_early_release(void *arg) {
   early *e = arg;
   exco_hold *hold = exco_hold_stack();
 
@@ -553,8 +526,7 @@ static void *fn_early_release(void *arg)
   return NULL;
 }
 
-START_TEST(hold_released_early)
-{
+START_TEST(hold_released_early) {
   exco_executor *ex;
   early e = {0};
 
@@ -569,8 +541,7 @@ START_TEST(hold_released_early)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("cancel");
   TCase *tc = h_tcase("cancel", 60);
 
@@ -593,7 +564,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

@@ -34,8 +34,7 @@ static _Alignas(64) unsigned char not_a_handle[8192];
 
 /* Waits (yielding the CPU) until *v >= want; 0, or -1 after
  * h_wait_timeout() seconds. */
-static int wait_at_least(atomic_int *v, int want)
-{
+static int wait_at_least(atomic_int *v, int want) {
   double end = h_now() + h_wait_timeout();
 
   while (atomic_load(v) < want) {
@@ -46,8 +45,7 @@ static int wait_at_least(atomic_int *v, int want)
   return 0;
 }
 
-static void *fn_nothing(void *arg)
-{
+static void *fn_nothing(void *arg) {
   (void)arg;
   return NULL;
 }
@@ -58,18 +56,17 @@ static void *fn_nothing(void *arg)
 
 typedef struct closer {
   int calls;
-  int *counter;          /* a shared sequence counter, or NULL */
-  int seq;               /* its value stamped at the call */
-  int *watch;            /* a value to snapshot at the call, or NULL */
+  int *counter; /* a shared sequence counter, or NULL */
+  int seq;      /* its value stamped at the call */
+  int *watch;   /* a value to snapshot at the call, or NULL */
   int watch_at_cb;
-  int *flag;             /* another one, or NULL */
+  int *flag; /* another one, or NULL */
   int flag_at_cb;
   int in_coroutine;
   pthread_t thread;
 } closer;
 
-static void on_close(void *arg)
-{
+static void on_close(void *arg) {
   closer *c = arg;
 
   c->calls++;
@@ -87,19 +84,18 @@ enum { V_AWAIT, V_SLEEP, V_YIELD };
 
 /* A task that waits until cancelled, then tries to spawn. */
 typedef struct victim {
-  int how;               /* V_AWAIT, V_SLEEP, V_YIELD */
-  exco_promise *p;       /* V_AWAIT: never resolved */
-  int *finished;         /* shared count of victims that returned */
-  atomic_int *waiting;   /* counts victims about to wait, or NULL */
-  int spawn_after;       /* try exco_spawn() once the wait has ended */
+  int how;             /* V_AWAIT, V_SLEEP, V_YIELD */
+  exco_promise *p;     /* V_AWAIT: never resolved */
+  int *finished;       /* shared count of victims that returned */
+  atomic_int *waiting; /* counts victims about to wait, or NULL */
+  int spawn_after;     /* try exco_spawn() once the wait has ended */
   int ran;
-  int r;                 /* the result that ended the wait */
-  int r_spawn;           /* exco_spawn() after that */
+  int r;       /* the result that ended the wait */
+  int r_spawn; /* exco_spawn() after that */
   long yields;
 } victim;
 
-static void *fn_victim(void *arg)
-{
+static void *fn_victim(void *arg) {
   victim *v = arg;
 
   v->ran = 1;
@@ -124,8 +120,7 @@ static void *fn_victim(void *arg)
   return NULL;
 }
 
-static void victim_init(victim *v, int how, int *finished)
-{
+static void victim_init(victim *v, int how, int *finished) {
   memset(v, 0, sizeof(*v));
   v->how = how;
   v->finished = finished;
@@ -135,8 +130,7 @@ static void victim_init(victim *v, int how, int *finished)
     ck_assert_int_eq(exco_promise_new(&v->p), 0);
 }
 
-static void victim_fini(victim *v)
-{
+static void victim_fini(victim *v) {
   exco_promise_unref(v->p);
   v->p = NULL;
 }
@@ -153,8 +147,7 @@ typedef struct rig {
   exco_executor *ex;
 } rig;
 
-static void rig_init(rig *r, int kind)
-{
+static void rig_init(rig *r, int kind) {
   r->kind = kind;
   if (kind == KIND_HOST) {
     h_host_init(&r->h);
@@ -164,15 +157,13 @@ static void rig_init(rig *r, int kind)
   }
 }
 
-static long rig_run_until_idle(rig *r)
-{
+static long rig_run_until_idle(rig *r) {
   if (r->kind == KIND_HOST)
     return h_host_run_until_idle(&r->h);
   return exco_run_until_idle(r->ex);
 }
 
-static void rig_fini(rig *r)
-{
+static void rig_fini(rig *r) {
   if (r->kind == KIND_HOST) {
     h_host_destroy(&r->h);
   } else {
@@ -187,22 +178,20 @@ static void rig_fini(rig *r)
 
 enum { FE_TASKS = 5, FE_MAX = 16 };
 
-static const char *const fe_names[FE_TASKS] = { "t0", "t1", "t2", "t3",
-                                                "t4" };
+static const char *const fe_names[FE_TASKS] = {"t0", "t1", "t2", "t3", "t4"};
 
 typedef struct seen {
   int n;
   const char *names[FE_MAX];
   exco_task *tasks[FE_MAX];
   int in_coroutine;
-  int stop_after;        /* return stop_value at this visit (0: never) */
+  int stop_after; /* return stop_value at this visit (0: never) */
   int stop_value;
   const char *cancel_name; /* exco_task_cancel() the task so named */
   int r_cancel;
 } seen;
 
-static int visit(exco_task *t, void *arg)
-{
+static int visit(exco_task *t, void *arg) {
   seen *s = arg;
   const char *name = exco_task_name(t);
 
@@ -219,14 +208,12 @@ static int visit(exco_task *t, void *arg)
   return s->n == s->stop_after ? s->stop_value : 0;
 }
 
-static void seen_reset(seen *s)
-{
+static void seen_reset(seen *s) {
   memset(s, 0, sizeof(*s));
   s->r_cancel = 1;
 }
 
-START_TEST(foreach_visits_exactly_the_live_tasks)
-{
+START_TEST(foreach_visits_exactly_the_live_tasks) {
   rig r;
   victim v[FE_TASKS];
   exco_task *unnamed_handle;
@@ -242,8 +229,7 @@ START_TEST(foreach_visits_exactly_the_live_tasks)
     memset(&o, 0, sizeof(o));
     o.name = fe_names[i];
     victim_init(&v[i], V_AWAIT, &finished);
-    ck_assert_int_eq(exco_spawn(r.ex, fn_victim, &v[i], &o, &handles[i]),
-                     0);
+    ck_assert_int_eq(exco_spawn(r.ex, fn_victim, &v[i], &o, &handles[i]), 0);
   }
   /* Spawned and not yet polled: live, oldest first. */
   seen_reset(&s);
@@ -264,8 +250,8 @@ START_TEST(foreach_visits_exactly_the_live_tasks)
   ck_assert_int_eq(exco_promise_resolve(v[1].p, NULL), 0);
   ck_assert_int_eq(exco_promise_resolve(v[3].p, NULL), 0);
   victim_init(&unnamed, V_AWAIT, &finished);
-  ck_assert_int_eq(exco_spawn(r.ex, fn_victim, &unnamed, NULL,
-                              &unnamed_handle), 0);
+  ck_assert_int_eq(exco_spawn(r.ex, fn_victim, &unnamed, NULL, &unnamed_handle),
+                   0);
   ck_assert_int_eq(rig_run_until_idle(&r), FE_TASKS - 2 + 1);
   ck_assert_int_eq(finished, 2);
   seen_reset(&s);
@@ -318,8 +304,7 @@ START_TEST(foreach_visits_exactly_the_live_tasks)
 }
 END_TEST
 
-START_TEST(foreach_may_cancel)
-{
+START_TEST(foreach_may_cancel) {
   rig r;
   victim v[FE_TASKS];
   seen s;
@@ -360,8 +345,7 @@ END_TEST
 /* exco_executor_cancel_all                                                */
 /* ---------------------------------------------------------------------- */
 
-START_TEST(cancel_all_counts_unfinished_tasks)
-{
+START_TEST(cancel_all_counts_unfinished_tasks) {
   h_host h;
   h_ext *eq;
   victim w[3], u;
@@ -416,8 +400,7 @@ typedef struct ca_thread {
   int wait_failed;
 } ca_thread;
 
-static void *thread_cancel_all(void *arg)
-{
+static void *thread_cancel_all(void *arg) {
   ca_thread *c = arg;
 
   c->wait_failed = wait_at_least(c->waiting, (int)c->n) != 0;
@@ -425,8 +408,7 @@ static void *thread_cancel_all(void *arg)
   return NULL;
 }
 
-START_TEST(cancel_all_from_another_thread)
-{
+START_TEST(cancel_all_from_another_thread) {
   exco_executor *ex;
   victim v[CA_TASKS];
   atomic_int waiting;
@@ -473,16 +455,14 @@ typedef struct spawn_try {
   int r;
 } spawn_try;
 
-static void *thread_spawn(void *arg)
-{
+static void *thread_spawn(void *arg) {
   spawn_try *s = arg;
 
   s->r = exco_spawn(s->ex, fn_nothing, NULL, NULL, &s->out);
   return NULL;
 }
 
-START_TEST(close_local_with_pending_tasks)
-{
+START_TEST(close_local_with_pending_tasks) {
   exco_executor *ex;
   victim a, b, c;
   exco_task *ta, *out = SENTINEL;
@@ -547,8 +527,7 @@ START_TEST(close_local_with_pending_tasks)
 }
 END_TEST
 
-START_TEST(close_local_then_run_until_idle)
-{
+START_TEST(close_local_then_run_until_idle) {
   exco_executor *ex;
   victim a, b;
   closer cl;
@@ -583,22 +562,18 @@ typedef struct self_closer {
   int r_close_again;
 } self_closer;
 
-static void *fn_self_close(void *arg)
-{
+static void *fn_self_close(void *arg) {
   self_closer *s = arg;
 
-  s->r_close = exco_executor_close(exco_current_executor(), on_close,
-                                   s->cl);
+  s->r_close = exco_executor_close(exco_current_executor(), on_close, s->cl);
   s->calls_in_task = s->cl->calls;
-  s->r_close_again = exco_executor_close(exco_current_executor(), NULL,
-                                         NULL);
+  s->r_close_again = exco_executor_close(exco_current_executor(), NULL, NULL);
   /* This task is one of the live ones: cancelled too. */
   s->r_yield = exco_yield();
   return NULL;
 }
 
-START_TEST(close_local_from_inside_a_coroutine)
-{
+START_TEST(close_local_from_inside_a_coroutine) {
   exco_executor *ex;
   victim w;
   self_closer s;
@@ -626,8 +601,7 @@ START_TEST(close_local_from_inside_a_coroutine)
 }
 END_TEST
 
-START_TEST(close_with_no_live_task_calls_back_at_once)
-{
+START_TEST(close_with_no_live_task_calls_back_at_once) {
   exco_executor *ex;
   closer cl;
   h_host h;
@@ -664,8 +638,7 @@ START_TEST(close_with_no_live_task_calls_back_at_once)
 }
 END_TEST
 
-START_TEST(close_bad_executors)
-{
+START_TEST(close_bad_executors) {
   closer cl;
   exco_executor *d = exco_default_executor();
 
@@ -687,8 +660,7 @@ END_TEST
 
 /* The host's loop in its shutdown path: polls and drops until the close
  * callback has fired.  Returns 0, or -1 on a lost wakeup. */
-static int pump_until_closed(h_host *h, closer *cl, int *in_drop)
-{
+static int pump_until_closed(h_host *h, closer *cl, int *in_drop) {
   while (cl->calls == 0) {
     h_ext *e = h_host_pop(h);
     struct timespec deadline;
@@ -718,8 +690,7 @@ static int pump_until_closed(h_host *h, closer *cl, int *in_drop)
   return 0;
 }
 
-START_TEST(close_host_from_its_shutdown_path)
-{
+START_TEST(close_host_from_its_shutdown_path) {
   h_host h;
   victim a, b, c;
   h_flagged f;
@@ -749,8 +720,7 @@ START_TEST(close_host_from_its_shutdown_path)
   ck_assert_int_eq(exco_spawn(h.ex, fn_nothing, NULL, NULL, &out),
                    EXCO_ESHUTDOWN);
   ck_assert_ptr_eq(out, SENTINEL);
-  ck_assert_int_eq(exco_executor_close(h.ex, on_close, &cl),
-                   EXCO_EALREADY);
+  ck_assert_int_eq(exco_executor_close(h.ex, on_close, &cl), EXCO_EALREADY);
   ck_assert_int_eq(pump_until_closed(&h, &cl, &in_drop), 0);
   ck_assert_int_eq(cl.calls, 1);
   /* Inside the exco_drop() that let the last task go, after all of them
@@ -785,16 +755,14 @@ typedef struct holder {
   exco_hold *hold;
 } holder;
 
-static void *fn_hold(void *arg)
-{
+static void *fn_hold(void *arg) {
   holder *h = arg;
 
   h->hold = exco_hold_stack();
   return NULL;
 }
 
-START_TEST(close_host_waits_for_stack_hold)
-{
+START_TEST(close_host_waits_for_stack_hold) {
   h_host h;
   holder hd;
   closer cl;
@@ -838,15 +806,15 @@ typedef struct tloop tloop;
 
 struct tloop {
   exco_executor *ex;
-  pthread_t thread;      /* the loop thread (made the executor) */
+  pthread_t thread; /* the loop thread (made the executor) */
   int efd;
-  unsigned budget;       /* for exco_driver_run() */
+  unsigned budget; /* for exco_driver_run() */
   int scheduled;
-  int alive;             /* from keepalive */
+  int alive; /* from keepalive */
   int in_run, in_accept;
-  int seq;               /* stamps for ordering */
-  long runs;             /* exco_driver_run() calls */
-  long max_ready;        /* largest value it returned */
+  int seq;        /* stamps for ordering */
+  long runs;      /* exco_driver_run() calls */
+  long max_ready; /* largest value it returned */
   atomic_int n_schedule, n_notify;
   atomic_int off_thread; /* schedule, keepalive or close hook elsewhere */
   int ka[16];            /* keepalive values, in order */
@@ -859,16 +827,14 @@ struct tloop {
 
 enum { TL_IDLE = 0, TL_FREED = 1, TL_LOST = -1, TL_ERROR = -2 };
 
-static int on_loop_thread(tloop *l)
-{
+static int on_loop_thread(tloop *l) {
   if (pthread_equal(pthread_self(), l->thread))
     return 1;
   atomic_fetch_add(&l->off_thread, 1);
   return 0;
 }
 
-static void tl_schedule(void *data)
-{
+static void tl_schedule(void *data) {
   tloop *l = data;
 
   atomic_fetch_add(&l->n_schedule, 1);
@@ -876,8 +842,7 @@ static void tl_schedule(void *data)
     l->scheduled = 1;
 }
 
-static void tl_notify(void *data)
-{
+static void tl_notify(void *data) {
   tloop *l = data;
   uint64_t one = 1;
   ssize_t r;
@@ -887,8 +852,7 @@ static void tl_notify(void *data)
   (void)r;
 }
 
-static void tl_keepalive(void *data, int alive)
-{
+static void tl_keepalive(void *data, int alive) {
   tloop *l = data;
 
   if (!on_loop_thread(l))
@@ -899,8 +863,7 @@ static void tl_keepalive(void *data, int alive)
   l->alive = alive;
 }
 
-static void tl_close_hook(void *data)
-{
+static void tl_close_hook(void *data) {
   tloop *l = data;
 
   on_loop_thread(l);
@@ -911,16 +874,15 @@ static void tl_close_hook(void *data)
 }
 
 static const exco_driver_ops tl_ops = {
-  .version = EXCO_DRIVER_VERSION,
-  .name = "test-loop",
-  .schedule = tl_schedule,
-  .notify = tl_notify,
-  .keepalive = tl_keepalive,
-  .close = tl_close_hook,
+    .version = EXCO_DRIVER_VERSION,
+    .name = "test-loop",
+    .schedule = tl_schedule,
+    .notify = tl_notify,
+    .keepalive = tl_keepalive,
+    .close = tl_close_hook,
 };
 
-static void tl_init(tloop *l)
-{
+static void tl_init(tloop *l) {
   memset(l, 0, sizeof(*l));
   atomic_init(&l->n_schedule, 0);
   atomic_init(&l->n_notify, 0);
@@ -932,14 +894,12 @@ static void tl_init(tloop *l)
   ck_assert_ptr_nonnull(l->ex);
 }
 
-static void tl_fini(tloop *l)
-{
+static void tl_fini(tloop *l) {
   close(l->efd);
   l->efd = -1;
 }
 
-static int tl_run(tloop *l)
-{
+static int tl_run(tloop *l) {
   for (;;) {
     struct pollfd pfd;
     uint64_t v;
@@ -991,8 +951,7 @@ static int tl_run(tloop *l)
  * then the callback, and returns 1 (exco.h, exco_executor_close()).  So
  * nothing of it may happen inside the call.
  */
-static void tl_close_idle(tloop *l)
-{
+static void tl_close_idle(tloop *l) {
   closer cl;
   int hooks = l->hook_calls, notifies = atomic_load(&l->n_notify), r;
 
@@ -1020,8 +979,7 @@ typedef struct stepper {
   pthread_t ran_on;
 } stepper;
 
-static void *fn_stepper(void *arg)
-{
+static void *fn_stepper(void *arg) {
   stepper *s = arg;
   int i;
 
@@ -1035,8 +993,7 @@ static void *fn_stepper(void *arg)
   return NULL;
 }
 
-START_TEST(rq_runs_and_yields)
-{
+START_TEST(rq_runs_and_yields) {
   tloop l;
   stepper s[2];
   int i, call;
@@ -1053,8 +1010,7 @@ START_TEST(rq_runs_and_yields)
   /* Not run before the loop runs them. */
   ck_assert_int_eq(s[0].steps, 0);
   /* One call to arrange for a run, whichever way the spawns went. */
-  ck_assert_int_eq(atomic_load(&l.n_schedule) + atomic_load(&l.n_notify),
-                   1);
+  ck_assert_int_eq(atomic_load(&l.n_schedule) + atomic_load(&l.n_notify), 1);
   /* Each call polls each task once: the ones that yield wait for the
    * next call. */
   for (call = 1; call <= 3; call++) {
@@ -1080,22 +1036,19 @@ START_TEST(rq_runs_and_yields)
 }
 END_TEST
 
-static void *fn_count(void *arg)
-{
+static void *fn_count(void *arg) {
   ++*(int *)arg;
   return NULL;
 }
 
-START_TEST(rq_budget_is_honoured)
-{
+START_TEST(rq_budget_is_honoured) {
   tloop l;
   int ran = 0, i;
 
   tl_init(&l);
   for (i = 0; i < 10; i++)
     ck_assert_int_eq(exco_spawn(l.ex, fn_count, &ran, NULL, NULL), 0);
-  ck_assert_int_eq(atomic_load(&l.n_schedule) + atomic_load(&l.n_notify),
-                   1);
+  ck_assert_int_eq(atomic_load(&l.n_schedule) + atomic_load(&l.n_notify), 1);
   ck_assert_int_eq(exco_driver_live(l.ex), 10);
   ck_assert_int_eq(exco_driver_run(l.ex, 3), 7);
   ck_assert_int_eq(ran, 3);
@@ -1118,8 +1071,7 @@ START_TEST(rq_budget_is_honoured)
 }
 END_TEST
 
-START_TEST(rq_loop_with_budget)
-{
+START_TEST(rq_loop_with_budget) {
   enum { N = 30 };
   tloop l;
   stepper s[N];
@@ -1157,8 +1109,7 @@ typedef struct xwait {
   pthread_t ran_on;
 } xwait;
 
-static void *fn_xwait(void *arg)
-{
+static void *fn_xwait(void *arg) {
   xwait *w = arg;
 
   w->ran_on = pthread_self();
@@ -1176,8 +1127,7 @@ typedef struct xthread {
   int wait_failed;
 } xthread;
 
-static void *thread_resolve_all(void *arg)
-{
+static void *thread_resolve_all(void *arg) {
   xthread *x = arg;
   int i;
 
@@ -1192,8 +1142,7 @@ static void *thread_resolve_all(void *arg)
   return NULL;
 }
 
-START_TEST(rq_cross_thread_wakes_are_delivered)
-{
+START_TEST(rq_cross_thread_wakes_are_delivered) {
   tloop l;
   xwait w[XW_TASKS];
   xthread x;
@@ -1253,8 +1202,7 @@ typedef struct loop_closer {
   int calls_at_close;
 } loop_closer;
 
-static void close_after_first_run(tloop *l)
-{
+static void close_after_first_run(tloop *l) {
   loop_closer *lc = l->user;
 
   if (lc->done || l->runs < 2)
@@ -1266,8 +1214,7 @@ static void close_after_first_run(tloop *l)
   lc->r_close_again = exco_executor_close(l->ex, on_close, &lc->cl);
 }
 
-START_TEST(rq_close_from_the_loop_with_tasks_pending)
-{
+START_TEST(rq_close_from_the_loop_with_tasks_pending) {
   tloop l;
   victim a, b, c;
   loop_closer lc;
@@ -1324,8 +1271,7 @@ START_TEST(rq_close_from_the_loop_with_tasks_pending)
 }
 END_TEST
 
-START_TEST(rq_close_from_a_coroutine)
-{
+START_TEST(rq_close_from_a_coroutine) {
   tloop l;
   victim w;
   self_closer s;
@@ -1361,8 +1307,7 @@ START_TEST(rq_close_from_a_coroutine)
 }
 END_TEST
 
-START_TEST(rq_close_idle_and_foreach)
-{
+START_TEST(rq_close_idle_and_foreach) {
   tloop l;
   victim v;
   seen s;
@@ -1389,8 +1334,7 @@ START_TEST(rq_close_idle_and_foreach)
 }
 END_TEST
 
-START_TEST(rq_close_idle_frees_at_next_accept)
-{
+START_TEST(rq_close_idle_frees_at_next_accept) {
   tloop l;
   int ran = 0;
 
@@ -1411,8 +1355,7 @@ START_TEST(rq_close_idle_frees_at_next_accept)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("close");
   TCase *tc = h_tcase("foreach", 30);
 
@@ -1445,7 +1388,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

@@ -18,8 +18,7 @@ typedef struct rec {
   const char *name;
 } rec;
 
-static void *fn_record(void *arg)
-{
+static void *fn_record(void *arg) {
   rec *r = arg;
 
   r->ran++;
@@ -31,13 +30,12 @@ static void *fn_record(void *arg)
 
 typedef struct flagged {
   h_flag flag;
-  int before;    /* reached the await */
-  int after;     /* returned from the await */
-  int result;    /* what the await returned */
+  int before; /* reached the await */
+  int after;  /* returned from the await */
+  int result; /* what the await returned */
 } flagged;
 
-static void *fn_flagged(void *arg)
-{
+static void *fn_flagged(void *arg) {
   flagged *f = arg;
 
   f->before++;
@@ -48,8 +46,7 @@ static void *fn_flagged(void *arg)
 
 /* ---------------------------------------------------------------------- */
 
-START_TEST(spawn_calls_new_and_run_once)
-{
+START_TEST(spawn_calls_new_and_run_once) {
   h_host h;
   rec r = {0};
   exco_task *t = NULL;
@@ -89,8 +86,7 @@ START_TEST(spawn_calls_new_and_run_once)
 }
 END_TEST
 
-START_TEST(spawn_many_detached)
-{
+START_TEST(spawn_many_detached) {
   enum { N = 50 };
   h_host h;
   rec r[N];
@@ -122,8 +118,7 @@ typedef struct spawner {
   int err;
 } spawner;
 
-static void *thread_spawn(void *arg)
-{
+static void *thread_spawn(void *arg) {
   spawner *s = arg;
 
   s->self = pthread_self();
@@ -131,8 +126,7 @@ static void *thread_spawn(void *arg)
   return NULL;
 }
 
-START_TEST(spawn_from_other_thread_runs_there)
-{
+START_TEST(spawn_from_other_thread_runs_there) {
   h_host h;
   spawner s;
   pthread_t t;
@@ -155,8 +149,7 @@ START_TEST(spawn_from_other_thread_runs_there)
 }
 END_TEST
 
-START_TEST(poll_pending_then_done)
-{
+START_TEST(poll_pending_then_done) {
   h_host h;
   flagged f = {0};
   h_ext *e;
@@ -198,13 +191,12 @@ START_TEST(poll_pending_then_done)
 END_TEST
 
 typedef struct reent {
-  exco_task *started;   /* a task that has been polled and is pending */
-  exco_task *fresh;     /* a task never polled */
+  exco_task *started; /* a task that has been polled and is pending */
+  exco_task *fresh;   /* a task never polled */
   int self_poll, started_poll, self_drop, started_drop, fresh_drop;
 } reent;
 
-static void *fn_reent(void *arg)
-{
+static void *fn_reent(void *arg) {
   reent *r = arg;
 
   r->self_poll = exco_poll(exco_current());
@@ -215,8 +207,7 @@ static void *fn_reent(void *arg)
   return NULL;
 }
 
-START_TEST(poll_and_drop_from_coroutine)
-{
+START_TEST(poll_and_drop_from_coroutine) {
   h_host h;
   flagged b = {0};
   rec c = {0};
@@ -270,8 +261,7 @@ typedef struct spinner {
   int timed_out;
 } spinner;
 
-static void *fn_spin(void *arg)
-{
+static void *fn_spin(void *arg) {
   spinner *s = arg;
   double end = h_now() + h_wait_timeout();
 
@@ -292,16 +282,14 @@ typedef struct poller {
   int result;
 } poller;
 
-static void *thread_poll(void *arg)
-{
+static void *thread_poll(void *arg) {
   poller *p = arg;
 
   p->result = h_host_poll(p->h, p->e);
   return NULL;
 }
 
-START_TEST(poll_while_polled_elsewhere_is_busy)
-{
+START_TEST(poll_while_polled_elsewhere_is_busy) {
   h_host h;
   spinner s;
   poller p;
@@ -330,8 +318,7 @@ START_TEST(poll_while_polled_elsewhere_is_busy)
 }
 END_TEST
 
-START_TEST(drop_twice_while_referenced)
-{
+START_TEST(drop_twice_while_referenced) {
   h_host h;
   rec r = {0};
   flagged f = {0};
@@ -369,8 +356,7 @@ START_TEST(drop_twice_while_referenced)
 }
 END_TEST
 
-START_TEST(task_new_null_is_enomem)
-{
+START_TEST(task_new_null_is_enomem) {
   h_host h;
   rec r = {0};
   exco_task *t = NULL;
@@ -385,8 +371,8 @@ START_TEST(task_new_null_is_enomem)
   ck_assert_int_eq(r.ran, 0);
   /* Nothing was left behind: the executor can be freed and made again. */
   ck_assert_int_eq(exco_executor_free(h.ex), 0);
-  ck_assert_int_eq(exco_executor_new(&h.ex, h_task_new, h_task_run,
-                                     h_task_wake, &h), 0);
+  ck_assert_int_eq(
+      exco_executor_new(&h.ex, h_task_new, h_task_run, h_task_wake, &h), 0);
   h.fail_new = 0;
   ck_assert_int_eq(exco_spawn(h.ex, fn_record, &r, NULL, &t), 0);
   ck_assert_uint_eq(h.n_run, 1);
@@ -397,8 +383,7 @@ START_TEST(task_new_null_is_enomem)
 }
 END_TEST
 
-START_TEST(null_callbacks_are_einval)
-{
+START_TEST(null_callbacks_are_einval) {
   exco_executor *ex = NULL;
   h_host h;
 
@@ -409,24 +394,24 @@ START_TEST(null_callbacks_are_einval)
                    EXCO_EINVAL);
   ck_assert_int_eq(exco_executor_new(&ex, h_task_new, h_task_run, NULL, &h),
                    EXCO_EINVAL);
-  ck_assert_int_eq(exco_executor_new(NULL, h_task_new, h_task_run,
-                                     h_task_wake, &h), EXCO_EINVAL);
+  ck_assert_int_eq(
+      exco_executor_new(NULL, h_task_new, h_task_run, h_task_wake, &h),
+      EXCO_EINVAL);
   ck_assert_ptr_null(ex);
   ck_assert_int_eq(exco_executor_new_local(NULL), EXCO_EINVAL);
   ck_assert_int_eq(exco_init(NULL, h_task_run, h_task_wake, &h), EXCO_EINVAL);
   ck_assert_int_eq(exco_init(h_task_new, NULL, h_task_wake, &h), EXCO_EINVAL);
   ck_assert_int_eq(exco_init(h_task_new, h_task_run, NULL, &h), EXCO_EINVAL);
   /* Data may be NULL. */
-  ck_assert_int_eq(exco_executor_new(&ex, h_task_new, h_task_run,
-                                     h_task_wake, NULL), 0);
+  ck_assert_int_eq(
+      exco_executor_new(&ex, h_task_new, h_task_run, h_task_wake, NULL), 0);
   ck_assert_ptr_null(exco_executor_data(ex));
   ck_assert_int_eq(exco_executor_free(ex), 0);
   ck_assert_uint_eq(h.n_new, 0);
 }
 END_TEST
 
-START_TEST(executor_free_with_live_tasks_is_busy)
-{
+START_TEST(executor_free_with_live_tasks_is_busy) {
   h_host h;
   rec r = {0};
   flagged f = {0};
@@ -457,8 +442,7 @@ START_TEST(executor_free_with_live_tasks_is_busy)
 }
 END_TEST
 
-START_TEST(executor_data_and_live)
-{
+START_TEST(executor_data_and_live) {
   h_host h;
   exco_executor *local;
   rec r = {0};
@@ -482,8 +466,7 @@ START_TEST(executor_data_and_live)
 }
 END_TEST
 
-START_TEST(spawn_bad_arguments)
-{
+START_TEST(spawn_bad_arguments) {
   h_host h;
   rec r = {0};
   exco_spawn_opts o;
@@ -504,8 +487,7 @@ START_TEST(spawn_bad_arguments)
 }
 END_TEST
 
-START_TEST(null_task_handles)
-{
+START_TEST(null_task_handles) {
   ck_assert_int_eq(exco_poll(NULL), EXCO_EINVAL);
   ck_assert_int_eq(exco_drop(NULL), EXCO_EINVAL);
   ck_assert_int_eq(exco_task_done(NULL), EXCO_EINVAL);
@@ -515,8 +497,7 @@ START_TEST(null_task_handles)
 }
 END_TEST
 
-START_TEST(task_name)
-{
+START_TEST(task_name) {
   static const char name[] = "worker-7";
   h_host h;
   rec r = {0}, r2 = {0};
@@ -540,8 +521,7 @@ START_TEST(task_name)
 }
 END_TEST
 
-START_TEST(context_backend_name)
-{
+START_TEST(context_backend_name) {
   const char *b = exco_context_backend();
 
   ck_assert_ptr_nonnull(b);
@@ -550,8 +530,7 @@ START_TEST(context_backend_name)
 END_TEST
 
 /* Must run before init_sets_default_executor in no-fork mode. */
-START_TEST(default_executor_is_local_before_init)
-{
+START_TEST(default_executor_is_local_before_init) {
   exco_executor *d = exco_default_executor();
   rec r = {0};
 
@@ -573,8 +552,7 @@ END_TEST
  * is static. */
 static h_host init_host;
 
-START_TEST(init_sets_default_executor)
-{
+START_TEST(init_sets_default_executor) {
   h_host *h = &init_host;
   exco_executor *d;
   rec r = {0};
@@ -614,8 +592,7 @@ START_TEST(init_sets_default_executor)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("contract");
   TCase *tc = h_tcase("spawn-poll-drop", 30);
 
@@ -645,7 +622,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

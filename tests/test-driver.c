@@ -33,34 +33,29 @@ static _Alignas(64) unsigned char not_a_handle[8192];
 #define NOT_AN_EXECUTOR ((exco_executor *)(void *)not_a_handle)
 
 /* Waits on the clock until exco_driver_now_ns() >= @t. */
-static void wait_until_ns(uint64_t t)
-{
+static void wait_until_ns(uint64_t t) {
   uint64_t now;
 
   while ((now = exco_driver_now_ns()) < t) {
     uint64_t d = t - now;
-    struct timespec ts = { (time_t)(d / (1000 * MS)),
-                           (long)(d % (1000 * MS)) };
+    struct timespec ts = {(time_t)(d / (1000 * MS)), (long)(d % (1000 * MS))};
 
     nanosleep(&ts, NULL);
   }
 }
 
-static uint64_t mono_ns(void)
-{
+static uint64_t mono_ns(void) {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 * MS + (uint64_t)ts.tv_nsec;
 }
 
-static void noop_data(void *data)
-{
+static void noop_data(void *data) {
   (void)data;
 }
 
-static void *fn_count(void *arg)
-{
+static void *fn_count(void *arg) {
   ++*(int *)arg;
   return NULL;
 }
@@ -69,8 +64,7 @@ typedef struct closer {
   int calls;
 } closer;
 
-static void on_close(void *arg)
-{
+static void on_close(void *arg) {
   ((closer *)arg)->calls++;
 }
 
@@ -80,9 +74,8 @@ static void on_close(void *arg)
  * exco_executor_close(); test-close's rq_close_idle_frees_at_next_accept
  * checks the order of hook and callback).
  */
-static void close_rq_idle(exco_executor *ex)
-{
-  closer cl = { 0 };
+static void close_rq_idle(exco_executor *ex) {
+  closer cl = {0};
 
   ck_assert_int_eq(exco_executor_close(ex, on_close, &cl), 0);
   ck_assert_int_eq(cl.calls, 0);
@@ -95,41 +88,38 @@ static void close_rq_idle(exco_executor *ex)
 /* ---------------------------------------------------------------------- */
 
 static const exco_driver_ops contract_ops = {
-  .version = EXCO_DRIVER_VERSION,
-  .name = "test-contract",
-  .task_new = h_task_new,
-  .task_run = h_task_run,
-  .task_wake = h_task_wake,
+    .version = EXCO_DRIVER_VERSION,
+    .name = "test-contract",
+    .task_new = h_task_new,
+    .task_run = h_task_run,
+    .task_wake = h_task_wake,
 };
 
 /* The same contents at another address. */
 static const exco_driver_ops contract_ops_twin = {
-  .version = EXCO_DRIVER_VERSION,
-  .name = "test-contract",
-  .task_new = h_task_new,
-  .task_run = h_task_run,
-  .task_wake = h_task_wake,
+    .version = EXCO_DRIVER_VERSION,
+    .name = "test-contract",
+    .task_new = h_task_new,
+    .task_run = h_task_run,
+    .task_wake = h_task_wake,
 };
 
 static const exco_driver_ops rq_ops = {
-  .version = EXCO_DRIVER_VERSION,
-  .name = NULL,
-  .schedule = noop_data,
-  .notify = noop_data,
+    .version = EXCO_DRIVER_VERSION,
+    .name = NULL,
+    .schedule = noop_data,
+    .notify = noop_data,
 };
 
 /* Expects exco_driver_executor_new() to refuse @ops. */
-static void expect_refused(const exco_driver_ops *ops, const char *what)
-{
+static void expect_refused(const exco_driver_ops *ops, const char *what) {
   exco_executor *ex = NULL;
   int r = exco_driver_executor_new(&ex, ops, NULL);
 
-  ck_assert_msg(r == EXCO_EINVAL, "%s: got %d, expected EXCO_EINVAL", what,
-                r);
+  ck_assert_msg(r == EXCO_EINVAL, "%s: got %d, expected EXCO_EINVAL", what, r);
 }
 
-START_TEST(executor_new_checks_its_arguments)
-{
+START_TEST(executor_new_checks_its_arguments) {
   exco_driver_ops o;
   exco_executor *ex = NULL;
 
@@ -190,24 +180,21 @@ typedef struct lookup {
   void *data;
 } lookup;
 
-static void *thread_lookup(void *arg)
-{
+static void *thread_lookup(void *arg) {
   lookup *l = arg;
 
   l->data = exco_driver_data(l->ex, &contract_ops);
   return NULL;
 }
 
-START_TEST(driver_data_matches_ops_by_address)
-{
+START_TEST(driver_data_matches_ops_by_address) {
   int token_a, token_b;
   exco_executor *a, *b, *local, *cb;
   h_host h;
   lookup lk;
   pthread_t t;
 
-  ck_assert_int_eq(exco_driver_executor_new(&a, &contract_ops, &token_a),
-                   0);
+  ck_assert_int_eq(exco_driver_executor_new(&a, &contract_ops, &token_a), 0);
   ck_assert_int_eq(exco_driver_executor_new(&b, &rq_ops, &token_b), 0);
   ck_assert_int_eq(exco_executor_new_local(&local), 0);
   h_host_init(&h);
@@ -260,8 +247,7 @@ typedef struct inside {
   int r_sleep;
 } inside;
 
-static void *fn_inside(void *arg)
-{
+static void *fn_inside(void *arg) {
   inside *in = arg;
   exco_executor *ex = exco_current_executor();
 
@@ -273,12 +259,11 @@ static void *fn_inside(void *arg)
   return NULL;
 }
 
-START_TEST(contract_driver_runs_tasks)
-{
+START_TEST(contract_driver_runs_tasks) {
   h_host h;
   h_flagged f;
   inside in;
-  closer cl = { 0 };
+  closer cl = {0};
 
   memset(&f, 0, sizeof(f));
   memset(&in, 0, sizeof(in));
@@ -323,8 +308,7 @@ typedef struct nested_run {
   int r_own, r_other, r_fire;
 } nested_run;
 
-static void *fn_nested_run(void *arg)
-{
+static void *fn_nested_run(void *arg) {
   nested_run *n = arg;
 
   n->r_own = exco_driver_run(exco_current_executor(), 0);
@@ -332,8 +316,7 @@ static void *fn_nested_run(void *arg)
   return NULL;
 }
 
-START_TEST(run_queue_calls_on_wrong_executors)
-{
+START_TEST(run_queue_calls_on_wrong_executors) {
   exco_executor *local, *a, *b;
   nested_run n;
   int ran = 0;
@@ -372,8 +355,7 @@ START_TEST(run_queue_calls_on_wrong_executors)
 }
 END_TEST
 
-START_TEST(now_ns_is_the_monotonic_clock)
-{
+START_TEST(now_ns_is_the_monotonic_clock) {
   uint64_t a0 = mono_ns(), n0 = exco_driver_now_ns(), a1 = mono_ns();
   int64_t m;
   uint64_t n1;
@@ -406,8 +388,7 @@ typedef struct att_seen {
   void *v_missing;
 } att_seen;
 
-static void *fn_attachment(void *arg)
-{
+static void *fn_attachment(void *arg) {
   att_seen *s = arg;
   exco_executor *ex = exco_current_executor();
 
@@ -422,8 +403,7 @@ typedef struct att_thread {
   void *v;
 } att_thread;
 
-static void *thread_attach(void *arg)
-{
+static void *thread_attach(void *arg) {
   att_thread *a = arg;
 
   a->r_attach = exco_executor_attach(a->ex, &keys[1], V(0x11));
@@ -431,8 +411,7 @@ static void *thread_attach(void *arg)
   return NULL;
 }
 
-START_TEST(attachments)
-{
+START_TEST(attachments) {
   exco_executor *ex, *other;
   att_seen s;
   att_thread at;
@@ -446,8 +425,7 @@ START_TEST(attachments)
 
   ck_assert_int_eq(exco_executor_attach(ex, &keys[0], V(0x10)), 0);
   ck_assert_ptr_eq(exco_executor_attachment(ex, &keys[0]), V(0x10));
-  ck_assert_int_eq(exco_executor_attach(ex, &keys[0], V(0x99)),
-                   EXCO_EBUSY);
+  ck_assert_int_eq(exco_executor_attach(ex, &keys[0], V(0x99)), EXCO_EBUSY);
   ck_assert_ptr_eq(exco_executor_attachment(ex, &keys[0]), V(0x10));
   /* Per executor. */
   ck_assert_ptr_null(exco_executor_attachment(other, &keys[0]));
@@ -465,8 +443,8 @@ START_TEST(attachments)
   /* Fill the slots, then one too many. */
   for (i = 2; i < EXCO_ATTACH_MAX; i++)
     ck_assert_int_eq(exco_executor_attach(ex, &keys[i], V(0x10 + i)), 0);
-  ck_assert_int_eq(exco_executor_attach(ex, &keys[EXCO_ATTACH_MAX],
-                                        V(0x50)), EXCO_ENOMEM);
+  ck_assert_int_eq(exco_executor_attach(ex, &keys[EXCO_ATTACH_MAX], V(0x50)),
+                   EXCO_ENOMEM);
   ck_assert_ptr_null(exco_executor_attachment(ex, &keys[EXCO_ATTACH_MAX]));
   for (i = 0; i < EXCO_ATTACH_MAX; i++)
     ck_assert_ptr_eq(exco_executor_attachment(ex, &keys[i]), V(0x10 + i));
@@ -474,14 +452,13 @@ START_TEST(attachments)
   ck_assert_int_eq(exco_executor_detach(ex, &keys[1]), 0);
   ck_assert_ptr_null(exco_executor_attachment(ex, &keys[1]));
   ck_assert_int_eq(exco_executor_detach(ex, &keys[1]), EXCO_EINVAL);
-  ck_assert_int_eq(exco_executor_attach(ex, &keys[EXCO_ATTACH_MAX],
-                                        V(0x50)), 0);
+  ck_assert_int_eq(exco_executor_attach(ex, &keys[EXCO_ATTACH_MAX], V(0x50)),
+                   0);
   ck_assert_ptr_eq(exco_executor_attachment(ex, &keys[EXCO_ATTACH_MAX]),
                    V(0x50));
 
   /* Bad arguments. */
-  ck_assert_int_eq(exco_executor_attach(NULL, &keys[1], V(1)),
-                   EXCO_EINVAL);
+  ck_assert_int_eq(exco_executor_attach(NULL, &keys[1], V(1)), EXCO_EINVAL);
   ck_assert_int_eq(exco_executor_attach(ex, NULL, V(1)), EXCO_EINVAL);
   ck_assert_int_eq(exco_executor_attach(ex, &keys[1], NULL), EXCO_EINVAL);
   ck_assert_int_eq(exco_executor_attach(NOT_AN_EXECUTOR, &keys[1], V(1)),
@@ -519,31 +496,27 @@ typedef struct tdrv {
   exco_executor *ex;
   pthread_t thread;
   atomic_int n_schedule, n_notify, n_arm, off_thread;
-  uint64_t due;          /* the last arming */
+  uint64_t due; /* the last arming */
   int hook_calls;
 } tdrv;
 
-static void td_check_thread(tdrv *t)
-{
+static void td_check_thread(tdrv *t) {
   if (!pthread_equal(pthread_self(), t->thread))
     atomic_fetch_add(&t->off_thread, 1);
 }
 
-static void td_schedule(void *data)
-{
+static void td_schedule(void *data) {
   tdrv *t = data;
 
   td_check_thread(t);
   atomic_fetch_add(&t->n_schedule, 1);
 }
 
-static void td_notify(void *data)
-{
+static void td_notify(void *data) {
   atomic_fetch_add(&((tdrv *)data)->n_notify, 1);
 }
 
-static void td_arm(void *data, uint64_t due)
-{
+static void td_arm(void *data, uint64_t due) {
   tdrv *t = data;
 
   td_check_thread(t);
@@ -551,22 +524,20 @@ static void td_arm(void *data, uint64_t due)
   atomic_fetch_add(&t->n_arm, 1);
 }
 
-static void td_close(void *data)
-{
+static void td_close(void *data) {
   ((tdrv *)data)->hook_calls++;
 }
 
 static const exco_driver_ops td_ops = {
-  .version = EXCO_DRIVER_VERSION,
-  .name = "test-timers",
-  .schedule = td_schedule,
-  .notify = td_notify,
-  .timer_arm = td_arm,
-  .close = td_close,
+    .version = EXCO_DRIVER_VERSION,
+    .name = "test-timers",
+    .schedule = td_schedule,
+    .notify = td_notify,
+    .timer_arm = td_arm,
+    .close = td_close,
 };
 
-static void td_init(tdrv *t)
-{
+static void td_init(tdrv *t) {
   memset(t, 0, sizeof(*t));
   atomic_init(&t->n_schedule, 0);
   atomic_init(&t->n_notify, 0);
@@ -576,8 +547,7 @@ static void td_init(tdrv *t)
   ck_assert_int_eq(exco_driver_executor_new(&t->ex, &td_ops, t), 0);
 }
 
-static void td_fini(tdrv *t)
-{
+static void td_fini(tdrv *t) {
   ck_assert_int_eq(exco_driver_live(t->ex), 0);
   /* exco's helper thread never fired this executor's timers. */
   ck_assert_int_eq(atomic_load(&t->n_notify), 0);
@@ -589,14 +559,13 @@ static void td_fini(tdrv *t)
 
 typedef struct tsleeper {
   uint64_t ms;
-  exco_promise *p;       /* if set: await it under a deadline of ms */
+  exco_promise *p; /* if set: await it under a deadline of ms */
   uint64_t before, after;
   int r;
   int done;
 } tsleeper;
 
-static void *fn_tsleeper(void *arg)
-{
+static void *fn_tsleeper(void *arg) {
   tsleeper *s = arg;
 
   s->before = exco_driver_now_ns();
@@ -611,8 +580,7 @@ static void *fn_tsleeper(void *arg)
   return NULL;
 }
 
-START_TEST(timer_arm_gets_the_due_time_and_fire_wakes)
-{
+START_TEST(timer_arm_gets_the_due_time_and_fire_wakes) {
   tdrv t;
   tsleeper s;
   uint64_t ran_at, now;
@@ -662,8 +630,7 @@ START_TEST(timer_arm_gets_the_due_time_and_fire_wakes)
 }
 END_TEST
 
-START_TEST(timer_arm_follows_the_earliest_timer)
-{
+START_TEST(timer_arm_follows_the_earliest_timer) {
   tdrv t;
   tsleeper late, early;
   uint64_t ran_at;
@@ -710,8 +677,7 @@ START_TEST(timer_arm_follows_the_earliest_timer)
 }
 END_TEST
 
-START_TEST(timer_arm_drives_deadlines)
-{
+START_TEST(timer_arm_drives_deadlines) {
   tdrv t;
   tsleeper d;
 
@@ -734,8 +700,7 @@ START_TEST(timer_arm_drives_deadlines)
 }
 END_TEST
 
-START_TEST(timer_arm_cancelled_sleep_leaves_no_timer)
-{
+START_TEST(timer_arm_cancelled_sleep_leaves_no_timer) {
   tdrv t;
   tsleeper s;
   exco_task *task;
@@ -774,8 +739,7 @@ typedef struct thost {
   uint64_t due;
 } thost;
 
-static void th_arm(void *data, uint64_t due)
-{
+static void th_arm(void *data, uint64_t due) {
   thost *t = data;
 
   t->n_arm++;
@@ -783,16 +747,15 @@ static void th_arm(void *data, uint64_t due)
 }
 
 static const exco_driver_ops th_ops = {
-  .version = EXCO_DRIVER_VERSION,
-  .name = "test-contract-timers",
-  .task_new = h_task_new,
-  .task_run = h_task_run,
-  .task_wake = h_task_wake,
-  .timer_arm = th_arm,
+    .version = EXCO_DRIVER_VERSION,
+    .name = "test-contract-timers",
+    .task_new = h_task_new,
+    .task_run = h_task_run,
+    .task_wake = h_task_wake,
+    .timer_arm = th_arm,
 };
 
-START_TEST(timer_arm_on_a_contract_driver)
-{
+START_TEST(timer_arm_on_a_contract_driver) {
   thost th;
   tsleeper s;
   unsigned long wakes;
@@ -822,8 +785,7 @@ START_TEST(timer_arm_on_a_contract_driver)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("driver");
   TCase *tc = h_tcase("ops", 30);
 
@@ -845,7 +807,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

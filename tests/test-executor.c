@@ -18,8 +18,7 @@ typedef struct counter {
   int errors;
 } counter;
 
-static void *fn_count(void *arg)
-{
+static void *fn_count(void *arg) {
   counter *c = arg;
   int i;
 
@@ -31,8 +30,7 @@ static void *fn_count(void *arg)
   return NULL;
 }
 
-START_TEST(run_completes_all_tasks)
-{
+START_TEST(run_completes_all_tasks) {
   enum { N = 100 };
   exco_executor *ex;
   counter c[N];
@@ -64,18 +62,16 @@ typedef struct waiter {
   void *value;
 } waiter;
 
-static void *fn_wait(void *arg)
-{
+static void *fn_wait(void *arg) {
   waiter *w = arg;
 
   w->r = exco_promise_await(w->p, &w->value);
   return NULL;
 }
 
-START_TEST(run_until_idle_returns_live_count)
-{
+START_TEST(run_until_idle_returns_live_count) {
   exco_executor *ex;
-  counter c1 = { 0, 0, 0 }, c2 = { 3, 0, 0 };
+  counter c1 = {0, 0, 0}, c2 = {3, 0, 0};
   waiter w1, w2;
 
   memset(&w1, 0, sizeof(w1));
@@ -108,12 +104,11 @@ END_TEST
 typedef struct sleeper {
   pthread_t main;
   exco_promise *p;
-  double cpu_s;       /* CPU time the main thread used in the window */
+  double cpu_s; /* CPU time the main thread used in the window */
   int err;
 } sleeper;
 
-static double thread_cpu(pthread_t t)
-{
+static double thread_cpu(pthread_t t) {
   clockid_t id;
   struct timespec ts;
 
@@ -122,10 +117,9 @@ static double thread_cpu(pthread_t t)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void *thread_sleeper(void *arg)
-{
+static void *thread_sleeper(void *arg) {
   sleeper *s = arg;
-  struct timespec window = { 0, 300 * 1000 * 1000 };
+  struct timespec window = {0, 300 * 1000 * 1000};
   double c0, c1;
 
   /* The sleep only opens a window to measure in; nothing depends on its
@@ -141,8 +135,7 @@ static void *thread_sleeper(void *arg)
   return NULL;
 }
 
-START_TEST(run_sleeps_while_tasks_wait)
-{
+START_TEST(run_sleeps_while_tasks_wait) {
   exco_executor *ex;
   waiter w;
   sleeper s;
@@ -170,8 +163,7 @@ START_TEST(run_sleeps_while_tasks_wait)
 }
 END_TEST
 
-START_TEST(host_executor_has_no_run)
-{
+START_TEST(host_executor_has_no_run) {
   h_host h;
 
   h_host_init(&h);
@@ -186,8 +178,7 @@ typedef struct inner {
   int r_run_own, r_run_other, r_idle_own, r_idle_other, r_run_null;
 } inner;
 
-static void *fn_inner_run(void *arg)
-{
+static void *fn_inner_run(void *arg) {
   inner *i = arg;
 
   i->r_run_own = exco_run(exco_current_executor());
@@ -198,11 +189,10 @@ static void *fn_inner_run(void *arg)
   return NULL;
 }
 
-START_TEST(run_inside_coroutine_is_busy)
-{
+START_TEST(run_inside_coroutine_is_busy) {
   exco_executor *ex;
   inner i;
-  counter c = { 1, 0, 0 };
+  counter c = {1, 0, 0};
 
   memset(&i, 0, sizeof(i));
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
@@ -224,10 +214,9 @@ START_TEST(run_inside_coroutine_is_busy)
 }
 END_TEST
 
-START_TEST(free_local_with_live_tasks_is_busy)
-{
+START_TEST(free_local_with_live_tasks_is_busy) {
   exco_executor *ex;
-  counter c = { 2, 0, 0 };
+  counter c = {2, 0, 0};
 
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
   ck_assert_int_eq(exco_spawn(ex, fn_count, &c, NULL, NULL), 0);
@@ -248,8 +237,7 @@ typedef struct spawn_later {
   int r_spawn;
 } spawn_later;
 
-static void *fn_resolve(void *arg)
-{
+static void *fn_resolve(void *arg) {
   exco_promise *p = arg;
 
   exco_promise_resolve(p, V(11));
@@ -257,16 +245,14 @@ static void *fn_resolve(void *arg)
   return NULL;
 }
 
-static void *thread_spawn_into(void *arg)
-{
+static void *thread_spawn_into(void *arg) {
   spawn_later *s = arg;
 
   s->r_spawn = exco_spawn(s->ex, fn_resolve, s->p, NULL, NULL);
   return NULL;
 }
 
-START_TEST(spawn_into_running_executor_from_other_thread)
-{
+START_TEST(spawn_into_running_executor_from_other_thread) {
   long rounds = h_scale(200), i;
   exco_executor *ex;
 
@@ -311,8 +297,7 @@ typedef struct relay {
 } relay;
 
 /* A token goes once around the ring of executors. */
-static void *fn_relay(void *arg)
-{
+static void *fn_relay(void *arg) {
   relay *rl = arg;
   ring *rg = rl->ring;
   exco_promise *next = rg->p[(rl->id + 1) % LOOPS];
@@ -322,8 +307,7 @@ static void *fn_relay(void *arg)
     rl->r_await = exco_promise_await(rg->p[0], &rl->got);
   } else {
     rl->r_await = exco_promise_await(rg->p[rl->id], &rl->got);
-    rl->r_resolve =
-        exco_promise_resolve(next, V((uintptr_t)rl->got + 1));
+    rl->r_resolve = exco_promise_resolve(next, V((uintptr_t)rl->got + 1));
   }
   return NULL;
 }
@@ -336,8 +320,7 @@ typedef struct loop {
   long spawn_errors;
 } loop;
 
-static void *thread_loop(void *arg)
-{
+static void *thread_loop(void *arg) {
   loop *l = arg;
   exco_executor *ex;
   int i;
@@ -358,8 +341,7 @@ static void *thread_loop(void *arg)
   return NULL;
 }
 
-START_TEST(executors_on_several_threads)
-{
+START_TEST(executors_on_several_threads) {
   ring rg;
   loop l[LOOPS];
   pthread_t t[LOOPS];
@@ -399,8 +381,7 @@ START_TEST(executors_on_several_threads)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("executor");
   TCase *tc = h_tcase("local", 60);
 
@@ -419,7 +400,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

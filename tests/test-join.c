@@ -13,14 +13,13 @@
 
 typedef struct joiner {
   exco_task *target;
-  int release;        /* release the join handle after joining */
+  int release; /* release the join handle after joining */
   int r;
   void *result;
   int done;
 } joiner;
 
-static void *fn_joiner(void *arg)
-{
+static void *fn_joiner(void *arg) {
   joiner *j = arg;
 
   j->r = exco_join(j->target, &j->result);
@@ -35,8 +34,7 @@ typedef struct worker {
   void *value;
 } worker;
 
-static void *fn_worker(void *arg)
-{
+static void *fn_worker(void *arg) {
   worker *w = arg;
   int i;
 
@@ -45,10 +43,9 @@ static void *fn_worker(void *arg)
   return w->value;
 }
 
-START_TEST(join_waits_for_result)
-{
+START_TEST(join_waits_for_result) {
   exco_executor *ex;
-  worker w = { 3, V(42) };
+  worker w = {3, V(42)};
   joiner j;
 
   memset(&j, 0, sizeof(j));
@@ -65,10 +62,9 @@ START_TEST(join_waits_for_result)
 }
 END_TEST
 
-START_TEST(join_finished_and_dropped_task)
-{
+START_TEST(join_finished_and_dropped_task) {
   h_host h;
-  worker w = { 0, V(43) };
+  worker w = {0, V(43)};
   joiner j;
   exco_task *t;
 
@@ -103,8 +99,7 @@ typedef struct selfjoin {
   exco_task *other;
 } selfjoin;
 
-static void *fn_selfjoin(void *arg)
-{
+static void *fn_selfjoin(void *arg) {
   selfjoin *s = arg;
   void *res = V(1);
 
@@ -114,10 +109,9 @@ static void *fn_selfjoin(void *arg)
   return NULL;
 }
 
-START_TEST(join_self_and_bad_arguments)
-{
+START_TEST(join_self_and_bad_arguments) {
   exco_executor *ex;
-  worker w = { 0, V(1) };
+  worker w = {0, V(1)};
   selfjoin s;
 
   memset(&s, 0, sizeof(s));
@@ -133,10 +127,9 @@ START_TEST(join_self_and_bad_arguments)
 }
 END_TEST
 
-START_TEST(release_without_join)
-{
+START_TEST(release_without_join) {
   exco_executor *ex;
-  worker w = { 2, V(1) };
+  worker w = {2, V(1)};
   exco_task *t1, *t2;
 
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
@@ -160,23 +153,21 @@ typedef struct runner {
   int r;
 } runner;
 
-static void *thread_run(void *arg)
-{
+static void *thread_run(void *arg) {
   runner *r = arg;
 
   r->r = exco_run(r->ex);
   return NULL;
 }
 
-START_TEST(join_task_on_other_thread)
-{
+START_TEST(join_task_on_other_thread) {
   long rounds = h_scale(200), i;
   exco_executor *a, *b;
 
   ck_assert_int_eq(exco_executor_new_local(&a), 0);
   ck_assert_int_eq(exco_executor_new_local(&b), 0);
   for (i = 0; i < rounds; i++) {
-    worker w = { (int)(i % 7), V(i + 100) };
+    worker w = {(int)(i % 7), V(i + 100)};
     joiner j;
     runner ra;
     pthread_t t;
@@ -205,16 +196,14 @@ typedef struct host_runner {
   int r;
 } host_runner;
 
-static void *thread_host_run(void *arg)
-{
+static void *thread_host_run(void *arg) {
   host_runner *r = arg;
 
   r->r = h_host_run(r->h);
   return NULL;
 }
 
-START_TEST(join_task_on_host_executor_other_thread)
-{
+START_TEST(join_task_on_host_executor_other_thread) {
   long rounds = h_scale(100), i;
   exco_executor *b;
   h_host h;
@@ -222,7 +211,7 @@ START_TEST(join_task_on_host_executor_other_thread)
   h_host_init(&h);
   ck_assert_int_eq(exco_executor_new_local(&b), 0);
   for (i = 0; i < rounds; i++) {
-    worker w = { (int)(i % 5), V(i + 7) };
+    worker w = {(int)(i % 5), V(i + 7)};
     joiner j;
     host_runner hr;
     pthread_t t;
@@ -245,10 +234,9 @@ START_TEST(join_task_on_host_executor_other_thread)
 }
 END_TEST
 
-START_TEST(task_done_states)
-{
+START_TEST(task_done_states) {
   exco_executor *ex;
-  worker w = { 2, V(0) };
+  worker w = {2, V(0)};
   exco_task *t;
 
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
@@ -261,8 +249,7 @@ START_TEST(task_done_states)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("join");
   TCase *tc = h_tcase("join", 60);
 
@@ -277,7 +264,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

@@ -17,14 +17,13 @@
 #define WALK_MAX 5000
 
 /* Returned by a scenario for a broken promise other than ENOMEM. */
-#define E_STUCK (-10001)      /* a task never finished */
-#define E_HOST_LEAK (-10002)  /* task_new called for a spawn that failed */
-#define E_BAD (-10003)        /* an unexpected return value */
+#define E_STUCK (-10001)     /* a task never finished */
+#define E_HOST_LEAK (-10002) /* task_new called for a spawn that failed */
+#define E_BAD (-10003)       /* an unexpected return value */
 
 /* Folds a result into the first error seen: 0 and ENOMEM are expected,
  * anything else is E_BAD. */
-static void fold(int *err, int r)
-{
+static void fold(int *err, int r) {
   if (r == 0)
     return;
   if (r != EXCO_ENOMEM)
@@ -36,8 +35,7 @@ static void fold(int *err, int r)
 /* Runs @op with allocation n failing, for n = 1, 2, ... until an op runs
  * with no allocation failing; it must then succeed.  Every failing run must
  * return 0 or EXCO_ENOMEM and leave nothing behind. */
-static void walk(const char *name, int (*op)(void))
-{
+static void walk(const char *name, int (*op)(void)) {
   long n, enomem = 0, maps0, guards0;
 
   maps0 = h_map_count(0);
@@ -51,8 +49,8 @@ static void walk(const char *name, int (*op)(void))
     outstanding = h_alloc_outstanding();
     failed = h_alloc_failed();
     h_alloc_restore();
-    ck_assert_msg(outstanding == 0, "%s: N=%ld: %ld blocks leaked (r=%d)",
-                  name, n, outstanding, r);
+    ck_assert_msg(outstanding == 0, "%s: N=%ld: %ld blocks leaked (r=%d)", name,
+                  n, outstanding, r);
     if (!failed) {
       ck_assert_msg(r == 0, "%s: no allocation failed, got %d", name, r);
       break;
@@ -62,8 +60,7 @@ static void walk(const char *name, int (*op)(void))
     if (r == EXCO_ENOMEM)
       enomem++;
   }
-  ck_assert_msg(n < WALK_MAX, "%s: still allocating after %d", name,
-                WALK_MAX);
+  ck_assert_msg(n < WALK_MAX, "%s: still allocating after %d", name, WALK_MAX);
   /* Every op here allocates, so some run must have failed. */
   ck_assert_msg(enomem > 0, "%s: no run returned EXCO_ENOMEM", name);
   /* Stacks of failed spawns and freed executors were unmapped.  (A
@@ -72,8 +69,8 @@ static void walk(const char *name, int (*op)(void))
   ck_assert_msg(h_map_count(1) - guards0 < 2, "%s: guard pages grew by %ld",
                 name, h_map_count(1) - guards0);
   if (!H_SANITIZED)
-    ck_assert_msg(h_map_count(0) - maps0 < 8, "%s: mappings grew by %ld",
-                  name, h_map_count(0) - maps0);
+    ck_assert_msg(h_map_count(0) - maps0 < 8, "%s: mappings grew by %ld", name,
+                  h_map_count(0) - maps0);
   if (getenv("EXCO_TEST_OOM_VERBOSE") != NULL)
     fprintf(stderr, "%s: %ld allocations walked, %ld ENOMEM\n", name, n - 1,
             enomem);
@@ -85,8 +82,7 @@ static void walk(const char *name, int (*op)(void))
 
 /* Makes @h's executor on the recording host, or returns the error with
  * @h freed. */
-static int host_open(h_host *h)
-{
+static int host_open(h_host *h) {
   int r;
 
   h_host_init_bare(h);
@@ -98,8 +94,7 @@ static int host_open(h_host *h)
 
 /* Frees what host_open() made; returns @err, or the broken promise the
  * host or the free found. */
-static int host_close(h_host *h, int err)
-{
+static int host_close(h_host *h, int err) {
   /* A host handle made by task_new for a spawn that then failed could
    * never be given back: there is no task_free callback. */
   if (h->n_new != h->n_run)
@@ -110,8 +105,7 @@ static int host_close(h_host *h, int err)
   return err;
 }
 
-static int op_executor_new(void)
-{
+static int op_executor_new(void) {
   h_host h;
   int r;
 
@@ -123,8 +117,7 @@ static int op_executor_new(void)
   return r;
 }
 
-static int op_executor_new_local(void)
-{
+static int op_executor_new_local(void) {
   exco_executor *ex;
   int r = exco_executor_new_local(&ex);
 
@@ -133,8 +126,7 @@ static int op_executor_new_local(void)
   return r;
 }
 
-static int op_promise_new(void)
-{
+static int op_promise_new(void) {
   exco_promise *p;
   int r = exco_promise_new(&p);
 
@@ -147,13 +139,11 @@ static int op_promise_new(void)
   return r;
 }
 
-static void *fn_nothing(void *arg)
-{
+static void *fn_nothing(void *arg) {
   return arg;
 }
 
-static int op_spawn_host(void)
-{
+static int op_spawn_host(void) {
   h_host h;
   exco_task *t = NULL;
   int r;
@@ -170,8 +160,7 @@ static int op_spawn_host(void)
   return host_close(&h, r);
 }
 
-static int op_spawn_local_noguard(void)
-{
+static int op_spawn_local_noguard(void) {
   exco_executor *ex;
   exco_spawn_opts o;
   int r = exco_executor_new_local(&ex);
@@ -210,8 +199,7 @@ typedef struct world {
   int r_spawn;
 } world;
 
-static void *fn_waiter(void *arg)
-{
+static void *fn_waiter(void *arg) {
   world *w = arg;
   void *v = NULL;
 
@@ -219,16 +207,14 @@ static void *fn_waiter(void *arg)
   return v;
 }
 
-static void *fn_joiner(void *arg)
-{
+static void *fn_joiner(void *arg) {
   world *w = arg;
 
   w->r_join = exco_join(w->waiter, &w->joined);
   return NULL;
 }
 
-static void *fn_misc(void *arg)
-{
+static void *fn_misc(void *arg) {
   world *w = arg;
   exco_waker *wk;
   exco_hold *hold;
@@ -255,8 +241,7 @@ static void *fn_misc(void *arg)
   return NULL;
 }
 
-static int world_results(world *w)
-{
+static int world_results(world *w) {
   int err = 0;
 
   fold(&err, w->r_await);
@@ -270,8 +255,7 @@ static int world_results(world *w)
 
 /* Folds the world's results into *@err; a world that saw no error must
  * have awaited and joined the resolved value. */
-static void world_fold(world *w, int *err)
-{
+static void world_fold(world *w, int *err) {
   fold(err, world_results(w));
   if (*err == 0 && (w->r_await != 0 || w->r_join != 0 || w->joined != V(9)))
     *err = E_BAD;
@@ -279,8 +263,7 @@ static void world_fold(world *w, int *err)
 
 /* The same program on a host executor: spawn a promise waiter, a joiner
  * of it, and a task that yields, takes wakers and a hold, and spawns. */
-static int op_host_world(void)
-{
+static int op_host_world(void) {
   h_host h;
   world w;
   int err = 0;
@@ -318,8 +301,7 @@ out_ex:
 }
 
 /* The same program on the local executor. */
-static int op_local_world(void)
-{
+static int op_local_world(void) {
   exco_executor *ex;
   world w;
   int err, r;
@@ -360,8 +342,7 @@ out_ex:
 
 /* ---------------------------------------------------------------------- */
 
-START_TEST(replace_allocator_arguments)
-{
+START_TEST(replace_allocator_arguments) {
   ck_assert_int_eq(exco_replace_allocator(malloc, NULL), EXCO_EINVAL);
   ck_assert_int_eq(exco_replace_allocator(NULL, free), EXCO_EINVAL);
   ck_assert_int_eq(exco_replace_allocator(malloc, free), 0);
@@ -369,8 +350,7 @@ START_TEST(replace_allocator_arguments)
 }
 END_TEST
 
-START_TEST(counting_allocator_is_used)
-{
+START_TEST(counting_allocator_is_used) {
   exco_executor *ex;
   exco_promise *p;
 
@@ -388,44 +368,37 @@ START_TEST(counting_allocator_is_used)
 }
 END_TEST
 
-START_TEST(oom_executor_new)
-{
+START_TEST(oom_executor_new) {
   walk("exco_executor_new", op_executor_new);
 }
 END_TEST
 
-START_TEST(oom_executor_new_local)
-{
+START_TEST(oom_executor_new_local) {
   walk("exco_executor_new_local", op_executor_new_local);
 }
 END_TEST
 
-START_TEST(oom_promise_new)
-{
+START_TEST(oom_promise_new) {
   walk("exco_promise_new", op_promise_new);
 }
 END_TEST
 
-START_TEST(oom_spawn_host)
-{
+START_TEST(oom_spawn_host) {
   walk("exco_spawn (host)", op_spawn_host);
 }
 END_TEST
 
-START_TEST(oom_spawn_local_noguard)
-{
+START_TEST(oom_spawn_local_noguard) {
   walk("exco_spawn (local, noguard) + exco_run", op_spawn_local_noguard);
 }
 END_TEST
 
-START_TEST(oom_host_world)
-{
+START_TEST(oom_host_world) {
   walk("host scenario", op_host_world);
 }
 END_TEST
 
-START_TEST(oom_local_world)
-{
+START_TEST(oom_local_world) {
   walk("local scenario", op_local_world);
 }
 END_TEST
@@ -434,8 +407,7 @@ END_TEST
  * this runs last and checks return values only. */
 static h_host init_host;
 
-START_TEST(oom_init)
-{
+START_TEST(oom_init) {
   long n;
   int r = EXCO_ENOMEM;
 
@@ -448,8 +420,7 @@ START_TEST(oom_init)
     failed = h_alloc_failed();
     if (!failed)
       break;
-    ck_assert_msg(r == 0 || r == EXCO_ENOMEM, "exco_init: N=%ld: got %d", n,
-                  r);
+    ck_assert_msg(r == 0 || r == EXCO_ENOMEM, "exco_init: N=%ld: got %d", n, r);
   }
   ck_assert_int_eq(r, 0);
   ck_assert_ptr_eq(exco_executor_data(exco_default_executor()), &init_host);
@@ -458,8 +429,7 @@ START_TEST(oom_init)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("oom");
   TCase *tc = h_tcase("oom", 120);
 
@@ -478,7 +448,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

@@ -12,14 +12,13 @@
 
 typedef struct waiter {
   exco_promise *p;
-  int unref;          /* unref p when done (the task owns a reference) */
+  int unref; /* unref p when done (the task owns a reference) */
   int r;
   void *value;
   int done;
 } waiter;
 
-static void *fn_wait(void *arg)
-{
+static void *fn_wait(void *arg) {
   waiter *w = arg;
 
   w->r = exco_promise_await(w->p, &w->value);
@@ -29,8 +28,7 @@ static void *fn_wait(void *arg)
   return NULL;
 }
 
-START_TEST(resolve_before_await)
-{
+START_TEST(resolve_before_await) {
   h_host h;
   waiter w;
   h_ext *e;
@@ -54,8 +52,7 @@ START_TEST(resolve_before_await)
 }
 END_TEST
 
-START_TEST(resolve_after_await)
-{
+START_TEST(resolve_after_await) {
   h_host h;
   waiter w;
   h_ext *e;
@@ -80,8 +77,7 @@ START_TEST(resolve_after_await)
 }
 END_TEST
 
-START_TEST(resolve_null_value_and_null_out)
-{
+START_TEST(resolve_null_value_and_null_out) {
   exco_executor *ex;
   waiter w;
   exco_promise *p2;
@@ -106,13 +102,12 @@ START_TEST(resolve_null_value_and_null_out)
 END_TEST
 
 typedef struct resolver {
-  exco_promise *p;   /* the thread's own reference */
+  exco_promise *p; /* the thread's own reference */
   void *value;
   int r;
 } resolver;
 
-static void *thread_resolve(void *arg)
-{
+static void *thread_resolve(void *arg) {
   resolver *r = arg;
 
   r->r = exco_promise_resolve(r->p, r->value);
@@ -123,8 +118,7 @@ static void *thread_resolve(void *arg)
 /* Each party holds its own reference; the creator lets go first.  The
  * counting allocator checks that the last unref, wherever it happens,
  * frees the promise. */
-START_TEST(resolve_from_other_thread_refcounted)
-{
+START_TEST(resolve_from_other_thread_refcounted) {
   long rounds = h_scale(1000), i;
   exco_executor *ex;
 
@@ -163,8 +157,7 @@ START_TEST(resolve_from_other_thread_refcounted)
 }
 END_TEST
 
-START_TEST(refcount_frees_on_last_unref)
-{
+START_TEST(refcount_frees_on_last_unref) {
   exco_promise *p;
 
   h_alloc_install(0);
@@ -183,8 +176,7 @@ START_TEST(refcount_frees_on_last_unref)
 }
 END_TEST
 
-START_TEST(double_resolve_is_ealready)
-{
+START_TEST(double_resolve_is_ealready) {
   exco_executor *ex;
   waiter w;
 
@@ -210,8 +202,7 @@ typedef struct race_resolve {
   int r;
 } race_resolve;
 
-static void *thread_race_resolve(void *arg)
-{
+static void *thread_race_resolve(void *arg) {
   race_resolve *r = arg;
 
   pthread_barrier_wait(r->go);
@@ -219,8 +210,7 @@ static void *thread_race_resolve(void *arg)
   return NULL;
 }
 
-START_TEST(concurrent_resolves_one_wins)
-{
+START_TEST(concurrent_resolves_one_wins) {
   enum { T = 4 };
   long rounds = h_scale(300), i;
   exco_executor *ex;
@@ -265,8 +255,7 @@ START_TEST(concurrent_resolves_one_wins)
 }
 END_TEST
 
-START_TEST(second_waiter_is_busy)
-{
+START_TEST(second_waiter_is_busy) {
   h_host h;
   exco_promise *p;
   waiter a, b, c;
@@ -302,8 +291,7 @@ START_TEST(second_waiter_is_busy)
 }
 END_TEST
 
-START_TEST(cancelled_waiter_leaves)
-{
+START_TEST(cancelled_waiter_leaves) {
   h_host h;
   exco_promise *p;
   waiter a, b;
@@ -339,8 +327,7 @@ typedef struct nullargs {
   exco_promise *p;
 } nullargs;
 
-static void *fn_nullargs(void *arg)
-{
+static void *fn_nullargs(void *arg) {
   nullargs *n = arg;
 
   n->r_await_null = exco_promise_await(NULL, NULL);
@@ -348,8 +335,7 @@ static void *fn_nullargs(void *arg)
   return NULL;
 }
 
-START_TEST(null_arguments)
-{
+START_TEST(null_arguments) {
   exco_executor *ex;
   nullargs n = {0};
 
@@ -383,8 +369,7 @@ typedef struct side {
   int parity;
 } side;
 
-static void *fn_side(void *arg)
-{
+static void *fn_side(void *arg) {
   side *s = arg;
   chain *c = s->c;
   int i;
@@ -393,8 +378,7 @@ static void *fn_side(void *arg)
     void *v = NULL;
 
     if (i > 0) {
-      if (exco_promise_await(c->p[i], &v) != 0 ||
-          v != V(i)) {
+      if (exco_promise_await(c->p[i], &v) != 0 || v != V(i)) {
         c->errors++;
         return NULL;
       }
@@ -406,11 +390,10 @@ static void *fn_side(void *arg)
   return NULL;
 }
 
-START_TEST(ping_pong_between_tasks)
-{
+START_TEST(ping_pong_between_tasks) {
   exco_executor *ex;
   chain c;
-  side a = { &c, 0 }, b = { &c, 1 };
+  side a = {&c, 0}, b = {&c, 1};
   int i;
 
   memset(&c, 0, sizeof(c));
@@ -430,8 +413,7 @@ START_TEST(ping_pong_between_tasks)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("promise");
   TCase *tc = h_tcase("promise", 60);
 
@@ -450,7 +432,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

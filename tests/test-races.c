@@ -35,10 +35,10 @@
 typedef struct m_ext {
   exco_task *intern;
   atomic_int wakes;
-  atomic_int stall;    /* task_wake stalls until release is set */
-  atomic_int entered;  /* a stalled task_wake is in progress */
+  atomic_int stall;   /* task_wake stalls until release is set */
+  atomic_int entered; /* a stalled task_wake is in progress */
   atomic_int release;
-  atomic_int late;     /* task_wake after the test dropped it */
+  atomic_int late; /* task_wake after the test dropped it */
   int dropped;
 } m_ext;
 
@@ -46,8 +46,7 @@ typedef struct m_ext {
 static m_ext m_exts[M_EXTS];
 static atomic_int m_next;
 
-static void *m_task_new(void *data)
-{
+static void *m_task_new(void *data) {
   int i = atomic_fetch_add(&m_next, 1);
 
   (void)data;
@@ -56,13 +55,11 @@ static void *m_task_new(void *data)
   return &m_exts[i];
 }
 
-static void m_task_run(void *ext, exco_task *intern)
-{
+static void m_task_run(void *ext, exco_task *intern) {
   ((m_ext *)ext)->intern = intern;
 }
 
-static void m_task_wake(void *ext)
-{
+static void m_task_wake(void *ext) {
   m_ext *e = ext;
   double end;
 
@@ -77,19 +74,17 @@ static void m_task_wake(void *ext)
   }
 }
 
-static exco_executor *m_setup(void)
-{
+static exco_executor *m_setup(void) {
   exco_executor *ex;
 
   memset(m_exts, 0, sizeof(m_exts));
   atomic_store(&m_next, 0);
-  ck_assert_int_eq(exco_executor_new(&ex, m_task_new, m_task_run,
-                                     m_task_wake, NULL), 0);
+  ck_assert_int_eq(
+      exco_executor_new(&ex, m_task_new, m_task_run, m_task_wake, NULL), 0);
   return ex;
 }
 
-static m_ext *m_ext_of(exco_task *t)
-{
+static m_ext *m_ext_of(exco_task *t) {
   int i;
 
   for (i = 0; i < M_EXTS; i++)
@@ -99,8 +94,7 @@ static m_ext *m_ext_of(exco_task *t)
 }
 
 /* Waits (bounded) for an atomic flag; returns it. */
-static int m_wait_flag(atomic_int *f, double seconds)
-{
+static int m_wait_flag(atomic_int *f, double seconds) {
   double end = h_now() + seconds;
 
   while (!atomic_load(f) && h_now() < end)
@@ -112,8 +106,7 @@ static int m_wait_flag(atomic_int *f, double seconds)
 /* join_exit_while_linked                                                  */
 /* ---------------------------------------------------------------------- */
 
-static void *fn_value(void *arg)
-{
+static void *fn_value(void *arg) {
   return arg;
 }
 
@@ -123,8 +116,7 @@ typedef struct joiner {
   void *result;
 } joiner;
 
-static void *fn_joiner(void *arg)
-{
+static void *fn_joiner(void *arg) {
   joiner *j = arg;
 
   j->r = exco_join(j->target, &j->result);
@@ -149,15 +141,14 @@ static void *fn_joiner(void *arg)
 
 typedef struct victim {
   exco_task *target;
-  exco_waker *waker;   /* a clone of its own waker, for the test */
-  h_flag flag;         /* probe() waits on it */
+  exco_waker *waker; /* a clone of its own waker, for the test */
+  h_flag flag;       /* probe() waits on it */
   int r;
   int in_probe;
-  long corrupt;        /* words of the probe frame someone changed */
+  long corrupt; /* words of the probe frame someone changed */
 } victim;
 
-static __attribute__((noinline)) int deep_join(victim *v)
-{
+static __attribute__((noinline)) int deep_join(victim *v) {
   volatile char pad[2048];
   int r;
 
@@ -166,8 +157,7 @@ static __attribute__((noinline)) int deep_join(victim *v)
   return r + pad[0] - 1;
 }
 
-static __attribute__((noinline)) void probe(victim *v)
-{
+static __attribute__((noinline)) void probe(victim *v) {
   volatile uintptr_t buf[PROBE_WORDS];
   uintptr_t *copy = malloc(sizeof(buf));
   long i, bad = 0;
@@ -190,8 +180,7 @@ static __attribute__((noinline)) void probe(victim *v)
   v->corrupt = bad;
 }
 
-static void *fn_victim(void *arg)
-{
+static void *fn_victim(void *arg) {
   victim *v = arg;
 
   v->waker = exco_waker_current();
@@ -206,8 +195,7 @@ typedef struct poll_job {
   atomic_int done;
 } poll_job;
 
-static void *poll_thread(void *arg)
-{
+static void *poll_thread(void *arg) {
   poll_job *p = arg;
 
   p->r = exco_poll(p->task);
@@ -215,8 +203,7 @@ static void *poll_thread(void *arg)
   return NULL;
 }
 
-START_TEST(join_exit_while_linked)
-{
+START_TEST(join_exit_while_linked) {
   exco_executor *ex = m_setup();
   exco_task *target;
   exco_task *j2_task, *v_task;
@@ -306,8 +293,7 @@ END_TEST
 /* cancel_after_finish                                                     */
 /* ---------------------------------------------------------------------- */
 
-START_TEST(cancel_after_finish)
-{
+START_TEST(cancel_after_finish) {
   exco_executor *ex;
   exco_task *target;
   joiner j;
@@ -338,20 +324,17 @@ END_TEST
 
 /* Read and write errno through functions the compiler can't see into, so
  * that the test's own code asks for the current thread's errno. */
-static __attribute__((noinline)) void set_errno(int v)
-{
+static __attribute__((noinline)) void set_errno(int v) {
   __asm__ volatile("" ::: "memory");
   errno = v;
 }
 
-static __attribute__((noinline)) int get_errno(void)
-{
+static __attribute__((noinline)) int get_errno(void) {
   __asm__ volatile("" ::: "memory");
   return errno;
 }
 
-static int second_time(void *arg, exco_waker *w)
-{
+static int second_time(void *arg, exco_waker *w) {
   int *polls = arg;
 
   (void)w;
@@ -364,8 +347,7 @@ typedef struct errno_rec {
   int seen;
 } errno_rec;
 
-static void *fn_errno(void *arg)
-{
+static void *fn_errno(void *arg) {
   errno_rec *rec = arg;
 
   set_errno(EXDEV);
@@ -374,8 +356,7 @@ static void *fn_errno(void *arg)
   return NULL;
 }
 
-START_TEST(errno_after_migration)
-{
+START_TEST(errno_after_migration) {
   exco_executor *ex = m_setup();
   exco_task *t;
   errno_rec rec;
@@ -412,8 +393,7 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static Suite *review_suite(void)
-{
+static Suite *review_suite(void) {
   Suite *s = suite_create("races");
   TCase *tc = h_tcase("review", 30);
 
@@ -424,7 +404,6 @@ static Suite *review_suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(review_suite());
 }

@@ -1,7 +1,8 @@
 /*
- * test-stack.c -- coroutine stacks (include/exco.h, STACKS): per-spawn sizes, deep
- * use, libc on the default stack, guard pages and vm.max_map_count
- * exhaustion, unguarded slabs with many parked tasks, stack reuse.
+ * test-stack.c -- coroutine stacks (include/exco.h, STACKS): per-spawn
+ * sizes, deep use, libc on the default stack, guard pages and
+ * vm.max_map_count exhaustion, unguarded slabs with many parked tasks,
+ * stack reuse.
  */
 #include "harness.h"
 
@@ -31,8 +32,7 @@ typedef struct big {
   int r;
 } big;
 
-static void *fn_big(void *arg)
-{
+static void *fn_big(void *arg) {
   big *b = arg;
   volatile unsigned char *buf = __builtin_alloca(b->bytes);
   size_t i;
@@ -48,11 +48,10 @@ static void *fn_big(void *arg)
   return NULL;
 }
 
-START_TEST(large_stack_use)
-{
+START_TEST(large_stack_use) {
   exco_executor *ex;
   exco_spawn_opts o;
-  big b = { 200 * KIB, 0, 1 };
+  big b = {200 * KIB, 0, 1};
 
   memset(&o, 0, sizeof(o));
   o.stack_size = MIB;
@@ -77,8 +76,7 @@ typedef struct deep {
   int r;
 } deep;
 
-static long recurse(deep *d, int n)
-{
+static long recurse(deep *d, int n) {
   volatile char frame[512];
   long s;
 
@@ -92,19 +90,17 @@ static long recurse(deep *d, int n)
   return s + n + frame[0] - (char)n + frame[511] - (char)(n >> 3);
 }
 
-static void *fn_deep(void *arg)
-{
+static void *fn_deep(void *arg) {
   deep *d = arg;
 
   d->sum = recurse(d, d->depth);
   return NULL;
 }
 
-START_TEST(deep_recursion)
-{
+START_TEST(deep_recursion) {
   exco_executor *ex;
   exco_spawn_opts o;
-  deep d1 = { 1000, 0, 1 }, d2 = { 150, 0, 1 };
+  deep d1 = {1000, 0, 1}, d2 = {150, 0, 1};
 
   memset(&o, 0, sizeof(o));
   o.stack_size = MIB;
@@ -125,8 +121,7 @@ typedef struct small {
   int ok;
 } small;
 
-static void *fn_small(void *arg)
-{
+static void *fn_small(void *arg) {
   small *s = arg;
   volatile char buf[6 * 1024];
 
@@ -135,8 +130,7 @@ static void *fn_small(void *arg)
   return NULL;
 }
 
-START_TEST(tiny_stack_size_is_rounded_up)
-{
+START_TEST(tiny_stack_size_is_rounded_up) {
   exco_executor *ex;
   exco_spawn_opts o;
   small s = {0};
@@ -165,8 +159,7 @@ typedef struct libc_out {
   int r_yield;
 } libc_out;
 
-static void format_all(libc_out *o)
-{
+static void format_all(libc_out *o) {
   FILE *f;
   struct addrinfo hints, *res = NULL;
   wchar_t w[64];
@@ -191,14 +184,13 @@ static void format_all(libc_out *o)
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
   o->gai = getaddrinfo("127.0.0.1", "80", &hints, &res);
   if (o->gai == 0) {
-    getnameinfo(res->ai_addr, res->ai_addrlen, o->host, sizeof(o->host),
-                NULL, 0, NI_NUMERICHOST);
+    getnameinfo(res->ai_addr, res->ai_addrlen, o->host, sizeof(o->host), NULL,
+                0, NI_NUMERICHOST);
     freeaddrinfo(res);
   }
 }
 
-static void *fn_libc(void *arg)
-{
+static void *fn_libc(void *arg) {
   libc_out *o = arg;
 
   o->r_yield = exco_yield();
@@ -206,8 +198,7 @@ static void *fn_libc(void *arg)
   return NULL;
 }
 
-START_TEST(printf_family_on_default_stack)
-{
+START_TEST(printf_family_on_default_stack) {
   exco_executor *ex;
   libc_out in, out;
 
@@ -253,8 +244,7 @@ typedef struct parked {
   long id;
 } parked;
 
-static int gate_poll(void *arg, exco_waker *w)
-{
+static int gate_poll(void *arg, exco_waker *w) {
   parked *p = arg;
   gate *g = p->g;
 
@@ -265,16 +255,14 @@ static int gate_poll(void *arg, exco_waker *w)
   return 0;
 }
 
-static void gate_cancel(void *arg)
-{
+static void gate_cancel(void *arg) {
   parked *p = arg;
 
   exco_waker_drop(p->g->slots[p->id]);
   p->g->slots[p->id] = NULL;
 }
 
-static void *fn_parked(void *arg)
-{
+static void *fn_parked(void *arg) {
   parked *p = arg;
   volatile long marks[8];
   int i;
@@ -290,8 +278,7 @@ static void *fn_parked(void *arg)
   return NULL;
 }
 
-static void gate_open(gate *g, long n)
-{
+static void gate_open(gate *g, long n) {
   long i;
 
   atomic_store(&g->open, 1);
@@ -313,8 +300,7 @@ static void gate_open(gate *g, long n)
 /* Valgrind and ASan need mappings of their own and abort when they can't
  * have them ("Failed to mmap"); TSan can't hold ~32k fibers.  None of them
  * can run this. */
-static int exhaust_skipped(void)
-{
+static int exhaust_skipped(void) {
   const char *v = getenv("EXCO_TEST_SKIP_EXHAUST");
 
 #if defined(H_ASAN) || defined(H_TSAN)
@@ -323,8 +309,7 @@ static int exhaust_skipped(void)
   return h_under_valgrind() || (v != NULL && *v != '\0' && *v != '0');
 }
 
-START_TEST(guarded_stacks_exhaust_with_enomem)
-{
+START_TEST(guarded_stacks_exhaust_with_enomem) {
   const long limit = 200000;
   exco_executor *ex;
   parked *ps;
@@ -382,8 +367,7 @@ START_TEST(guarded_stacks_exhaust_with_enomem)
 }
 END_TEST
 
-START_TEST(many_unguarded_parked_tasks)
-{
+START_TEST(many_unguarded_parked_tasks) {
   const long n = TSAN_CAP(h_scale(200000), 4000);
   exco_executor *ex;
   exco_spawn_opts o;
@@ -427,8 +411,7 @@ END_TEST
 /* Reuse                                                                   */
 /* ---------------------------------------------------------------------- */
 
-static void *fn_touch(void *arg)
-{
+static void *fn_touch(void *arg) {
   volatile char buf[2048];
 
   buf[0] = 1;
@@ -437,8 +420,7 @@ static void *fn_touch(void *arg)
   return NULL;
 }
 
-static void reuse_loop(unsigned flags)
-{
+static void reuse_loop(unsigned flags) {
   const long n = TSAN_CAP(h_scale(100000), 2000);
   exco_executor *ex;
   exco_spawn_opts o;
@@ -474,14 +456,12 @@ static void reuse_loop(unsigned flags)
   ck_assert_int_eq(exco_executor_free(ex), 0);
 }
 
-START_TEST(guarded_stacks_are_reused)
-{
+START_TEST(guarded_stacks_are_reused) {
   reuse_loop(0);
 }
 END_TEST
 
-START_TEST(unguarded_stacks_are_reused)
-{
+START_TEST(unguarded_stacks_are_reused) {
   reuse_loop(EXCO_SPAWN_NOGUARD);
 }
 END_TEST
@@ -490,8 +470,7 @@ END_TEST
 /* Guard page                                                              */
 /* ---------------------------------------------------------------------- */
 
-static long overflow(long n)
-{
+static long overflow(long n) {
   volatile char frame[1024];
 
   frame[0] = (char)n;
@@ -501,14 +480,12 @@ static long overflow(long n)
   return overflow(n + 1) + frame[0] + frame[1023];
 }
 
-static void *fn_overflow(void *arg)
-{
+static void *fn_overflow(void *arg) {
   *(long *)arg = overflow(0);
   return NULL;
 }
 
-START_TEST(guard_page_stops_overflow)
-{
+START_TEST(guard_page_stops_overflow) {
   pid_t pid;
   int status = 0;
 
@@ -546,8 +523,7 @@ START_TEST(guard_page_stops_overflow)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("stack");
   TCase *tc = h_tcase("size", 30);
 
@@ -567,7 +543,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

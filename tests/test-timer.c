@@ -30,8 +30,7 @@ _Static_assert(EXCO_ESHUTDOWN == -ESHUTDOWN, "EXCO_ESHUTDOWN");
 _Static_assert(EXCO_NO_DEADLINE == INT64_MAX, "EXCO_NO_DEADLINE");
 
 /* CLOCK_MONOTONIC in nanoseconds. */
-static int64_t mono_ns(void)
-{
+static int64_t mono_ns(void) {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -40,8 +39,7 @@ static int64_t mono_ns(void)
 
 /* Waits (yielding the CPU) until *v >= want; 0, or -1 after
  * h_wait_timeout() seconds. */
-static int wait_at_least(atomic_int *v, int want)
-{
+static int wait_at_least(atomic_int *v, int want) {
   double end = h_now() + h_wait_timeout();
 
   while (atomic_load(v) < want) {
@@ -53,19 +51,17 @@ static int wait_at_least(atomic_int *v, int want)
 }
 
 /* Waits on the clock until exco_now() >= @deadline. */
-static void wait_until_ms(int64_t deadline)
-{
+static void wait_until_ms(int64_t deadline) {
   int64_t now;
 
   while ((now = exco_now()) < deadline) {
-    struct timespec ts = { 0, (long)((deadline - now) * MS) };
+    struct timespec ts = {0, (long)((deadline - now) * MS)};
 
     nanosleep(&ts, NULL);
   }
 }
 
-static int ready_poll(void *arg, exco_waker *w)
-{
+static int ready_poll(void *arg, exco_waker *w) {
   (void)w;
   ++*(int *)arg;
   return 1;
@@ -77,7 +73,7 @@ static int ready_poll(void *arg, exco_waker *w)
 
 enum { KIND_LOCAL, KIND_HOST, KINDS };
 
-static const char *const kind_name[KINDS] = { "local", "host" };
+static const char *const kind_name[KINDS] = {"local", "host"};
 
 typedef struct rig {
   int kind;
@@ -85,8 +81,7 @@ typedef struct rig {
   exco_executor *ex;
 } rig;
 
-static void rig_init(rig *r, int kind)
-{
+static void rig_init(rig *r, int kind) {
   r->kind = kind;
   r->ex = NULL;
   if (kind == KIND_HOST) {
@@ -97,22 +92,19 @@ static void rig_init(rig *r, int kind)
   }
 }
 
-static void rig_spawn(rig *r, exco_fn fn, void *arg, exco_task **out)
-{
+static void rig_spawn(rig *r, exco_fn fn, void *arg, exco_task **out) {
   ck_assert_int_eq(exco_spawn(r->ex, fn, arg, NULL, out), 0);
 }
 
 /* Runs until every task has finished and been dropped. */
-static void rig_run(rig *r)
-{
+static void rig_run(rig *r) {
   if (r->kind == KIND_HOST)
     ck_assert_msg(h_host_run(&r->h) == 0, "host: lost wakeup");
   else
     ck_assert_int_eq(exco_run(r->ex), 0);
 }
 
-static void rig_fini(rig *r)
-{
+static void rig_fini(rig *r) {
   if (r->kind == KIND_HOST) {
     h_host_destroy(&r->h);
   } else {
@@ -126,8 +118,7 @@ static void rig_fini(rig *r)
 /* Outside coroutines                                                      */
 /* ---------------------------------------------------------------------- */
 
-START_TEST(now_is_monotonic_milliseconds)
-{
+START_TEST(now_is_monotonic_milliseconds) {
   int64_t a0 = mono_ns(), n0 = exco_now(), a1 = mono_ns();
   int64_t n1, a2, a3;
   int i;
@@ -149,8 +140,7 @@ START_TEST(now_is_monotonic_milliseconds)
 }
 END_TEST
 
-START_TEST(time_calls_outside_coroutine)
-{
+START_TEST(time_calls_outside_coroutine) {
   int64_t prev = 12345;
 
   ck_assert_int_eq(exco_sleep(0), EXCO_EPERM);
@@ -172,18 +162,17 @@ END_TEST
 
 enum { NAPS = 4 };
 
-static const uint64_t nap_ms[NAPS] = { 0, 1, 20, 50 };
+static const uint64_t nap_ms[NAPS] = {0, 1, 20, 50};
 
 typedef struct napper {
   int r[NAPS];
-  int64_t ns[NAPS];      /* CLOCK_MONOTONIC across the sleep */
-  int64_t ms[NAPS];      /* exco_now() across the sleep */
-  int64_t deadline;      /* exco_deadline_get() inside */
+  int64_t ns[NAPS]; /* CLOCK_MONOTONIC across the sleep */
+  int64_t ms[NAPS]; /* exco_now() across the sleep */
+  int64_t deadline; /* exco_deadline_get() inside */
   int done;
 } napper;
 
-static void *fn_nap(void *arg)
-{
+static void *fn_nap(void *arg) {
   napper *n = arg;
   int i;
 
@@ -199,8 +188,7 @@ static void *fn_nap(void *arg)
   return NULL;
 }
 
-START_TEST(sleep_lasts_at_least_the_time)
-{
+START_TEST(sleep_lasts_at_least_the_time) {
   rig r;
   napper n;
   int i;
@@ -213,8 +201,8 @@ START_TEST(sleep_lasts_at_least_the_time)
   /* A task starts with no deadline. */
   ck_assert(n.deadline == EXCO_NO_DEADLINE);
   for (i = 0; i < NAPS; i++) {
-    ck_assert_msg(n.r[i] == 0, "%s: exco_sleep(%d) returned %d",
-                  kind_name[_i], (int)nap_ms[i], n.r[i]);
+    ck_assert_msg(n.r[i] == 0, "%s: exco_sleep(%d) returned %d", kind_name[_i],
+                  (int)nap_ms[i], n.r[i]);
     ck_assert_msg(n.ns[i] >= (int64_t)nap_ms[i] * MS,
                   "%s: exco_sleep(%d) slept only %lld ns", kind_name[_i],
                   (int)nap_ms[i], (long long)n.ns[i]);
@@ -229,11 +217,11 @@ END_TEST
 enum { ORDERED = 5 };
 
 typedef struct order {
-  int next;              /* next slot of woke[] */
-  int woke[ORDERED];     /* ids in the order their sleeps returned */
-  int armed[ORDERED];    /* ids in the order they went to sleep */
+  int next;           /* next slot of woke[] */
+  int woke[ORDERED];  /* ids in the order their sleeps returned */
+  int armed[ORDERED]; /* ids in the order they went to sleep */
   int next_armed;
-  int64_t until;         /* the common deadline (equal-due test) */
+  int64_t until; /* the common deadline (equal-due test) */
   int errors;
 } order;
 
@@ -241,12 +229,11 @@ typedef struct orderly {
   order *o;
   int id;
   uint64_t ms;
-  int yields;            /* yields before sleeping (equal-due test) */
+  int yields; /* yields before sleeping (equal-due test) */
   int r;
 } orderly;
 
-static void *fn_sleep_ordered(void *arg)
-{
+static void *fn_sleep_ordered(void *arg) {
   orderly *s = arg;
 
   s->o->armed[s->o->next_armed++] = s->id;
@@ -255,11 +242,10 @@ static void *fn_sleep_ordered(void *arg)
   return NULL;
 }
 
-START_TEST(sleeps_wake_in_due_order)
-{
+START_TEST(sleeps_wake_in_due_order) {
   /* Spawned (and armed) in this order; 15 ms apart in due time. */
-  static const uint64_t ms[ORDERED] = { 75, 15, 60, 30, 45 };
-  static const int expect[ORDERED] = { 1, 3, 4, 2, 0 };
+  static const uint64_t ms[ORDERED] = {75, 15, 60, 30, 45};
+  static const int expect[ORDERED] = {1, 3, 4, 2, 0};
   rig r;
   order o;
   orderly s[ORDERED];
@@ -279,15 +265,14 @@ START_TEST(sleeps_wake_in_due_order)
   for (i = 0; i < ORDERED; i++) {
     ck_assert_int_eq(s[i].r, 0);
     ck_assert_msg(o.woke[i] == expect[i],
-                  "%s: wake #%d was task %d, expected %d", kind_name[_i],
-                  i, o.woke[i], expect[i]);
+                  "%s: wake #%d was task %d, expected %d", kind_name[_i], i,
+                  o.woke[i], expect[i]);
   }
   rig_fini(&r);
 }
 END_TEST
 
-static void *fn_sleep_until_common(void *arg)
-{
+static void *fn_sleep_until_common(void *arg) {
   orderly *s = arg;
   int i;
 
@@ -303,8 +288,7 @@ static void *fn_sleep_until_common(void *arg)
   return NULL;
 }
 
-START_TEST(equal_due_times_wake_in_arming_order)
-{
+START_TEST(equal_due_times_wake_in_arming_order) {
   rig r;
   order o;
   orderly s[ORDERED];
@@ -340,13 +324,12 @@ START_TEST(equal_due_times_wake_in_arming_order)
 END_TEST
 
 typedef struct past {
-  int flag;              /* set by the other task */
+  int flag; /* set by the other task */
   int r_past, r_zero, r_now, r_min;
-  int saw_flag;          /* the first sleep let the other task run */
+  int saw_flag; /* the first sleep let the other task run */
 } past;
 
-static void *fn_sleep_past(void *arg)
-{
+static void *fn_sleep_past(void *arg) {
   past *p = arg;
 
   p->r_past = exco_sleep_until(exco_now() - 1000);
@@ -357,16 +340,14 @@ static void *fn_sleep_past(void *arg)
   return NULL;
 }
 
-static void *fn_set_flag(void *arg)
-{
+static void *fn_set_flag(void *arg) {
   past *p = arg;
 
   p->flag = 1;
   return NULL;
 }
 
-START_TEST(sleep_until_past_returns_zero_after_one_suspension)
-{
+START_TEST(sleep_until_past_returns_zero_after_one_suspension) {
   rig r;
   past p;
 
@@ -393,14 +374,13 @@ END_TEST
 
 typedef struct long_nap {
   uint64_t ms;
-  atomic_int armed;      /* about to call exco_sleep */
+  atomic_int armed; /* about to call exco_sleep */
   int r;
-  int r_after;           /* a later sleep, also cancelled */
+  int r_after; /* a later sleep, also cancelled */
   int64_t ms_slept;
 } long_nap;
 
-static void *fn_long_nap(void *arg)
-{
+static void *fn_long_nap(void *arg) {
   long_nap *n = arg;
   int64_t t0 = exco_now();
 
@@ -416,16 +396,14 @@ typedef struct canceller {
   int r;
 } canceller;
 
-static void *fn_cancel(void *arg)
-{
+static void *fn_cancel(void *arg) {
   canceller *c = arg;
 
   c->r = exco_task_cancel(c->victim);
   return NULL;
 }
 
-START_TEST(cancel_sleeping_task_from_task)
-{
+START_TEST(cancel_sleeping_task_from_task) {
   rig r;
   long_nap n;
   canceller c;
@@ -455,21 +433,19 @@ START_TEST(cancel_sleeping_task_from_task)
 }
 END_TEST
 
-static void *thread_cancel_when_armed(void *arg)
-{
+static void *thread_cancel_when_armed(void *arg) {
   long_nap *n = ((void **)arg)[0];
   canceller *c = ((void **)arg)[1];
 
   if (wait_at_least(&n->armed, 1) != 0) {
-    c->r = 1;            /* never armed */
+    c->r = 1; /* never armed */
     return NULL;
   }
   c->r = exco_task_cancel(c->victim);
   return NULL;
 }
 
-START_TEST(cancel_sleeping_task_from_thread)
-{
+START_TEST(cancel_sleeping_task_from_thread) {
   rig r;
   long_nap n;
   canceller c;
@@ -501,8 +477,7 @@ START_TEST(cancel_sleeping_task_from_thread)
 }
 END_TEST
 
-START_TEST(cancelled_timer_does_not_fire_later)
-{
+START_TEST(cancelled_timer_does_not_fire_later) {
   rig r;
   long_nap n, w;
   canceller c;
@@ -541,17 +516,16 @@ END_TEST
 /* ---------------------------------------------------------------------- */
 
 typedef struct timeout {
-  exco_promise *p;       /* resolved only after the timeout */
-  exco_promise *go;      /* tells the resolver to resolve p */
+  exco_promise *p;  /* resolved only after the timeout */
+  exco_promise *go; /* tells the resolver to resolve p */
   int64_t set_before, set_after, deadline, prev, after_restore;
-  int64_t woke_at;       /* exco_now() when the await timed out */
+  int64_t woke_at; /* exco_now() when the await timed out */
   int r_after, r1, r_again, r_ready, r_restore, r2, r_resolver;
   int ready_calls;
   void *v1, *v2;
 } timeout;
 
-static void *fn_timeout_waiter(void *arg)
-{
+static void *fn_timeout_waiter(void *arg) {
   timeout *d = arg;
 
   d->v1 = V(1);
@@ -572,8 +546,7 @@ static void *fn_timeout_waiter(void *arg)
   return NULL;
 }
 
-static void *fn_timeout_resolver(void *arg)
-{
+static void *fn_timeout_resolver(void *arg) {
   timeout *d = arg;
 
   d->r_resolver = exco_promise_await(d->go, NULL);
@@ -581,8 +554,7 @@ static void *fn_timeout_resolver(void *arg)
   return NULL;
 }
 
-START_TEST(deadline_times_out_promise_await)
-{
+START_TEST(deadline_times_out_promise_await) {
   rig r;
   timeout d;
 
@@ -597,8 +569,8 @@ START_TEST(deadline_times_out_promise_await)
   ck_assert(d.prev == EXCO_NO_DEADLINE);
   ck_assert_int_ge(d.deadline, d.set_before + 50);
   ck_assert_int_le(d.deadline, d.set_after + 50);
-  ck_assert_msg(d.r1 == EXCO_ETIMEDOUT, "%s: await returned %d",
-                kind_name[_i], d.r1);
+  ck_assert_msg(d.r1 == EXCO_ETIMEDOUT, "%s: await returned %d", kind_name[_i],
+                d.r1);
   /* At least 50 ms, on the clock deadlines are measured on. */
   ck_assert_int_ge(d.woke_at, d.deadline);
   ck_assert_int_ge(d.woke_at - d.set_before, 50);
@@ -621,8 +593,8 @@ START_TEST(deadline_times_out_promise_await)
 END_TEST
 
 typedef struct past_deadline {
-  exco_promise *p;       /* resolved before the task runs */
-  exco_task *child;      /* finished before the task runs */
+  exco_promise *p;  /* resolved before the task runs */
+  exco_task *child; /* finished before the task runs */
   int child_done;
   int r_set, r_promise, r_ready, r_never, r_sleep, r_join;
   int ready_calls;
@@ -630,14 +602,12 @@ typedef struct past_deadline {
   void *v, *joined;
 } past_deadline;
 
-static void *fn_child_value(void *arg)
-{
+static void *fn_child_value(void *arg) {
   (void)arg;
   return V(33);
 }
 
-static void *fn_past_deadline(void *arg)
-{
+static void *fn_past_deadline(void *arg) {
   past_deadline *d = arg;
 
   d->child_done = exco_task_done(d->child);
@@ -652,8 +622,7 @@ static void *fn_past_deadline(void *arg)
   return NULL;
 }
 
-START_TEST(ready_future_beats_past_deadline)
-{
+START_TEST(ready_future_beats_past_deadline) {
   rig r;
   past_deadline d;
 
@@ -682,7 +651,7 @@ START_TEST(ready_future_beats_past_deadline)
 END_TEST
 
 typedef struct joiner {
-  exco_promise *p;       /* the child waits for it */
+  exco_promise *p; /* the child waits for it */
   exco_task *child;
   int64_t child_deadline;
   int child_r;
@@ -691,8 +660,7 @@ typedef struct joiner {
   void *res1, *res2;
 } joiner;
 
-static void *fn_join_child(void *arg)
-{
+static void *fn_join_child(void *arg) {
   joiner *j = arg;
   void *v = NULL;
 
@@ -701,8 +669,7 @@ static void *fn_join_child(void *arg)
   return v;
 }
 
-static void *fn_join_parent(void *arg)
-{
+static void *fn_join_parent(void *arg) {
   joiner *j = arg;
 
   j->res1 = V(1);
@@ -721,8 +688,7 @@ static void *fn_join_parent(void *arg)
   return NULL;
 }
 
-START_TEST(deadline_times_out_join)
-{
+START_TEST(deadline_times_out_join) {
   rig r;
   joiner j;
 
@@ -756,8 +722,7 @@ typedef struct nesting {
   atomic_int polls;
 } nesting;
 
-static void *fn_nesting(void *arg)
-{
+static void *fn_nesting(void *arg) {
   nesting *n = arg;
 
   n->initial = exco_deadline_get();
@@ -782,8 +747,7 @@ static void *fn_nesting(void *arg)
   return NULL;
 }
 
-START_TEST(deadline_after_never_lengthens)
-{
+START_TEST(deadline_after_never_lengthens) {
   rig r;
   nesting n;
 
@@ -822,8 +786,7 @@ typedef struct sleepy {
   int r_long, r_short_far, r_after_clear;
 } sleepy;
 
-static void *fn_sleep_deadline(void *arg)
-{
+static void *fn_sleep_deadline(void *arg) {
   sleepy *s = arg;
   int64_t prev;
 
@@ -842,8 +805,7 @@ static void *fn_sleep_deadline(void *arg)
   return NULL;
 }
 
-START_TEST(deadline_cuts_sleep)
-{
+START_TEST(deadline_cuts_sleep) {
   rig r;
   sleepy s;
   double t0, t1;
@@ -859,8 +821,7 @@ START_TEST(deadline_cuts_sleep)
   ck_assert_int_ge(s.woke_at, s.deadline);
   ck_assert_int_ge(s.woke_at - s.set_before, 30);
   ck_assert_int_eq(s.r_after_clear, 0);
-  ck_assert_msg(t1 - t0 < 10.0, "%s: run took %.1f s", kind_name[_i],
-                t1 - t0);
+  ck_assert_msg(t1 - t0 < 10.0, "%s: run took %.1f s", kind_name[_i], t1 - t0);
   rig_fini(&r);
 }
 END_TEST
@@ -873,14 +834,13 @@ enum { STRESS_THREADS = 4, STRESS_SLEEPS = 5 };
 
 typedef struct stress_task {
   unsigned seed;
-  int sleeps;            /* sleeps that returned 0 */
-  int errors;            /* sleeps that returned anything else */
-  int short_sleeps;      /* returned before exco_now() said so */
+  int sleeps;       /* sleeps that returned 0 */
+  int errors;       /* sleeps that returned anything else */
+  int short_sleeps; /* returned before exco_now() said so */
   int done;
 } stress_task;
 
-static void *fn_stress_sleeper(void *arg)
-{
+static void *fn_stress_sleeper(void *arg) {
   stress_task *t = arg;
   int i;
 
@@ -902,15 +862,14 @@ static void *fn_stress_sleeper(void *arg)
 
 typedef struct stress_loop {
   int kind;
-  h_host *h;             /* KIND_HOST: made by the test thread */
+  h_host *h; /* KIND_HOST: made by the test thread */
   stress_task *tasks;
   long n;
   int r_new, r_run, r_free;
   long spawn_errors;
 } stress_loop;
 
-static void *thread_stress_loop(void *arg)
-{
+static void *thread_stress_loop(void *arg) {
   stress_loop *l = arg;
   exco_executor *ex;
   long i;
@@ -934,8 +893,7 @@ static void *thread_stress_loop(void *arg)
   return NULL;
 }
 
-START_TEST(stress_many_sleepers_on_several_threads)
-{
+START_TEST(stress_many_sleepers_on_several_threads) {
   long per = h_scale(200) / STRESS_THREADS, i;
   stress_loop l[STRESS_THREADS];
   h_host h[STRESS_THREADS];
@@ -989,8 +947,8 @@ typedef struct cstress cstress;
 typedef struct cs_task {
   cstress *cs;
   unsigned seed;
-  int chosen;            /* sleeps until cancelled */
-  int r;                 /* the first nonzero sleep result, or 0 */
+  int chosen; /* sleeps until cancelled */
+  int r;      /* the first nonzero sleep result, or 0 */
   int sleeps;
   int done;
 } cs_task;
@@ -999,17 +957,16 @@ struct cstress {
   long n;
   cs_task *tasks;
   exco_task **handles;
-  long *victims;         /* indices of the chosen tasks, shuffled */
+  long *victims; /* indices of the chosen tasks, shuffled */
   long m;
   atomic_int started;
-  unsigned seed;         /* the canceller's */
+  unsigned seed; /* the canceller's */
   long cancel_ok, cancel_other, wait_failed;
 };
 
 enum { CS_SLEEPS = 4 };
 
-static void *fn_cs_task(void *arg)
-{
+static void *fn_cs_task(void *arg) {
   cs_task *t = arg;
   int r = 0, i;
 
@@ -1031,8 +988,7 @@ static void *fn_cs_task(void *arg)
   return NULL;
 }
 
-static void *thread_cs_canceller(void *arg)
-{
+static void *thread_cs_canceller(void *arg) {
   cstress *cs = arg;
   long i;
 
@@ -1041,7 +997,7 @@ static void *thread_cs_canceller(void *arg)
     /* Cancel anyway, so the run can end. */
   }
   for (i = 0; i < cs->m; i++) {
-    struct timespec ts = { 0, (long)(rand_r(&cs->seed) % 300) * 1000 };
+    struct timespec ts = {0, (long)(rand_r(&cs->seed) % 300) * 1000};
     int r;
 
     /* Jitter only, so the cancels land at varied points of the sleeps;
@@ -1056,8 +1012,7 @@ static void *thread_cs_canceller(void *arg)
   return NULL;
 }
 
-START_TEST(stress_random_cancels_from_thread)
-{
+START_TEST(stress_random_cancels_from_thread) {
   long n = h_scale(200), i, m = 0, normal = 0, cancelled = 0;
   unsigned pick = 12345u + (unsigned)_i;
   cstress cs;
@@ -1111,8 +1066,8 @@ START_TEST(stress_random_cancels_from_thread)
                     kind_name[_i], i, t->r);
       cancelled++;
     } else {
-      ck_assert_msg(t->r == 0, "%s: task %ld returned %d", kind_name[_i],
-                    i, t->r);
+      ck_assert_msg(t->r == 0, "%s: task %ld returned %d", kind_name[_i], i,
+                    t->r);
       ck_assert_int_eq(t->sleeps, CS_SLEEPS);
       normal++;
     }
@@ -1129,8 +1084,7 @@ START_TEST(stress_random_cancels_from_thread)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("timer");
   TCase *tc = h_tcase("outside", 30);
 
@@ -1142,8 +1096,8 @@ static Suite *suite(void)
   tcase_add_loop_test(tc, sleep_lasts_at_least_the_time, 0, KINDS);
   tcase_add_loop_test(tc, sleeps_wake_in_due_order, 0, KINDS);
   tcase_add_loop_test(tc, equal_due_times_wake_in_arming_order, 0, KINDS);
-  tcase_add_loop_test(tc, sleep_until_past_returns_zero_after_one_suspension,
-                      0, KINDS);
+  tcase_add_loop_test(tc, sleep_until_past_returns_zero_after_one_suspension, 0,
+                      KINDS);
   suite_add_tcase(s, tc);
 
   tc = h_tcase("cancel", 60);
@@ -1167,7 +1121,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

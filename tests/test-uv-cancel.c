@@ -102,8 +102,8 @@ static void gate_fill(uv_loop_t *loop) {
 
   gate_done = 0;
   for (i = 0; i < POOL_THREADS; i++)
-    ck_assert_int_eq(uv_queue_work(loop, &gate_reqs[i], gate_job,
-                                   gate_after), 0);
+    ck_assert_int_eq(uv_queue_work(loop, &gate_reqs[i], gate_job, gate_after),
+                     0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -114,23 +114,23 @@ typedef struct ctx ctx;
 struct ctx {
   enum mode mode;
   uv_loop_t *loop;
-  exco_promise *ready;    /* resolved when the operation is (about to be)
+  exco_promise *ready; /* resolved when the operation is (about to be)
                              pending */
-  exco_task *victim;      /* join handle, cancel and timeout modes */
-  int reached;            /* the victim reached its awaitable */
-  ssize_t result;         /* what the awaitable returned */
-  int after;              /* a later awaitable's result */
-  int setup_err;          /* a setup step inside the victim failed */
+  exco_task *victim;   /* join handle, cancel and timeout modes */
+  int reached;         /* the victim reached its awaitable */
+  ssize_t result;      /* what the awaitable returned */
+  int after;           /* a later awaitable's result */
+  int setup_err;       /* a setup step inside the victim failed */
   /* Resources. */
   int pipefd[2];
   char fifo[64];
   pthread_t fifo_writer;
   int fifo_writer_started;
-  char buf[64];           /* fs reads target this; must stay untouched */
+  char buf[64]; /* fs reads target this; must stay untouched */
   atomic_int work_ran;
   atomic_int work_abandoned;
-  int writer_result;      /* the shutdown case's sibling writer */
-  int fd, fd2;            /* the fs_close case's descriptors */
+  int writer_result; /* the shutdown case's sibling writer */
+  int fd, fd2;       /* the fs_close case's descriptors */
   int close2;
 };
 
@@ -206,8 +206,8 @@ static void *k_fs_read_pipe(void *arg) {
   mark_reached(x);
   /* Blocks a pool thread in read(2) until the test writes: the
    * cancellation can't stop it. */
-  x->result = exco_uv_fs_read_timeout(x->pipefd[0], x->buf, sizeof(x->buf),
-                                      -1, timeout_of(x));
+  x->result = exco_uv_fs_read_timeout(x->pipefd[0], x->buf, sizeof(x->buf), -1,
+                                      timeout_of(x));
   check_after(x);
   return NULL;
 }
@@ -308,8 +308,8 @@ static void *k_dns(void *arg) {
   struct addrinfo *res = NULL;
 
   mark_reached(x);
-  x->result = exco_uv_getaddrinfo_timeout("localhost", NULL, NULL, &res,
-                                          timeout_of(x));
+  x->result =
+      exco_uv_getaddrinfo_timeout("localhost", NULL, NULL, &res, timeout_of(x));
   if (x->result == 0)
     uv_freeaddrinfo(res);
   check_after(x);
@@ -355,8 +355,7 @@ static void *k_work_queued(void *arg) {
   ctx *x = arg;
 
   mark_reached(x);
-  x->result = exco_uv_work_timeout(count_run, x, count_abandon,
-                                   timeout_of(x));
+  x->result = exco_uv_work_timeout(count_run, x, count_abandon, timeout_of(x));
   check_after(x);
   return NULL;
 }
@@ -381,8 +380,8 @@ static void *k_work_running(void *arg) {
   ctx *x = arg;
 
   x->reached = 1;
-  x->result = exco_uv_work_timeout(running_job, x, count_abandon,
-                                   timeout_of(x));
+  x->result =
+      exco_uv_work_timeout(running_job, x, count_abandon, timeout_of(x));
   check_after(x);
   return NULL;
 }
@@ -438,8 +437,8 @@ static void *k_read(void *arg) {
   if ((x->setup_err = tcp_pair(&server, &client, &conn)) != 0)
     return NULL;
   mark_reached(x);
-  x->result = exco_uv_tcp_read_timeout(client, x->buf, sizeof(x->buf),
-                                       timeout_of(x));
+  x->result =
+      exco_uv_tcp_read_timeout(client, x->buf, sizeof(x->buf), timeout_of(x));
   check_after(x);
   tcp_pair_close(server, client, conn);
   return NULL;
@@ -455,8 +454,7 @@ static void *k_write(void *arg) {
   big = calloc(1, BIG_WRITE);
   mark_reached(x);
   /* The peer never reads: what the kernel can't take stays queued. */
-  x->result = exco_uv_tcp_write_timeout(client, big, BIG_WRITE,
-                                        timeout_of(x));
+  x->result = exco_uv_tcp_write_timeout(client, big, BIG_WRITE, timeout_of(x));
   /* Our buffer is ours again, whatever libuv still has to write. */
   free(big);
   check_after(x);
@@ -522,8 +520,8 @@ static void *k_udp_recv(void *arg) {
   if ((x->setup_err = exco_uv_udp_open((struct sockaddr *)&addr, &u)) != 0)
     return NULL;
   mark_reached(x);
-  x->result = exco_uv_udp_recv_timeout(u, x->buf, sizeof(x->buf), NULL,
-                                       timeout_of(x));
+  x->result =
+      exco_uv_udp_recv_timeout(u, x->buf, sizeof(x->buf), NULL, timeout_of(x));
   check_after(x);
   exco_uv_udp_close(u);
   return NULL;
@@ -541,12 +539,12 @@ static void *k_signal(void *arg) {
 typedef struct kind {
   const char *name;
   exco_fn body;
-  void (*setup)(ctx *);    /* before the loop runs the victim */
-  void (*release)(ctx *);  /* after the victim returned */
-  void (*verify)(ctx *);   /* after everything ran */
-  int gated;               /* fill the pool with gate jobs first */
-  int no_timeout;          /* no _timeout variant, or none testable */
-  int fd_check;            /* descriptors must be back to the start
+  void (*setup)(ctx *);   /* before the loop runs the victim */
+  void (*release)(ctx *); /* after the victim returned */
+  void (*verify)(ctx *);  /* after everything ran */
+  int gated;              /* fill the pool with gate jobs first */
+  int no_timeout;         /* no _timeout variant, or none testable */
+  int fd_check;           /* descriptors must be back to the start
                               (not for getaddrinfo: libc may cache) */
 } kind;
 
@@ -559,8 +557,7 @@ static const kind kinds[] = {
     {"fs_read_file", k_read_file, NULL, r_gate, NULL, 1, 0, 1},
     {"getaddrinfo", k_dns, NULL, r_gate, NULL, 1, 0, 0},
     {"work(queued)", k_work_queued, NULL, r_gate, v_work_queued, 1, 0, 1},
-    {"work(running)", k_work_running, NULL, r_gate, v_work_running, 0, 0,
-     1},
+    {"work(running)", k_work_running, NULL, r_gate, v_work_running, 0, 0, 1},
     {"tcp_accept", k_accept, NULL, NULL, NULL, 0, 0, 1},
     {"tcp_connect", k_connect, NULL, NULL, NULL, 0, 1, 1},
     {"tcp_read", k_read, NULL, NULL, NULL, 0, 0, 1},
@@ -642,13 +639,11 @@ static void run_on_driver(const kind *k, enum mode mode) {
   ck_assert_msg(c.setup_err == 0, "%s/%s: setup failed: %s", k->name,
                 mode_names[mode], uv_strerror(c.setup_err));
   ck_assert_int_eq(c.reached, 1);
-  ck_assert_msg(c.result == (mode == M_TIMEOUT ? UV_ETIMEDOUT
-                                               : EXCO_ECANCELED),
-                "%s/%s: returned %zd", k->name, mode_names[mode],
-                c.result);
+  ck_assert_msg(c.result == (mode == M_TIMEOUT ? UV_ETIMEDOUT : EXCO_ECANCELED),
+                "%s/%s: returned %zd", k->name, mode_names[mode], c.result);
   ck_assert_msg(c.after == (mode == M_TIMEOUT ? 0 : EXCO_ECANCELED),
-                "%s/%s: later await returned %d", k->name,
-                mode_names[mode], c.after);
+                "%s/%s: later await returned %d", k->name, mode_names[mode],
+                c.after);
   if (k->verify != NULL)
     k->verify(&c);
   exco_task_release(c.victim);
@@ -790,8 +785,7 @@ static void run_dropped(const kind *k) {
   pthread_mutex_init(&host.mu, NULL);
   fds = count_fds();
   ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(
-      exco_executor_new(&ex, mh_new, mh_run, mh_wake, &host), 0);
+  ck_assert_int_eq(exco_executor_new(&ex, mh_new, mh_run, mh_wake, &host), 0);
   ck_assert_int_eq(exco_uv_attach(ex, &loop), 0);
   kind_prepare(k, &loop);
   ck_assert_int_eq(exco_spawn(ex, k->body, &c, NULL, &t), 0);
@@ -825,8 +819,8 @@ static void run_dropped(const kind *k) {
 
   ck_assert_int_eq(c.setup_err, 0);
   ck_assert_int_eq(c.reached, 1);
-  ck_assert_msg(c.result == EXCO_ECANCELED, "%s/drop: returned %zd",
-                k->name, c.result);
+  ck_assert_msg(c.result == EXCO_ECANCELED, "%s/drop: returned %zd", k->name,
+                c.result);
   ck_assert_int_eq(c.after, EXCO_ECANCELED);
   if (k->verify != NULL)
     k->verify(&c);

@@ -213,9 +213,9 @@ END_TEST
 
 typedef struct storm_slot {
   pthread_mutex_t mu;
-  long count;          /* bumped by the waker threads */
-  exco_waker *waker;   /* the task's, registered at its last poll */
-  long seen;           /* task side: rounds observed */
+  long count;        /* bumped by the waker threads */
+  exco_waker *waker; /* the task's, registered at its last poll */
+  long seen;         /* task side: rounds observed */
   long polls;
 } storm_slot;
 
@@ -378,9 +378,9 @@ END_TEST
 /* ---------------------------------------------------------------------- */
 
 typedef struct twin {
-  exco_promise *mine;   /* resolved by the other loop's task */
+  exco_promise *mine; /* resolved by the other loop's task */
   exco_promise *theirs;
-  uv_loop_t *loop;      /* set by the thread */
+  uv_loop_t *loop; /* set by the thread */
   int yields_ok;
   int sleep_ok;
   int loop_ok;
@@ -532,10 +532,8 @@ START_TEST(default_executor) {
 
   /* Detach: spawning on the default executor fails cleanly. */
   ck_assert_int_eq(exco_uv_executor_free(exco_default_executor()), 0);
-  ck_assert_int_eq(exco_spawn(NULL, note_loop, NULL, NULL, NULL),
-                   EXCO_ENOMEM);
-  ck_assert_int_eq(exco_uv_executor_free(exco_default_executor()),
-                   EXCO_EINVAL);
+  ck_assert_int_eq(exco_spawn(NULL, note_loop, NULL, NULL, NULL), EXCO_ENOMEM);
+  ck_assert_int_eq(exco_uv_executor_free(exco_default_executor()), EXCO_EINVAL);
   ck_assert_ptr_null(exco_uv_executor_loop(exco_default_executor()));
   ck_assert_int_eq(uv_run(&loop2, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop2), 0);

@@ -41,8 +41,8 @@ static void make_temp(char *path, size_t size) {
 typedef struct rt {
   char path[64];
   /* Results, checked by the test. */
-  int step;          /* last step reached */
-  int err;           /* first error */
+  int step; /* last step reached */
+  int err;  /* first error */
   ssize_t n1, n2, n3, n4;
   char small[32];
   int big_ok;
@@ -53,13 +53,13 @@ typedef struct rt {
   int reopen_err;
 } rt;
 
-#define STEP(r, expr)                                                        \
-  do {                                                                       \
-    (r)->step++;                                                             \
-    if ((expr) < 0) {                                                        \
-      (r)->err = (int)(expr);                                                \
-      goto out;                                                              \
-    }                                                                        \
+#define STEP(r, expr)                                                          \
+  do {                                                                         \
+    (r)->step++;                                                               \
+    if ((expr) < 0) {                                                          \
+      (r)->err = (int)(expr);                                                  \
+      goto out;                                                                \
+    }                                                                          \
   } while (0)
 
 static void *round_trip(void *arg) {
@@ -88,8 +88,7 @@ static void *round_trip(void *arg) {
   STEP(r, exco_uv_fs_read_file(r->path, &whole, &r->file_len));
   r->file_ok = r->file_len == 100 + (size_t)BIG &&
                memcmp(whole, "hello, world", 12) == 0 &&
-               memcmp(whole + 100, big, BIG) == 0 &&
-               whole[r->file_len] == '\0';
+               memcmp(whole + 100, big, BIG) == 0 && whole[r->file_len] == '\0';
   STEP(r, exco_uv_fs_unlink(r->path));
   r->stat_after_unlink = exco_uv_fs_stat(r->path, &st);
   r->reopen_err = exco_uv_fs_open(r->path, O_RDONLY, 0);
@@ -154,12 +153,10 @@ static void *error_cases(void *arg) {
   e->write_badfd = exco_uv_fs_write(-1, "x", 1, -1);
   e->close_badfd = exco_uv_fs_close(-1);
   e->unlink_missing = exco_uv_fs_unlink("/nonexistent/exco");
-  e->read_file_missing =
-      exco_uv_fs_read_file("/nonexistent/exco", &text, NULL);
+  e->read_file_missing = exco_uv_fs_read_file("/nonexistent/exco", &text, NULL);
   e->read_file_dir = exco_uv_fs_read_file("/tmp", &text, NULL);
   /* /proc files say size 0: read_file reads to EOF anyway. */
-  e->proc_err = exco_uv_fs_read_file("/proc/self/status", &text,
-                                     &e->proc_len);
+  e->proc_err = exco_uv_fs_read_file("/proc/self/status", &text, &e->proc_len);
   if (e->proc_err == 0) {
     e->proc_has_name = strstr(text, "Name:") != NULL;
     free(text);

@@ -36,13 +36,13 @@ typedef struct echo_ctx {
   exco_uv_tcp *server;
   exco_task *acceptor;
   long accepted;
-  long served;        /* server handlers that saw EOF */
-  long ok;            /* clients that got their bytes back */
+  long served; /* server handlers that saw EOF */
+  long ok;     /* clients that got their bytes back */
   long errors;
   int first_err;
-  long finished;      /* clients done, ok or not */
+  long finished; /* clients done, ok or not */
   int listen_err;
-  int accept_end;     /* the accept loop's last return */
+  int accept_end; /* the accept loop's last return */
 } echo_ctx;
 
 typedef struct client_job {
@@ -356,8 +356,7 @@ static void *big_main(void *arg) {
   exco_spawn(NULL, big_writer, &b, NULL, &tb);
   /* Read slowly at first so the writers queue. */
   exco_uv_sleep(20);
-  while (r->got < 2L * CHUNK &&
-         (n = exco_uv_tcp_read(conn, buf, 65536)) > 0) {
+  while (r->got < 2L * CHUNK && (n = exco_uv_tcp_read(conn, buf, 65536)) > 0) {
     for (i = 0; i < n; i++)
       ok += buf[i] == (r->got + i < CHUNK ? 'A' : 'B');
     r->got += n;

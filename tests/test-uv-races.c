@@ -147,7 +147,7 @@ static struct {
   int a_done;
   int stop_b;
   long stolen;
-  long b_other;            /* B's results other than 0 / EBUSY / timeout */
+  long b_other; /* B's results other than 0 / EBUSY / timeout */
   int c_err;
   long c_connects;
 } acc;
@@ -227,10 +227,9 @@ static void *acc_c(void *arg) {
 static void *acc_setup(void *arg) {
   (void)arg;
   acc.setup_err = h_uv_listen_any(&acc.server, &acc.addr, 64);
-  if (acc.setup_err == 0 &&
-      (exco_spawn(NULL, acc_a, NULL, NULL, NULL) != 0 ||
-       exco_spawn(NULL, acc_b, NULL, NULL, NULL) != 0 ||
-       exco_spawn(NULL, acc_c, NULL, NULL, NULL) != 0))
+  if (acc.setup_err == 0 && (exco_spawn(NULL, acc_a, NULL, NULL, NULL) != 0 ||
+                             exco_spawn(NULL, acc_b, NULL, NULL, NULL) != 0 ||
+                             exco_spawn(NULL, acc_c, NULL, NULL, NULL) != 0))
     acc.setup_err = EXCO_ENOMEM; /* the loop would not end: abort below */
   return NULL;
 }
@@ -350,8 +349,7 @@ START_TEST(awaitables_outside_coroutines) {
   ck_assert_int_eq(exco_uv_fs_write(1, "", 0, -1), EXCO_EPERM);
   ck_assert_int_eq(exco_uv_fs_stat("/", &st), EXCO_EPERM);
   ck_assert_int_eq(exco_uv_fs_unlink("/nonexistent-exco"), EXCO_EPERM);
-  ck_assert_int_eq(exco_uv_fs_read_file("/dev/null", &data, &len),
-                   EXCO_EPERM);
+  ck_assert_int_eq(exco_uv_fs_read_file("/dev/null", &data, &len), EXCO_EPERM);
   ck_assert_int_eq(exco_uv_getaddrinfo("localhost", NULL, NULL, &res),
                    EXCO_EPERM);
   ck_assert_int_eq(exco_uv_tcp_connect((struct sockaddr *)&addr, &tcp),

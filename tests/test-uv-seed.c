@@ -105,8 +105,8 @@ START_TEST(seed_cross_thread_wakes) {
   for (i = 0; i < PROMISES; i++) {
     got[i] = 0;
     ck_assert_int_eq(exco_promise_new(&promises[i]), 0);
-    ck_assert_int_eq(
-        exco_spawn(ex, await_one, (void *)(intptr_t)i, NULL, NULL), 0);
+    ck_assert_int_eq(exco_spawn(ex, await_one, (void *)(intptr_t)i, NULL, NULL),
+                     0);
   }
   h_thread_start(&th, resolve_all, NULL);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);

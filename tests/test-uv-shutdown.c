@@ -237,8 +237,8 @@ static void shutdown_now(void) {
   sd.live_before = exco_executor_live(sd.ex);
   ck_assert_int_eq(exco_executor_close(sd.ex, closed_cb, NULL), 0);
   sd.second_close = exco_executor_close(sd.ex, closed_cb, NULL);
-  sd.spawn_after = exco_spawn(sd.ex, pending, (void *)(intptr_t)K_SLEEP,
-                              NULL, NULL);
+  sd.spawn_after =
+      exco_spawn(sd.ex, pending, (void *)(intptr_t)K_SLEEP, NULL, NULL);
   uv_close((uv_handle_t *)&sd.sig, NULL);
   uv_close((uv_handle_t *)&sd.timer, NULL);
 }

@@ -47,8 +47,8 @@ static void *sleep_and_record(void *arg) {
 }
 
 START_TEST(sleeps_end_in_deadline_order) {
-  sleep_job jobs[4] = {{60, 0, -1, 0}, {20, 1, -1, 0}, {40, 2, -1, 0},
-                       {0, 3, -1, 0}};
+  sleep_job jobs[4] = {
+      {60, 0, -1, 0}, {20, 1, -1, 0}, {40, 2, -1, 0}, {0, 3, -1, 0}};
   tloop t;
   int i;
 

@@ -1,7 +1,7 @@
 /*
- * test-wake.c -- the waker promise (docs/ARCHITECTURE.md 1.1, 4): no lost wakeups from
- * other threads, wakes coalesce, wakes after the task is gone are harmless.
- * Threaded; meant to pass under TSan too.
+ * test-wake.c -- the waker promise (docs/ARCHITECTURE.md 1.1, 4): no lost
+ * wakeups from other threads, wakes coalesce, wakes after the task is gone
+ * are harmless.  Threaded; meant to pass under TSan too.
  */
 #include "harness.h"
 
@@ -19,18 +19,17 @@
 
 typedef struct handoff {
   pthread_mutex_t mu;
-  atomic_long req;     /* last request posted by the coroutine */
-  long done;           /* last request completed by the helper (mu) */
-  exco_waker *w;       /* registered by the future (mu) */
+  atomic_long req; /* last request posted by the coroutine */
+  long done;       /* last request completed by the helper (mu) */
+  exco_waker *w;   /* registered by the future (mu) */
   atomic_int stop;
-  int jitter;          /* max spin iterations before completing */
+  int jitter; /* max spin iterations before completing */
   long iters;
-  long completed;      /* coroutine side */
+  long completed; /* coroutine side */
   long errors;
 } handoff;
 
-static int handoff_poll(void *arg, exco_waker *w)
-{
+static int handoff_poll(void *arg, exco_waker *w) {
   handoff *p = arg;
   exco_waker *old = NULL;
   int ready;
@@ -46,8 +45,7 @@ static int handoff_poll(void *arg, exco_waker *w)
   return ready;
 }
 
-static void handoff_cancel(void *arg)
-{
+static void handoff_cancel(void *arg) {
   handoff *p = arg;
   exco_waker *old;
 
@@ -58,8 +56,7 @@ static void handoff_cancel(void *arg)
   exco_waker_drop(old);
 }
 
-static void *fn_handoff(void *arg)
-{
+static void *fn_handoff(void *arg) {
   handoff *p = arg;
   long i;
 
@@ -72,8 +69,7 @@ static void *fn_handoff(void *arg)
   return NULL;
 }
 
-static void spin(unsigned n)
-{
+static void spin(unsigned n) {
   volatile unsigned i;
 
   for (i = 0; i < n; i++)
@@ -83,8 +79,7 @@ static void spin(unsigned n)
 /* The helper spins for requests (yielding now and then, for valgrind's
  * sake) so that it answers within nanoseconds: its wake can then land in
  * the short window between the future's check and the task's suspension. */
-static void *thread_handoff(void *arg)
-{
+static void *thread_handoff(void *arg) {
   handoff *p = arg;
   unsigned seed = 12345, idle = 0;
   long seen = 0;
@@ -113,8 +108,7 @@ static void *thread_handoff(void *arg)
   return NULL;
 }
 
-static void handoff_init(handoff *p, long iters, int jitter)
-{
+static void handoff_init(handoff *p, long iters, int jitter) {
   memset(p, 0, sizeof(*p));
   pthread_mutex_init(&p->mu, NULL);
   atomic_init(&p->req, 0);
@@ -123,8 +117,7 @@ static void handoff_init(handoff *p, long iters, int jitter)
   p->jitter = jitter;
 }
 
-static void handoff_stop(handoff *p, pthread_t t)
-{
+static void handoff_stop(handoff *p, pthread_t t) {
   atomic_store(&p->stop, 1);
   h_thread_join(t);
   exco_waker_drop(p->w);
@@ -132,8 +125,7 @@ static void handoff_stop(handoff *p, pthread_t t)
   pthread_mutex_destroy(&p->mu);
 }
 
-static void handoff_host(int jitter)
-{
+static void handoff_host(int jitter) {
   h_host h;
   handoff p;
   pthread_t t;
@@ -151,20 +143,17 @@ static void handoff_host(int jitter)
   h_host_destroy(&h);
 }
 
-START_TEST(no_lost_wakeups_host)
-{
+START_TEST(no_lost_wakeups_host) {
   handoff_host(0);
 }
 END_TEST
 
-START_TEST(no_lost_wakeups_host_jitter)
-{
+START_TEST(no_lost_wakeups_host_jitter) {
   handoff_host(300);
 }
 END_TEST
 
-START_TEST(no_lost_wakeups_local)
-{
+START_TEST(no_lost_wakeups_local) {
   exco_executor *ex;
   handoff p;
   pthread_t t;
@@ -202,16 +191,14 @@ typedef struct running {
   int timed_out;
 } running;
 
-static int pending_once_poll(void *arg, exco_waker *w)
-{
+static int pending_once_poll(void *arg, exco_waker *w) {
   int *calls = arg;
 
   (void)w;
   return (*calls)++ > 0;
 }
 
-static void *fn_running(void *arg)
-{
+static void *fn_running(void *arg) {
   running *r = arg;
   long i;
 
@@ -235,8 +222,7 @@ static void *fn_running(void *arg)
   return NULL;
 }
 
-static void *thread_running(void *arg)
-{
+static void *thread_running(void *arg) {
   running *r = arg;
   long seen = 0;
 
@@ -255,8 +241,7 @@ static void *thread_running(void *arg)
   return NULL;
 }
 
-START_TEST(no_lost_wakeups_while_running)
-{
+START_TEST(no_lost_wakeups_while_running) {
   h_host h;
   running r;
   pthread_t t;
@@ -283,8 +268,7 @@ END_TEST
 /* Coalescing: at most one task_wake per poll.                             */
 /* ---------------------------------------------------------------------- */
 
-START_TEST(wakes_coalesce_same_thread)
-{
+START_TEST(wakes_coalesce_same_thread) {
   h_host h;
   h_flagged f = {0};
   h_ext *e;
@@ -318,8 +302,7 @@ typedef struct selfwake {
   int result;
 } selfwake;
 
-static void *fn_self_wake(void *arg)
-{
+static void *fn_self_wake(void *arg) {
   selfwake *s = arg;
   exco_waker *w = exco_waker_current();
   int calls = 0, i;
@@ -331,8 +314,7 @@ static void *fn_self_wake(void *arg)
   return NULL;
 }
 
-START_TEST(wakes_coalesce_while_running)
-{
+START_TEST(wakes_coalesce_while_running) {
   h_host h;
   selfwake s = {0};
   h_ext *e;
@@ -359,8 +341,7 @@ typedef struct waker_thread {
   long n;
 } waker_thread;
 
-static void *thread_wake_n(void *arg)
-{
+static void *thread_wake_n(void *arg) {
   waker_thread *wt = arg;
   long i;
 
@@ -370,8 +351,7 @@ static void *thread_wake_n(void *arg)
   return NULL;
 }
 
-START_TEST(wakes_coalesce_across_threads)
-{
+START_TEST(wakes_coalesce_across_threads) {
   h_host h;
   h_flagged f = {0};
   waker_thread wt[WAKERS];
@@ -425,8 +405,7 @@ typedef struct storm_task {
   long errors;
 } storm_task;
 
-static int storm_poll(void *arg, exco_waker *w)
-{
+static int storm_poll(void *arg, exco_waker *w) {
   storm_task *s = arg;
   long cur = atomic_load(&s->events);
 
@@ -438,8 +417,7 @@ static int storm_poll(void *arg, exco_waker *w)
   return 0;
 }
 
-static void *fn_storm(void *arg)
-{
+static void *fn_storm(void *arg) {
   storm_task *s = arg;
 
   atomic_store(&s->w, exco_waker_current());
@@ -462,8 +440,7 @@ typedef struct storm_sender {
   pthread_barrier_t *go;
 } storm_sender;
 
-static void *thread_storm(void *arg)
-{
+static void *thread_storm(void *arg) {
   storm_sender *s = arg;
   long j;
 
@@ -477,8 +454,7 @@ static void *thread_storm(void *arg)
   return NULL;
 }
 
-START_TEST(wake_storm)
-{
+START_TEST(wake_storm) {
   h_host h;
   storm_task tasks[STORM_TASKS];
   storm_sender snd[STORM_THREADS];
@@ -538,8 +514,7 @@ typedef struct late {
   int result;
 } late;
 
-static void *fn_late(void *arg)
-{
+static void *fn_late(void *arg) {
   late *l = arg;
 
   l->w = exco_waker_current();
@@ -547,8 +522,7 @@ static void *fn_late(void *arg)
   return NULL;
 }
 
-static void *thread_late(void *arg)
-{
+static void *thread_late(void *arg) {
   late *l = arg;
 
   atomic_store(&l->started, 1);
@@ -566,8 +540,7 @@ static void *thread_late(void *arg)
 /* Starts a task that takes its waker and awaits @l's flag, polls it until
  * it waits, then starts the thread that keeps waking it.  Returns the
  * task's host handle. */
-static h_ext *start_late(h_host *h, late *l, int slow_wake, pthread_t *t)
-{
+static h_ext *start_late(h_host *h, late *l, int slow_wake, pthread_t *t) {
   h_ext *e;
 
   memset(l, 0, sizeof(*l));
@@ -584,8 +557,7 @@ static h_ext *start_late(h_host *h, late *l, int slow_wake, pthread_t *t)
   return e;
 }
 
-START_TEST(waker_after_drop_is_safe)
-{
+START_TEST(waker_after_drop_is_safe) {
   long rounds = h_scale(200), i;
 
   for (i = 0; i < rounds; i++) {
@@ -613,8 +585,7 @@ END_TEST
 
 /* Wakes racing the drop (cancellation) of a pending task: a task_wake
  * that started before the drop must be over when exco_drop() returns. */
-START_TEST(wakes_racing_drop_of_pending_task)
-{
+START_TEST(wakes_racing_drop_of_pending_task) {
   long rounds = h_scale(300), i;
 
   for (i = 0; i < rounds; i++) {
@@ -640,8 +611,7 @@ START_TEST(wakes_racing_drop_of_pending_task)
 }
 END_TEST
 
-static Suite *suite(void)
-{
+static Suite *suite(void) {
   Suite *s = suite_create("wake");
   TCase *tc = h_tcase("lost", 120);
 
@@ -665,7 +635,6 @@ static Suite *suite(void)
   return s;
 }
 
-int main(void)
-{
+int main(void) {
   return h_run_suite(suite());
 }

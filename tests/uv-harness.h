@@ -38,8 +38,7 @@ static inline void tl_fini(tloop *t) {
   ck_assert_int_eq(uv_loop_close(&t->loop), 0);
 }
 
-static inline void tl_spawn(tloop *t, exco_fn fn, void *arg,
-                            exco_task **out) {
+static inline void tl_spawn(tloop *t, exco_fn fn, void *arg, exco_task **out) {
   ck_assert_int_eq(exco_spawn(t->ex, fn, arg, NULL, out), 0);
 }
 

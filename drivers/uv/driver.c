@@ -29,9 +29,9 @@
 struct exco__uv_driver {
   uv_loop_t *loop;
   exco_executor *ex;
-  pthread_t owner;  /* the loop thread */
+  pthread_t owner; /* the loop thread */
   unsigned budget;
-  int closing;      /* close callbacks still to come */
+  int closing; /* close callbacks still to come */
   uv_idle_t idle;
   uv_async_t async;
   uv_timer_t timer;
@@ -245,8 +245,8 @@ int exco_uv_executor_free(exco_executor *ex) {
   if (ex != exco_default_executor())
     return exco_executor_free(ex);
   pthread_mutex_lock(&exco__uv_default_lock);
-  err = exco_init(exco__uv_dead_new, exco__uv_dead_run, exco__uv_dead_wake,
-                  NULL);
+  err =
+      exco_init(exco__uv_dead_new, exco__uv_dead_run, exco__uv_dead_wake, NULL);
   pthread_mutex_unlock(&exco__uv_default_lock);
   return err;
 }

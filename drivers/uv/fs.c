@@ -66,8 +66,7 @@ static void exco__uv_fs_cb(uv_fs_t *req) {
  * entry check unless @loop is NULL (see exco__uv_req_alloc()).  NULL with
  * the error in *@err.
  */
-static exco__uv_fs *exco__uv_fs_new(uv_loop_t **loop, size_t extra,
-                                    int *err) {
+static exco__uv_fs *exco__uv_fs_new(uv_loop_t **loop, size_t extra, int *err) {
   exco__uv_fs *f = exco__uv_req_alloc(sizeof(*f) + extra, loop, err);
 
   if (f != NULL)
@@ -209,8 +208,8 @@ int exco_uv_fs_stat_timeout(const char *path, uv_stat_t *out,
   f = exco__uv_fs_new(&loop, 0, &err);
   if (f == NULL)
     return err;
-  err = exco__uv_fs_wait(
-      f, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb), timeout_ms);
+  err = exco__uv_fs_wait(f, uv_fs_stat(loop, &f->req, path, exco__uv_fs_cb),
+                         timeout_ms);
   if (err != 0)
     return err;
   err = (int)f->req.result;

@@ -115,8 +115,8 @@ void exco__uv_req_release(exco__uv_req *r) {
     free(r);
 }
 
-int exco__uv_req_submitted(exco__uv_req *r, int submitted,
-                           uint64_t timeout_ms, uv_req_t *cancel) {
+int exco__uv_req_submitted(exco__uv_req *r, int submitted, uint64_t timeout_ms,
+                           uv_req_t *cancel) {
   int err;
 
   if (submitted < 0) {
@@ -133,8 +133,8 @@ int exco__uv_req_submitted(exco__uv_req *r, int submitted,
   return err;
 }
 
-ssize_t exco__uv_req_result(exco__uv_req *r, int submitted,
-                            uint64_t timeout_ms, uv_req_t *cancel) {
+ssize_t exco__uv_req_result(exco__uv_req *r, int submitted, uint64_t timeout_ms,
+                            uv_req_t *cancel) {
   ssize_t res;
   int err = exco__uv_req_submitted(r, submitted, timeout_ms, cancel);
 

@@ -75,8 +75,8 @@ void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {
   }
 }
 
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf,
-                             size_t len, uint64_t timeout_ms) {
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
+                             uint64_t timeout_ms) {
   exco__uv_read_op r;
   int err;
 
@@ -128,16 +128,16 @@ static void exco__uv_write_cb(uv_write_t *req, int status) {
   exco__uv_req_finish(&w->hdr, status);
 }
 
-int exco__uv_stream_write(uv_stream_t *s, const void *buf,
-                          size_t len, uint64_t timeout_ms) {
+int exco__uv_stream_write(uv_stream_t *s, const void *buf, size_t len,
+                          uint64_t timeout_ms) {
   exco__uv_write *w;
   uv_buf_t b;
   int n, err;
 
   if (len == 0)
     return 0;
-  b = uv_buf_init((char *)buf, len > 0x40000000u ? 0x40000000u
-                                                 : (unsigned int)len);
+  b = uv_buf_init((char *)buf,
+                  len > 0x40000000u ? 0x40000000u : (unsigned int)len);
   n = uv_try_write(s, &b, 1);
   if (n >= 0 && (size_t)n == len)
     return 0;
@@ -176,6 +176,5 @@ int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms) {
   if (q == NULL)
     return err;
   return (int)exco__uv_req_result(
-      &q->hdr, uv_shutdown(&q->req, s, exco__uv_shutdown_cb), timeout_ms,
-      NULL);
+      &q->hdr, uv_shutdown(&q->req, s, exco__uv_shutdown_cb), timeout_ms, NULL);
 }

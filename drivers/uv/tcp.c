@@ -54,8 +54,7 @@ uv_tcp_t *exco_uv_tcp_handle(exco_uv_tcp *t) {
 
 /* Common entry of the calls on an existing socket: a listening one when
  * @listener is 1 (accept), a connected one when 0. */
-static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop,
-                              int listener) {
+static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop, int listener) {
   int err;
 
   if (t == NULL)
@@ -99,8 +98,8 @@ static void exco__uv_connect_cb(uv_connect_t *req, int status) {
   exco__uv_req_finish(&c->hdr, status);
 }
 
-int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
-                                exco_uv_tcp **out, uint64_t timeout_ms) {
+int exco_uv_tcp_connect_timeout(const struct sockaddr *addr, exco_uv_tcp **out,
+                                uint64_t timeout_ms) {
   exco__uv_connect *c;
   exco_uv_tcp *t;
   int err;
@@ -111,8 +110,7 @@ int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
   c = exco__uv_req_alloc(sizeof(*c), NULL, &err);
   if (c != NULL)
     err = (int)exco__uv_req_result(
-        &c->hdr,
-        uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb),
+        &c->hdr, uv_tcp_connect(&c->req, &t->handle, addr, exco__uv_connect_cb),
         timeout_ms, NULL);
   if (err != 0) {
     /* After a failed wait, closing the socket makes libuv call the
@@ -163,8 +161,7 @@ int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
   err = uv_tcp_bind(&t->handle, addr, 0);
   if (err == 0)
     err = uv_listen((uv_stream_t *)&t->handle,
-                    backlog > 0 ? backlog : SOMAXCONN,
-                    exco__uv_connection_cb);
+                    backlog > 0 ? backlog : SOMAXCONN, exco__uv_connection_cb);
   if (err != 0) {
     exco_uv_tcp_close(t);
     return err;
@@ -274,8 +271,7 @@ int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
   err = exco__uv_tcp_enter(t, &loop, 0);
   if (err != 0)
     return err;
-  return exco__uv_stream_write((uv_stream_t *)&t->handle, buf, len,
-                               timeout_ms);
+  return exco__uv_stream_write((uv_stream_t *)&t->handle, buf, len, timeout_ms);
 }
 
 int exco_uv_tcp_write(exco_uv_tcp *t, const void *buf, size_t len) {

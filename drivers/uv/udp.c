@@ -26,8 +26,8 @@ struct exco_uv_udp {
   uv_udp_t handle; /* handle.data points back here */
   uv_loop_t *loop;
   int closing;
-  int receiving;             /* uv_udp_recv_start() is in effect */
-  exco__uv_recv_op *reader;  /* the waiting receive, on its stack */
+  int receiving;            /* uv_udp_recv_start() is in effect */
+  exco__uv_recv_op *reader; /* the waiting receive, on its stack */
 };
 
 static void exco__uv_udp_close_cb(uv_handle_t *handle) {
@@ -120,8 +120,7 @@ static void exco__uv_udp_alloc_cb(uv_handle_t *handle, size_t suggested,
 
 static void exco__uv_udp_recv_cb(uv_udp_t *handle, ssize_t nread,
                                  const uv_buf_t *buf,
-                                 const struct sockaddr *addr,
-                                 unsigned flags) {
+                                 const struct sockaddr *addr, unsigned flags) {
   exco_uv_udp *u = handle->data;
   exco__uv_recv_op *r = u->reader;
 
@@ -242,8 +241,7 @@ int exco_uv_udp_send_timeout(exco_uv_udp *u, const void *buf, size_t len,
     memcpy(s->data, buf, len);
   b = uv_buf_init(s->data, (unsigned int)len);
   return (int)exco__uv_req_result(
-      &s->hdr,
-      uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb),
+      &s->hdr, uv_udp_send(&s->req, &u->handle, &b, 1, to, exco__uv_send_cb),
       timeout_ms, NULL);
 }
 

@@ -25,7 +25,7 @@
 
 typedef struct exco__uv_driver exco__uv_driver;
 
-#define exco__uv_container_of(ptr, type, member)                             \
+#define exco__uv_container_of(ptr, type, member)                               \
   ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* "No deadline" for the internal functions behind the _timeout forms. */
@@ -141,16 +141,16 @@ void exco__uv_req_release(exco__uv_req *r);
  * with UV_ECANCELED; other requests end by themselves or when their handle
  * is closed).
  */
-int exco__uv_req_submitted(exco__uv_req *r, int submitted,
-                           uint64_t timeout_ms, uv_req_t *cancel);
+int exco__uv_req_submitted(exco__uv_req *r, int submitted, uint64_t timeout_ms,
+                           uv_req_t *cancel);
 
 /*
  * exco__uv_req_submitted() for requests whose result is all the caller
  * needs: returns the wait's error or the request's result, and @r is
  * released or abandoned either way.
  */
-ssize_t exco__uv_req_result(exco__uv_req *r, int submitted,
-                            uint64_t timeout_ms, uv_req_t *cancel);
+ssize_t exco__uv_req_result(exco__uv_req *r, int submitted, uint64_t timeout_ms,
+                            uv_req_t *cancel);
 
 /*
  * From the request's callback: completes the operation with @result and
@@ -176,25 +176,25 @@ typedef struct exco__uv_read_op {
 } exco__uv_read_op;
 
 struct exco_uv_tcp {
-  uv_tcp_t handle;            /* handle.data points back here */
+  uv_tcp_t handle; /* handle.data points back here */
   uv_loop_t *loop;
-  int closing;                /* exco_uv_tcp_close() was called */
+  int closing; /* exco_uv_tcp_close() was called */
   /* Connected sockets. */
-  int reading;                /* uv_read_start() is in effect */
-  ssize_t read_err;           /* sticky UV_EOF or read error, else 0 */
-  exco__uv_read_op *reader;   /* the waiting read, on its coroutine stack */
+  int reading;              /* uv_read_start() is in effect */
+  ssize_t read_err;         /* sticky UV_EOF or read error, else 0 */
+  exco__uv_read_op *reader; /* the waiting read, on its coroutine stack */
   /* Listening sockets. */
   int listening;
-  int conn_ready;             /* libuv holds a connection for uv_accept */
-  int conn_err;               /* an accept error to report, else 0 */
-  exco__uv_op *acceptor;      /* the waiting accept, on its stack */
+  int conn_ready;        /* libuv holds a connection for uv_accept */
+  int conn_err;          /* an accept error to report, else 0 */
+  exco__uv_op *acceptor; /* the waiting accept, on its stack */
 };
 
 /* stream.c */
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf,
-                             size_t len, uint64_t timeout_ms);
-int exco__uv_stream_write(uv_stream_t *s, const void *buf,
-                          size_t len, uint64_t timeout_ms);
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
+                             uint64_t timeout_ms);
+int exco__uv_stream_write(uv_stream_t *s, const void *buf, size_t len,
+                          uint64_t timeout_ms);
 int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms);
 /* Ends a waiting read with @result (close). */
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result);

@@ -121,8 +121,7 @@ typedef struct exco_driver_ops {
  *         schedule and notify set); EXCO_ENOMEM.
  */
 EXCO_API int exco_driver_executor_new(exco_executor **out,
-                                      const exco_driver_ops *ops,
-                                      void *data);
+                                      const exco_driver_ops *ops, void *data);
 
 /**
  * Gives the process-default executor the driver @p ops with @p data: the
@@ -140,8 +139,7 @@ EXCO_API int exco_driver_init(const exco_driver_ops *ops, void *data);
  * The driver data of @p ex if it was made from @p ops (compared by
  * address), else NULL.  From any thread.
  */
-EXCO_API void *exco_driver_data(exco_executor *ex,
-                                const exco_driver_ops *ops);
+EXCO_API void *exco_driver_data(exco_executor *ex, const exco_driver_ops *ops);
 
 /** The name in the ops of @p ex ("local", "callbacks", ...); NULL if none. */
 EXCO_API const char *exco_driver_name(exco_executor *ex);

@@ -240,8 +240,7 @@ EXCO_UV_API int exco_uv_executor_free(exco_executor *ex);
  * @param budget  0 restores EXCO_UV_BUDGET_DEFAULT.
  * @return 0; EXCO_EINVAL if @p ex is not driven by this driver.
  */
-EXCO_UV_API int exco_uv_executor_set_budget(exco_executor *ex,
-                                            unsigned budget);
+EXCO_UV_API int exco_uv_executor_set_budget(exco_executor *ex, unsigned budget);
 
 /**
  * Requests cancellation (exco_task_cancel()) of every live task of @p ex;
@@ -306,8 +305,8 @@ EXCO_UV_API int exco_uv_sleep(uint64_t ms);
  *         a UV_E* code; EXCO_ECANCELED (the file is not left open).
  */
 EXCO_UV_API int exco_uv_fs_open(const char *path, int flags, int mode);
-EXCO_UV_API int exco_uv_fs_open_timeout(const char *path, int flags,
-                                        int mode, uint64_t timeout_ms);
+EXCO_UV_API int exco_uv_fs_open_timeout(const char *path, int flags, int mode,
+                                        uint64_t timeout_ms);
 
 /**
  * Closes @p fd.  Unlike every other awaitable it still works in a task
@@ -330,8 +329,8 @@ EXCO_UV_API int exco_uv_fs_close_timeout(uv_file fd, uint64_t timeout_ms);
  */
 EXCO_UV_API ssize_t exco_uv_fs_read(uv_file fd, void *buf, size_t len,
                                     int64_t offset);
-EXCO_UV_API ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf,
-                                            size_t len, int64_t offset,
+EXCO_UV_API ssize_t exco_uv_fs_read_timeout(uv_file fd, void *buf, size_t len,
+                                            int64_t offset,
                                             uint64_t timeout_ms);
 
 /**
@@ -381,8 +380,7 @@ EXCO_UV_API int exco_uv_fs_unlink_timeout(const char *path,
 EXCO_UV_API int exco_uv_fs_read_file(const char *path, char **data,
                                      size_t *len);
 EXCO_UV_API int exco_uv_fs_read_file_timeout(const char *path, char **data,
-                                             size_t *len,
-                                             uint64_t timeout_ms);
+                                             size_t *len, uint64_t timeout_ms);
 
 /* ---------------------------------------------------------------------- */
 /* DNS                                                                     */
@@ -464,11 +462,9 @@ EXCO_UV_API int exco_uv_tcp_accept_timeout(exco_uv_tcp *server,
  *         EXCO_ECANCELED (also when the socket is closed meanwhile);
  *         EXCO_EBUSY if another coroutine is reading.
  */
-EXCO_UV_API ssize_t exco_uv_tcp_read(exco_uv_tcp *tcp, void *buf,
-                                     size_t len);
+EXCO_UV_API ssize_t exco_uv_tcp_read(exco_uv_tcp *tcp, void *buf, size_t len);
 EXCO_UV_API ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *tcp, void *buf,
-                                             size_t len,
-                                             uint64_t timeout_ms);
+                                             size_t len, uint64_t timeout_ms);
 
 /**
  * Writes all @p len bytes: returns at once when the kernel takes them,
@@ -540,11 +536,10 @@ EXCO_UV_API int exco_uv_udp_open(const struct sockaddr *addr,
  * @return 0; a UV_E* code (UV_EMSGSIZE ...); EXCO_ECANCELED; EXCO_EINVAL
  *         if @p to is NULL.
  */
-EXCO_UV_API int exco_uv_udp_send(exco_uv_udp *udp, const void *buf,
-                                 size_t len, const struct sockaddr *to);
+EXCO_UV_API int exco_uv_udp_send(exco_uv_udp *udp, const void *buf, size_t len,
+                                 const struct sockaddr *to);
 EXCO_UV_API int exco_uv_udp_send_timeout(exco_uv_udp *udp, const void *buf,
-                                         size_t len,
-                                         const struct sockaddr *to,
+                                         size_t len, const struct sockaddr *to,
                                          uint64_t timeout_ms);
 
 /**

@@ -61,8 +61,7 @@ static void *start(void *arg) {
   uv_ip4_addr("127.0.0.1", 0, &addr);
   if (exco_uv_tcp_listen((struct sockaddr *)&addr, 16, &lsn) != 0)
     return NULL;
-  uv_tcp_getsockname(exco_uv_tcp_handle(lsn), (struct sockaddr *)&name,
-                     &len);
+  uv_tcp_getsockname(exco_uv_tcp_handle(lsn), (struct sockaddr *)&name, &len);
   port = ntohs(((struct sockaddr_in *)&name)->sin_port);
   exco_spawn(NULL, server, lsn, NULL, NULL);
   exco_spawn(NULL, client, NULL, NULL, NULL);

@@ -17,8 +17,7 @@ static void *waiter(void *arg) {
   intptr_t i = (intptr_t)arg;
   void *value = NULL;
 
-  if (exco_promise_await(promises[i], &value) == 0 &&
-      (intptr_t)value == i * 10)
+  if (exco_promise_await(promises[i], &value) == 0 && (intptr_t)value == i * 10)
     got[i] = 1;
   return NULL;
 }

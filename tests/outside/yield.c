@@ -58,8 +58,7 @@ static void *worker(void *arg) {
    * end values must be the ones the same arithmetic gives without any
    * switch. */
   if (a != id + ROUNDS || b != id * 3 + ROUNDS || c != id * 5 + ROUNDS ||
-      d != id * 7 + ROUNDS || e != id * 11 + ROUNDS ||
-      f != id * 13 + ROUNDS)
+      d != id * 7 + ROUNDS || e != id * 11 + ROUNDS || f != id * 13 + ROUNDS)
     bad++;
   if (x != expect(id / 3.0, 1.0) || y != expect(id * 1.5, -0.5) ||
       z != expect(id + 0.25, 0.125) || w != expect(id * 0.75, -0.25) ||
@@ -77,7 +76,6 @@ int main(void) {
   if (exco_run(NULL) != 0)
     return 1;
   printf("outside/yield: %s (backend %s, %d tasks x %d yields)\n",
-         bad == 0 ? "ok" : "FAILED", exco_context_backend(), TASKS,
-         ROUNDS);
+         bad == 0 ? "ok" : "FAILED", exco_context_backend(), TASKS, ROUNDS);
   return bad == 0 ? 0 : 1;
 }
