@@ -206,9 +206,14 @@ int exco__default_executor_get(exco_executor **out) {
   return err;
 }
 
-/* Switches the default executor to another driver while it has no task.
- * If the new driver can't be set up, it falls back to a local one. */
-static int exco__default_redrive(const exco_driver_ops *ops, void *data) {
+/*
+ * Switches the default executor to another driver while it has no task.
+ * With @copy the ops are copied into the executor (exco_init()'s, made on
+ * the caller's stack).  If the new driver can't be set up, it falls back
+ * to a local one.
+ */
+static int exco__default_redrive(const exco_driver_ops *ops, void *data,
+                                 int copy) {
   exco_executor *ex;
   int err;
 
@@ -223,6 +228,10 @@ static int exco__default_redrive(const exco_driver_ops *ops, void *data) {
   /* The driver replaced lets go of its state, as when freed. */
   if (ex->ops->close != NULL)
     ex->ops->close(ex->data);
+  if (copy) {
+    ex->own_ops = *ops;
+    ops = &ex->own_ops;
+  }
   err = exco__executor_set_driver(ex, ops, data);
   if (err != 0)
     (void)exco__executor_set_driver(ex, &exco__local_ops, NULL);
@@ -230,37 +239,34 @@ static int exco__default_redrive(const exco_driver_ops *ops, void *data) {
   return err;
 }
 
+/* The ops of a host of the three callbacks. */
+static exco_driver_ops exco__callbacks_ops(exco_task_new_cb task_new,
+                                           exco_task_run_cb task_run,
+                                           exco_task_wake_cb task_wake) {
+  exco_driver_ops ops = {0};
+
+  ops.version = EXCO_DRIVER_VERSION;
+  ops.name = "callbacks";
+  ops.task_new = task_new;
+  ops.task_run = task_run;
+  ops.task_wake = task_wake;
+  return ops;
+}
+
 int exco_init(exco_task_new_cb task_new, exco_task_run_cb task_run,
               exco_task_wake_cb task_wake, void *data) {
-  exco_executor *ex;
-  int err;
+  exco_driver_ops ops;
 
   if (task_new == NULL || task_run == NULL || task_wake == NULL)
     return EXCO_EINVAL;
-  err = exco__default_executor_get(&ex);
-  if (err != 0)
-    return err;
-  /* The ops live in the executor itself; they are only written while it
-   * has no task, so nothing reads them meanwhile. */
-  pthread_mutex_lock(&exco__default_lock);
-  if (atomic_load_explicit(&ex->live, memory_order_acquire) != 0) {
-    pthread_mutex_unlock(&exco__default_lock);
-    return EXCO_EBUSY;
-  }
-  memset(&ex->own_ops, 0, sizeof(ex->own_ops));
-  ex->own_ops.version = EXCO_DRIVER_VERSION;
-  ex->own_ops.name = "callbacks";
-  ex->own_ops.task_new = task_new;
-  ex->own_ops.task_run = task_run;
-  ex->own_ops.task_wake = task_wake;
-  pthread_mutex_unlock(&exco__default_lock);
-  return exco__default_redrive(&ex->own_ops, data);
+  ops = exco__callbacks_ops(task_new, task_run, task_wake);
+  return exco__default_redrive(&ops, data, 1);
 }
 
 int exco_driver_init(const exco_driver_ops *ops, void *data) {
   if (exco__ops_kind(ops) < 0)
     return EXCO_EINVAL;
-  return exco__default_redrive(ops, data);
+  return exco__default_redrive(ops, data, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -271,16 +277,12 @@ int exco_executor_new(exco_executor **out, exco_task_new_cb task_new,
                       exco_task_run_cb task_run, exco_task_wake_cb task_wake,
                       void *data) {
   exco_executor *ex;
-  exco_driver_ops ops = {0};
+  exco_driver_ops ops;
   int err;
 
   if (out == NULL || task_new == NULL || task_run == NULL || task_wake == NULL)
     return EXCO_EINVAL;
-  ops.version = EXCO_DRIVER_VERSION;
-  ops.name = "callbacks";
-  ops.task_new = task_new;
-  ops.task_run = task_run;
-  ops.task_wake = task_wake;
+  ops = exco__callbacks_ops(task_new, task_run, task_wake);
   err = exco__executor_make(&ex, &ops, data);
   if (err != 0)
     return err;

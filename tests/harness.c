@@ -599,3 +599,45 @@ int h_run_suite(Suite *s) {
   srunner_free(sr);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Rigs                                                                    */
+/* ---------------------------------------------------------------------- */
+
+void h_rig_init(h_rig *r, int kind) {
+  r->kind = kind;
+  r->ex = NULL;
+  if (kind == H_RIG_HOST) {
+    h_host_init(&r->h);
+    r->ex = r->h.ex;
+  } else {
+    ck_assert_int_eq(exco_executor_new_local(&r->ex), 0);
+  }
+}
+
+void h_rig_spawn(h_rig *r, exco_fn fn, void *arg, exco_task **out) {
+  ck_assert_int_eq(exco_spawn(r->ex, fn, arg, NULL, out), 0);
+}
+
+void h_rig_run(h_rig *r) {
+  if (r->kind == H_RIG_HOST)
+    ck_assert_msg(h_host_run(&r->h) == 0, "host: lost wakeup");
+  else
+    ck_assert_int_eq(exco_run(r->ex), 0);
+}
+
+long h_rig_run_until_idle(h_rig *r) {
+  if (r->kind == H_RIG_HOST)
+    return h_host_run_until_idle(&r->h);
+  return exco_run_until_idle(r->ex);
+}
+
+void h_rig_fini(h_rig *r) {
+  if (r->kind == H_RIG_HOST) {
+    h_host_destroy(&r->h);
+  } else {
+    ck_assert_int_eq(exco_executor_live(r->ex), 0);
+    ck_assert_int_eq(exco_executor_free(r->ex), 0);
+  }
+  r->ex = NULL;
+}

@@ -237,4 +237,26 @@ TCase *h_tcase(const char *name, double timeout);
 /* Runs @s (CK_ENV verbosity) and returns an exit status for main(). */
 int h_run_suite(Suite *s);
 
+/* ---------------------------------------------------------------------- */
+/* One executor of either kind: the local one or the recording host        */
+/* ---------------------------------------------------------------------- */
+
+/* For tests that must hold on every executor kind: the local executor
+ * (exco_run) and a bare three-callback host (the recording host above). */
+enum { H_RIG_LOCAL, H_RIG_HOST, H_RIG_KINDS };
+
+typedef struct h_rig {
+  int kind;
+  h_host h;
+  exco_executor *ex;
+} h_rig;
+
+void h_rig_init(h_rig *r, int kind);
+void h_rig_spawn(h_rig *r, exco_fn fn, void *arg, exco_task **out);
+/* Runs until every task has finished and been dropped. */
+void h_rig_run(h_rig *r);
+long h_rig_run_until_idle(h_rig *r);
+/* Checks that no task is left and frees the executor. */
+void h_rig_fini(h_rig *r);
+
 #endif

@@ -136,43 +136,6 @@ static void victim_fini(victim *v) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* One executor of either kind                                             */
-/* ---------------------------------------------------------------------- */
-
-enum { KIND_LOCAL, KIND_HOST, KINDS };
-
-typedef struct rig {
-  int kind;
-  h_host h;
-  exco_executor *ex;
-} rig;
-
-static void rig_init(rig *r, int kind) {
-  r->kind = kind;
-  if (kind == KIND_HOST) {
-    h_host_init(&r->h);
-    r->ex = r->h.ex;
-  } else {
-    ck_assert_int_eq(exco_executor_new_local(&r->ex), 0);
-  }
-}
-
-static long rig_run_until_idle(rig *r) {
-  if (r->kind == KIND_HOST)
-    return h_host_run_until_idle(&r->h);
-  return exco_run_until_idle(r->ex);
-}
-
-static void rig_fini(rig *r) {
-  if (r->kind == KIND_HOST) {
-    h_host_destroy(&r->h);
-  } else {
-    ck_assert_int_eq(exco_executor_live(r->ex), 0);
-    ck_assert_int_eq(exco_executor_free(r->ex), 0);
-  }
-}
-
-/* ---------------------------------------------------------------------- */
 /* exco_executor_foreach                                                   */
 /* ---------------------------------------------------------------------- */
 
@@ -214,7 +177,7 @@ static void seen_reset(seen *s) {
 }
 
 START_TEST(foreach_visits_exactly_the_live_tasks) {
-  rig r;
+  h_rig r;
   victim v[FE_TASKS];
   exco_task *unnamed_handle;
   exco_task *handles[FE_TASKS];
@@ -222,7 +185,7 @@ START_TEST(foreach_visits_exactly_the_live_tasks) {
   seen s;
   int i, finished = 0;
 
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   for (i = 0; i < FE_TASKS; i++) {
     exco_spawn_opts o;
 
@@ -241,7 +204,7 @@ START_TEST(foreach_visits_exactly_the_live_tasks) {
     ck_assert_ptr_eq(s.tasks[i], handles[i]);
   }
   ck_assert_int_eq(s.in_coroutine, 0);
-  ck_assert_int_eq(rig_run_until_idle(&r), FE_TASKS);
+  ck_assert_int_eq(h_rig_run_until_idle(&r), FE_TASKS);
   seen_reset(&s);
   ck_assert_int_eq(exco_executor_foreach(r.ex, visit, &s), 0);
   ck_assert_int_eq(s.n, FE_TASKS);
@@ -252,7 +215,7 @@ START_TEST(foreach_visits_exactly_the_live_tasks) {
   victim_init(&unnamed, V_AWAIT, &finished);
   ck_assert_int_eq(exco_spawn(r.ex, fn_victim, &unnamed, NULL, &unnamed_handle),
                    0);
-  ck_assert_int_eq(rig_run_until_idle(&r), FE_TASKS - 2 + 1);
+  ck_assert_int_eq(h_rig_run_until_idle(&r), FE_TASKS - 2 + 1);
   ck_assert_int_eq(finished, 2);
   seen_reset(&s);
   ck_assert_int_eq(exco_executor_foreach(r.ex, visit, &s), 0);
@@ -288,7 +251,7 @@ START_TEST(foreach_visits_exactly_the_live_tasks) {
     if (i != 1 && i != 3)
       ck_assert_int_eq(exco_promise_resolve(v[i].p, NULL), 0);
   ck_assert_int_eq(exco_promise_resolve(unnamed.p, NULL), 0);
-  ck_assert_int_eq(rig_run_until_idle(&r), 0);
+  ck_assert_int_eq(h_rig_run_until_idle(&r), 0);
   seen_reset(&s);
   ck_assert_int_eq(exco_executor_foreach(r.ex, visit, &s), 0);
   ck_assert_int_eq(s.n, 0);
@@ -300,17 +263,17 @@ START_TEST(foreach_visits_exactly_the_live_tasks) {
   }
   exco_task_release(unnamed_handle);
   victim_fini(&unnamed);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
 START_TEST(foreach_may_cancel) {
-  rig r;
+  h_rig r;
   victim v[FE_TASKS];
   seen s;
   int i, finished = 0;
 
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   for (i = 0; i < FE_TASKS; i++) {
     exco_spawn_opts o;
 
@@ -319,25 +282,25 @@ START_TEST(foreach_may_cancel) {
     victim_init(&v[i], V_AWAIT, &finished);
     ck_assert_int_eq(exco_spawn(r.ex, fn_victim, &v[i], &o, NULL), 0);
   }
-  ck_assert_int_eq(rig_run_until_idle(&r), FE_TASKS);
+  ck_assert_int_eq(h_rig_run_until_idle(&r), FE_TASKS);
   seen_reset(&s);
   s.cancel_name = "t2";
   ck_assert_int_eq(exco_executor_foreach(r.ex, visit, &s), 0);
   ck_assert_int_eq(s.n, FE_TASKS);
   ck_assert_int_eq(s.r_cancel, 0);
-  ck_assert_int_eq(rig_run_until_idle(&r), FE_TASKS - 1);
+  ck_assert_int_eq(h_rig_run_until_idle(&r), FE_TASKS - 1);
   ck_assert_int_eq(finished, 1);
   ck_assert_int_eq(v[2].r, EXCO_ECANCELED);
   for (i = 0; i < FE_TASKS; i++)
     if (i != 2)
       ck_assert_int_eq(exco_promise_resolve(v[i].p, NULL), 0);
-  ck_assert_int_eq(rig_run_until_idle(&r), 0);
+  ck_assert_int_eq(h_rig_run_until_idle(&r), 0);
   for (i = 0; i < FE_TASKS; i++) {
     if (i != 2)
       ck_assert_int_eq(v[i].r, 0);
     victim_fini(&v[i]);
   }
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -1359,8 +1322,9 @@ static Suite *suite(void) {
   Suite *s = suite_create("close");
   TCase *tc = h_tcase("foreach", 30);
 
-  tcase_add_loop_test(tc, foreach_visits_exactly_the_live_tasks, 0, KINDS);
-  tcase_add_loop_test(tc, foreach_may_cancel, 0, KINDS);
+  tcase_add_loop_test(tc, foreach_visits_exactly_the_live_tasks, 0,
+                      H_RIG_KINDS);
+  tcase_add_loop_test(tc, foreach_may_cancel, 0, H_RIG_KINDS);
   tcase_add_test(tc, cancel_all_counts_unfinished_tasks);
   tcase_add_test(tc, cancel_all_from_another_thread);
   suite_add_tcase(s, tc);

@@ -50,69 +50,14 @@ static int wait_at_least(atomic_int *v, int want) {
   return 0;
 }
 
-/* Waits on the clock until exco_now() >= @deadline. */
-static void wait_until_ms(int64_t deadline) {
-  int64_t now;
-
-  while ((now = exco_now()) < deadline) {
-    struct timespec ts = {0, (long)((deadline - now) * MS)};
-
-    nanosleep(&ts, NULL);
-  }
-}
-
 static int ready_poll(void *arg, exco_waker *w) {
   (void)w;
   ++*(int *)arg;
   return 1;
 }
 
-/* ---------------------------------------------------------------------- */
-/* One executor of either kind                                             */
-/* ---------------------------------------------------------------------- */
-
-enum { KIND_LOCAL, KIND_HOST, KINDS };
-
-static const char *const kind_name[KINDS] = {"local", "host"};
-
-typedef struct rig {
-  int kind;
-  h_host h;
-  exco_executor *ex;
-} rig;
-
-static void rig_init(rig *r, int kind) {
-  r->kind = kind;
-  r->ex = NULL;
-  if (kind == KIND_HOST) {
-    h_host_init(&r->h);
-    r->ex = r->h.ex;
-  } else {
-    ck_assert_int_eq(exco_executor_new_local(&r->ex), 0);
-  }
-}
-
-static void rig_spawn(rig *r, exco_fn fn, void *arg, exco_task **out) {
-  ck_assert_int_eq(exco_spawn(r->ex, fn, arg, NULL, out), 0);
-}
-
-/* Runs until every task has finished and been dropped. */
-static void rig_run(rig *r) {
-  if (r->kind == KIND_HOST)
-    ck_assert_msg(h_host_run(&r->h) == 0, "host: lost wakeup");
-  else
-    ck_assert_int_eq(exco_run(r->ex), 0);
-}
-
-static void rig_fini(rig *r) {
-  if (r->kind == KIND_HOST) {
-    h_host_destroy(&r->h);
-  } else {
-    ck_assert_int_eq(exco_executor_live(r->ex), 0);
-    ck_assert_int_eq(exco_executor_free(r->ex), 0);
-  }
-  r->ex = NULL;
-}
+/* Names of the harness's executor kinds, for messages. */
+static const char *const kind_name[H_RIG_KINDS] = {"local", "host"};
 
 /* ---------------------------------------------------------------------- */
 /* Outside coroutines                                                      */
@@ -189,14 +134,14 @@ static void *fn_nap(void *arg) {
 }
 
 START_TEST(sleep_lasts_at_least_the_time) {
-  rig r;
+  h_rig r;
   napper n;
   int i;
 
   memset(&n, 0, sizeof(n));
-  rig_init(&r, _i);
-  rig_spawn(&r, fn_nap, &n, NULL);
-  rig_run(&r);
+  h_rig_init(&r, _i);
+  h_rig_spawn(&r, fn_nap, &n, NULL);
+  h_rig_run(&r);
   ck_assert_int_eq(n.done, 1);
   /* A task starts with no deadline. */
   ck_assert(n.deadline == EXCO_NO_DEADLINE);
@@ -210,7 +155,7 @@ START_TEST(sleep_lasts_at_least_the_time) {
                   "%s: exco_sleep(%d): exco_now() moved only %lld ms",
                   kind_name[_i], (int)nap_ms[i], (long long)n.ms[i]);
   }
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -246,21 +191,21 @@ START_TEST(sleeps_wake_in_due_order) {
   /* Spawned (and armed) in this order; 15 ms apart in due time. */
   static const uint64_t ms[ORDERED] = {75, 15, 60, 30, 45};
   static const int expect[ORDERED] = {1, 3, 4, 2, 0};
-  rig r;
+  h_rig r;
   order o;
   orderly s[ORDERED];
   int i;
 
   memset(&o, 0, sizeof(o));
   memset(s, 0, sizeof(s));
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   for (i = 0; i < ORDERED; i++) {
     s[i].o = &o;
     s[i].id = i;
     s[i].ms = ms[i];
-    rig_spawn(&r, fn_sleep_ordered, &s[i], NULL);
+    h_rig_spawn(&r, fn_sleep_ordered, &s[i], NULL);
   }
-  rig_run(&r);
+  h_rig_run(&r);
   ck_assert_int_eq(o.next, ORDERED);
   for (i = 0; i < ORDERED; i++) {
     ck_assert_int_eq(s[i].r, 0);
@@ -268,7 +213,7 @@ START_TEST(sleeps_wake_in_due_order) {
                   "%s: wake #%d was task %d, expected %d", kind_name[_i], i,
                   o.woke[i], expect[i]);
   }
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -289,23 +234,23 @@ static void *fn_sleep_until_common(void *arg) {
 }
 
 START_TEST(equal_due_times_wake_in_arming_order) {
-  rig r;
+  h_rig r;
   order o;
   orderly s[ORDERED];
   int i;
 
   memset(&o, 0, sizeof(o));
   memset(s, 0, sizeof(s));
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   /* One deadline for all: the due times are equal, not merely close. */
   o.until = exco_now() + 80;
   for (i = 0; i < ORDERED; i++) {
     s[i].o = &o;
     s[i].id = i;
     s[i].yields = ORDERED - 1 - i;
-    rig_spawn(&r, fn_sleep_until_common, &s[i], NULL);
+    h_rig_spawn(&r, fn_sleep_until_common, &s[i], NULL);
   }
-  rig_run(&r);
+  h_rig_run(&r);
   ck_assert_int_eq(o.errors, 0);
   ck_assert_int_eq(o.next, ORDERED);
   ck_assert_int_eq(o.next_armed, ORDERED);
@@ -319,7 +264,7 @@ START_TEST(equal_due_times_wake_in_arming_order) {
                   "%s: wake #%d was task %d; armed #%d was task %d",
                   kind_name[_i], i, o.woke[i], i, o.armed[i]);
   }
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -348,14 +293,14 @@ static void *fn_set_flag(void *arg) {
 }
 
 START_TEST(sleep_until_past_returns_zero_after_one_suspension) {
-  rig r;
+  h_rig r;
   past p;
 
   memset(&p, 0, sizeof(p));
-  rig_init(&r, _i);
-  rig_spawn(&r, fn_sleep_past, &p, NULL);
-  rig_spawn(&r, fn_set_flag, &p, NULL);
-  rig_run(&r);
+  h_rig_init(&r, _i);
+  h_rig_spawn(&r, fn_sleep_past, &p, NULL);
+  h_rig_spawn(&r, fn_set_flag, &p, NULL);
+  h_rig_run(&r);
   ck_assert_int_eq(p.r_past, 0);
   ck_assert_int_eq(p.r_zero, 0);
   ck_assert_int_eq(p.r_now, 0);
@@ -364,7 +309,7 @@ START_TEST(sleep_until_past_returns_zero_after_one_suspension) {
    * others": the second task, queued behind, ran first. */
   ck_assert_msg(p.saw_flag == 1, "%s: past sleep did not suspend",
                 kind_name[_i]);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -404,7 +349,7 @@ static void *fn_cancel(void *arg) {
 }
 
 START_TEST(cancel_sleeping_task_from_task) {
-  rig r;
+  h_rig r;
   long_nap n;
   canceller c;
   exco_task *t;
@@ -413,13 +358,13 @@ START_TEST(cancel_sleeping_task_from_task) {
   memset(&n, 0, sizeof(n));
   memset(&c, 0, sizeof(c));
   n.ms = 60000;
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   t0 = h_now();
-  rig_spawn(&r, fn_long_nap, &n, &t);
+  h_rig_spawn(&r, fn_long_nap, &n, &t);
   c.victim = t;
   /* FIFO: the sleeper goes to sleep before the canceller runs. */
-  rig_spawn(&r, fn_cancel, &c, NULL);
-  rig_run(&r);
+  h_rig_spawn(&r, fn_cancel, &c, NULL);
+  h_rig_run(&r);
   t1 = h_now();
   ck_assert_int_eq(c.r, 0);
   ck_assert_int_eq(n.r, EXCO_ECANCELED);
@@ -429,7 +374,7 @@ START_TEST(cancel_sleeping_task_from_task) {
                 kind_name[_i], t1 - t0);
   ck_assert_int_eq(exco_task_done(t), 1);
   exco_task_release(t);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -446,7 +391,7 @@ static void *thread_cancel_when_armed(void *arg) {
 }
 
 START_TEST(cancel_sleeping_task_from_thread) {
-  rig r;
+  h_rig r;
   long_nap n;
   canceller c;
   exco_task *t;
@@ -457,14 +402,14 @@ START_TEST(cancel_sleeping_task_from_thread) {
   memset(&n, 0, sizeof(n));
   memset(&c, 0, sizeof(c));
   n.ms = 60000;
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   t0 = h_now();
-  rig_spawn(&r, fn_long_nap, &n, &t);
+  h_rig_spawn(&r, fn_long_nap, &n, &t);
   c.victim = t;
   args[0] = &n;
   args[1] = &c;
   h_thread_start(&th, thread_cancel_when_armed, args);
-  rig_run(&r);
+  h_rig_run(&r);
   t1 = h_now();
   h_thread_join(th);
   ck_assert_int_eq(c.r, 0);
@@ -473,12 +418,12 @@ START_TEST(cancel_sleeping_task_from_thread) {
   ck_assert_msg(t1 - t0 < 10.0, "%s: run took %.1f s after the cancel",
                 kind_name[_i], t1 - t0);
   exco_task_release(t);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
 START_TEST(cancelled_timer_does_not_fire_later) {
-  rig r;
+  h_rig r;
   long_nap n, w;
   canceller c;
   exco_task *t;
@@ -488,12 +433,12 @@ START_TEST(cancelled_timer_does_not_fire_later) {
   memset(&w, 0, sizeof(w));
   memset(&c, 0, sizeof(c));
   n.ms = 150;
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   due = exco_now() + 150;
-  rig_spawn(&r, fn_long_nap, &n, &t);
+  h_rig_spawn(&r, fn_long_nap, &n, &t);
   c.victim = t;
-  rig_spawn(&r, fn_cancel, &c, NULL);
-  rig_run(&r);
+  h_rig_spawn(&r, fn_cancel, &c, NULL);
+  h_rig_run(&r);
   ck_assert_int_eq(n.r, EXCO_ECANCELED);
   ck_assert_int_eq(exco_task_done(t), 1);
   exco_task_release(t);
@@ -501,13 +446,13 @@ START_TEST(cancelled_timer_does_not_fire_later) {
    * timer left behind would now wake a dropped task (the host counts a
    * task_wake after exco_drop(); ASan and valgrind see a freed task). */
   w.ms = 300;
-  rig_spawn(&r, fn_long_nap, &w, NULL);
-  rig_run(&r);
+  h_rig_spawn(&r, fn_long_nap, &w, NULL);
+  h_rig_run(&r);
   ck_assert_int_eq(w.r, 0);
   ck_assert_int_ge(exco_now(), due + 50);
-  if (r.kind == KIND_HOST)
+  if (r.kind == H_RIG_HOST)
     h_host_assert_clean(&r.h);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -555,16 +500,16 @@ static void *fn_timeout_resolver(void *arg) {
 }
 
 START_TEST(deadline_times_out_promise_await) {
-  rig r;
+  h_rig r;
   timeout d;
 
   memset(&d, 0, sizeof(d));
   ck_assert_int_eq(exco_promise_new(&d.p), 0);
   ck_assert_int_eq(exco_promise_new(&d.go), 0);
-  rig_init(&r, _i);
-  rig_spawn(&r, fn_timeout_waiter, &d, NULL);
-  rig_spawn(&r, fn_timeout_resolver, &d, NULL);
-  rig_run(&r);
+  h_rig_init(&r, _i);
+  h_rig_spawn(&r, fn_timeout_waiter, &d, NULL);
+  h_rig_spawn(&r, fn_timeout_resolver, &d, NULL);
+  h_rig_run(&r);
   ck_assert_int_eq(d.r_after, 0);
   ck_assert(d.prev == EXCO_NO_DEADLINE);
   ck_assert_int_ge(d.deadline, d.set_before + 50);
@@ -588,7 +533,7 @@ START_TEST(deadline_times_out_promise_await) {
   ck_assert_ptr_eq(d.v2, V(7));
   exco_promise_unref(d.p);
   exco_promise_unref(d.go);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -623,17 +568,17 @@ static void *fn_past_deadline(void *arg) {
 }
 
 START_TEST(ready_future_beats_past_deadline) {
-  rig r;
+  h_rig r;
   past_deadline d;
 
   memset(&d, 0, sizeof(d));
   atomic_init(&d.never_polls, 0);
   ck_assert_int_eq(exco_promise_new(&d.p), 0);
   ck_assert_int_eq(exco_promise_resolve(d.p, V(5)), 0);
-  rig_init(&r, _i);
-  rig_spawn(&r, fn_child_value, NULL, &d.child);
-  rig_spawn(&r, fn_past_deadline, &d, NULL);
-  rig_run(&r);
+  h_rig_init(&r, _i);
+  h_rig_spawn(&r, fn_child_value, NULL, &d.child);
+  h_rig_spawn(&r, fn_past_deadline, &d, NULL);
+  h_rig_run(&r);
   ck_assert_int_eq(d.child_done, 1);
   ck_assert_int_eq(d.r_set, 0);
   ck_assert_int_eq(d.r_promise, 0);
@@ -646,7 +591,7 @@ START_TEST(ready_future_beats_past_deadline) {
   ck_assert_int_eq(d.r_sleep, EXCO_ETIMEDOUT);
   exco_task_release(d.child);
   exco_promise_unref(d.p);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -689,14 +634,14 @@ static void *fn_join_parent(void *arg) {
 }
 
 START_TEST(deadline_times_out_join) {
-  rig r;
+  h_rig r;
   joiner j;
 
   memset(&j, 0, sizeof(j));
   ck_assert_int_eq(exco_promise_new(&j.p), 0);
-  rig_init(&r, _i);
-  rig_spawn(&r, fn_join_parent, &j, NULL);
-  rig_run(&r);
+  h_rig_init(&r, _i);
+  h_rig_spawn(&r, fn_join_parent, &j, NULL);
+  h_rig_run(&r);
   ck_assert_ptr_nonnull(j.child);
   ck_assert_int_eq(j.r1, EXCO_ETIMEDOUT);
   ck_assert_ptr_eq(j.res1, V(1));
@@ -710,7 +655,7 @@ START_TEST(deadline_times_out_join) {
   ck_assert_int_eq(j.r2, 0);
   ck_assert_ptr_eq(j.res2, V(21));
   exco_promise_unref(j.p);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -748,14 +693,14 @@ static void *fn_nesting(void *arg) {
 }
 
 START_TEST(deadline_after_never_lengthens) {
-  rig r;
+  h_rig r;
   nesting n;
 
   memset(&n, 0, sizeof(n));
   atomic_init(&n.polls, 0);
-  rig_init(&r, _i);
-  rig_spawn(&r, fn_nesting, &n, NULL);
-  rig_run(&r);
+  h_rig_init(&r, _i);
+  h_rig_spawn(&r, fn_nesting, &n, NULL);
+  h_rig_run(&r);
   ck_assert(n.initial == EXCO_NO_DEADLINE);
   ck_assert_int_eq(n.r_set, 0);
   ck_assert(n.prev_set == EXCO_NO_DEADLINE);
@@ -777,7 +722,7 @@ START_TEST(deadline_after_never_lengthens) {
   ck_assert_int_le(n.got_short, n.after_short + 20);
   ck_assert_int_eq(n.r_restore, 0);
   ck_assert(n.restored == EXCO_NO_DEADLINE);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -806,15 +751,15 @@ static void *fn_sleep_deadline(void *arg) {
 }
 
 START_TEST(deadline_cuts_sleep) {
-  rig r;
+  h_rig r;
   sleepy s;
   double t0, t1;
 
   memset(&s, 0, sizeof(s));
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   t0 = h_now();
-  rig_spawn(&r, fn_sleep_deadline, &s, NULL);
-  rig_run(&r);
+  h_rig_spawn(&r, fn_sleep_deadline, &s, NULL);
+  h_rig_run(&r);
   t1 = h_now();
   ck_assert_int_eq(s.r_short_far, 0);
   ck_assert_int_eq(s.r_long, EXCO_ETIMEDOUT);
@@ -822,7 +767,7 @@ START_TEST(deadline_cuts_sleep) {
   ck_assert_int_ge(s.woke_at - s.set_before, 30);
   ck_assert_int_eq(s.r_after_clear, 0);
   ck_assert_msg(t1 - t0 < 10.0, "%s: run took %.1f s", kind_name[_i], t1 - t0);
-  rig_fini(&r);
+  h_rig_fini(&r);
 }
 END_TEST
 
@@ -862,7 +807,7 @@ static void *fn_stress_sleeper(void *arg) {
 
 typedef struct stress_loop {
   int kind;
-  h_host *h; /* KIND_HOST: made by the test thread */
+  h_host *h; /* H_RIG_HOST: made by the test thread */
   stress_task *tasks;
   long n;
   int r_new, r_run, r_free;
@@ -874,7 +819,7 @@ static void *thread_stress_loop(void *arg) {
   exco_executor *ex;
   long i;
 
-  if (l->kind == KIND_HOST) {
+  if (l->kind == H_RIG_HOST) {
     ex = l->h->ex;
   } else {
     l->r_new = exco_executor_new_local(&ex);
@@ -884,7 +829,7 @@ static void *thread_stress_loop(void *arg) {
   for (i = 0; i < l->n; i++)
     if (exco_spawn(ex, fn_stress_sleeper, &l->tasks[i], NULL, NULL) != 0)
       l->spawn_errors++;
-  if (l->kind == KIND_HOST) {
+  if (l->kind == H_RIG_HOST) {
     l->r_run = h_host_run(l->h);
   } else {
     l->r_run = exco_run(ex);
@@ -904,13 +849,13 @@ START_TEST(stress_many_sleepers_on_several_threads) {
     per = 2;
   memset(l, 0, sizeof(l));
   for (k = 0; k < STRESS_THREADS; k++) {
-    l[k].kind = k % 2 ? KIND_HOST : KIND_LOCAL;
+    l[k].kind = k % 2 ? H_RIG_HOST : H_RIG_LOCAL;
     l[k].n = per;
     l[k].tasks = calloc((size_t)per, sizeof(stress_task));
     ck_assert_ptr_nonnull(l[k].tasks);
     for (i = 0; i < per; i++)
       l[k].tasks[i].seed = (unsigned)(k * 1000 + i + 1);
-    if (l[k].kind == KIND_HOST) {
+    if (l[k].kind == H_RIG_HOST) {
       h_host_init(&h[k]);
       l[k].h = &h[k];
     }
@@ -935,7 +880,7 @@ START_TEST(stress_many_sleepers_on_several_threads) {
                     "loop %d (%s) task %ld: %d short sleeps", k,
                     kind_name[l[k].kind], i, st->short_sleeps);
     }
-    if (l[k].kind == KIND_HOST)
+    if (l[k].kind == H_RIG_HOST)
       h_host_destroy(&h[k]);
     free(l[k].tasks);
   }
@@ -1016,7 +961,7 @@ START_TEST(stress_random_cancels_from_thread) {
   long n = h_scale(200), i, m = 0, normal = 0, cancelled = 0;
   unsigned pick = 12345u + (unsigned)_i;
   cstress cs;
-  rig r;
+  h_rig r;
   pthread_t th;
 
   if (n < 4)
@@ -1044,11 +989,11 @@ START_TEST(stress_random_cancels_from_thread) {
     cs.victims[i] = cs.victims[j];
     cs.victims[j] = tmp;
   }
-  rig_init(&r, _i);
+  h_rig_init(&r, _i);
   for (i = 0; i < n; i++)
-    rig_spawn(&r, fn_cs_task, &cs.tasks[i], &cs.handles[i]);
+    h_rig_spawn(&r, fn_cs_task, &cs.tasks[i], &cs.handles[i]);
   h_thread_start(&th, thread_cs_canceller, &cs);
-  rig_run(&r);
+  h_rig_run(&r);
   h_thread_join(th);
   ck_assert_int_eq(cs.wait_failed, 0);
   ck_assert_int_gt(m, 0);
@@ -1077,7 +1022,7 @@ START_TEST(stress_random_cancels_from_thread) {
   }
   ck_assert_int_eq(cancelled, m);
   ck_assert_int_eq(normal, n - m);
-  rig_fini(&r);
+  h_rig_fini(&r);
   free(cs.tasks);
   free(cs.handles);
   free(cs.victims);
@@ -1093,30 +1038,30 @@ static Suite *suite(void) {
   suite_add_tcase(s, tc);
 
   tc = h_tcase("sleep", 60);
-  tcase_add_loop_test(tc, sleep_lasts_at_least_the_time, 0, KINDS);
-  tcase_add_loop_test(tc, sleeps_wake_in_due_order, 0, KINDS);
-  tcase_add_loop_test(tc, equal_due_times_wake_in_arming_order, 0, KINDS);
+  tcase_add_loop_test(tc, sleep_lasts_at_least_the_time, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, sleeps_wake_in_due_order, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, equal_due_times_wake_in_arming_order, 0, H_RIG_KINDS);
   tcase_add_loop_test(tc, sleep_until_past_returns_zero_after_one_suspension, 0,
-                      KINDS);
+                      H_RIG_KINDS);
   suite_add_tcase(s, tc);
 
   tc = h_tcase("cancel", 60);
-  tcase_add_loop_test(tc, cancel_sleeping_task_from_task, 0, KINDS);
-  tcase_add_loop_test(tc, cancel_sleeping_task_from_thread, 0, KINDS);
-  tcase_add_loop_test(tc, cancelled_timer_does_not_fire_later, 0, KINDS);
+  tcase_add_loop_test(tc, cancel_sleeping_task_from_task, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, cancel_sleeping_task_from_thread, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, cancelled_timer_does_not_fire_later, 0, H_RIG_KINDS);
   suite_add_tcase(s, tc);
 
   tc = h_tcase("deadline", 60);
-  tcase_add_loop_test(tc, deadline_times_out_promise_await, 0, KINDS);
-  tcase_add_loop_test(tc, ready_future_beats_past_deadline, 0, KINDS);
-  tcase_add_loop_test(tc, deadline_times_out_join, 0, KINDS);
-  tcase_add_loop_test(tc, deadline_after_never_lengthens, 0, KINDS);
-  tcase_add_loop_test(tc, deadline_cuts_sleep, 0, KINDS);
+  tcase_add_loop_test(tc, deadline_times_out_promise_await, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, ready_future_beats_past_deadline, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, deadline_times_out_join, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, deadline_after_never_lengthens, 0, H_RIG_KINDS);
+  tcase_add_loop_test(tc, deadline_cuts_sleep, 0, H_RIG_KINDS);
   suite_add_tcase(s, tc);
 
   tc = h_tcase("stress", 120);
   tcase_add_test(tc, stress_many_sleepers_on_several_threads);
-  tcase_add_loop_test(tc, stress_random_cancels_from_thread, 0, KINDS);
+  tcase_add_loop_test(tc, stress_random_cancels_from_thread, 0, H_RIG_KINDS);
   suite_add_tcase(s, tc);
   return s;
 }
