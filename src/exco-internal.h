@@ -211,7 +211,12 @@ int exco__task_valid(const exco_task *t);
 void exco__task_wake(exco_task *t);
 void exco__task_ref(exco_task *t);
 void exco__task_unref(exco_task *t);
-int exco__task_cancelled(exco_task *t);
+
+/* Whether the task was cancelled (seq_cst: see exco__task_wake()). */
+static inline int exco__task_cancelled(exco_task *t) {
+  return (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
+          EXCO__CANCEL) != 0;
+}
 /* Polls or drops for the shared run queue, which owns its tasks. */
 int exco__task_poll(exco_task *t);
 int exco__task_drop(exco_task *t);

@@ -28,7 +28,7 @@ int exco_promise_new(exco_promise **out) {
   if (p == NULL)
     return EXCO_ENOMEM;
   atomic_init(&p->refs, 1);
-  exco__waitq_init(&p->q);
+  exco__waitq_init(&p->q, 0);
   p->resolved = 0;
   p->value = NULL;
   p->waiter = NULL;
@@ -61,6 +61,7 @@ int exco_promise_resolve(exco_promise *p, void *value) {
   }
   p->resolved = 1;
   p->value = value;
+  p->waiter = NULL; /* woken now, it waits no more */
   exco__waitq_broadcast_locked(&p->q, NULL);
   exco__waitq_unlock(&p->q);
   return 0;
@@ -89,8 +90,11 @@ static int exco__promise_ready(void *arg) {
   exco__promise_wait *pw = arg;
   exco_promise *p = pw->p;
 
-  if (p->resolved)
+  if (p->resolved) {
+    if (p->waiter == pw->self)
+      p->waiter = NULL;
     return 1;
+  }
   if (p->waiter == NULL)
     p->waiter = pw->self;
   else if (p->waiter != pw->self)
@@ -113,10 +117,14 @@ int exco_promise_await(exco_promise *p, void **value) {
   /* The promise must outlive the wait even if its other owners let go. */
   exco_promise_ref(p);
   err = exco__waitq_wait(&p->q, &w, exco__promise_ready, &pw);
-  exco__waitq_lock(&p->q);
-  if (p->waiter == pw.self)
-    p->waiter = NULL;
-  exco__waitq_unlock(&p->q);
+  if (err != 0) {
+    /* Gave up: no longer the waiter.  (A wait that ended with the value
+     * let go of it already, or the resolve did.) */
+    exco__waitq_lock(&p->q);
+    if (p->waiter == pw.self)
+      p->waiter = NULL;
+    exco__waitq_unlock(&p->q);
+  }
   if (err == 0 && pw.busy)
     err = EXCO_EBUSY;
   if (err == 0 && value != NULL)

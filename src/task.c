@@ -58,11 +58,6 @@ void exco__task_unref(exco_task *t) {
   exco__free(t);
 }
 
-int exco__task_cancelled(exco_task *t) {
-  return (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
-          EXCO__CANCEL) != 0;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Stakes: the host's drop and the stack's release                         */
 /* ---------------------------------------------------------------------- */
@@ -144,7 +139,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->rq_next = NULL;
   t->rq_rnext = NULL;
   atomic_init(&t->rq_rqueued, 0);
-  exco__waitq_init(&t->joiners);
+  exco__waitq_init(&t->joiners, 1);
 
   err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);
   if (err != 0)

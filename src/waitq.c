@@ -6,8 +6,9 @@
 
 #include "exco-internal.h"
 
-void exco__waitq_init(exco__waitq *q) {
+void exco__waitq_init(exco__waitq *q, int lockfree) {
   atomic_flag_clear(&q->lock);
+  q->lockfree = lockfree;
   exco__list_init(&q->waiters);
   atomic_init(&q->count, 0);
 }
@@ -27,18 +28,29 @@ typedef struct exco__waitq_wait_arg {
   void *arg;
 } exco__waitq_wait_arg;
 
+/* The count changes only under the lock, so a plain store publishes it;
+ * it is atomic for the lock-free reads of exco__waitq_broadcast(). */
+static void exco__waitq_count_add(exco__waitq *q, long n) {
+  atomic_store_explicit(
+      &q->count, atomic_load_explicit(&q->count, memory_order_relaxed) + n,
+      memory_order_relaxed);
+}
+
 static void exco__waitq_unlink_locked(exco__waitq *q, exco__waiter *w) {
   if (!exco__list_empty(&w->link)) {
     exco__list_remove(&w->link);
-    atomic_fetch_sub_explicit(&q->count, 1, memory_order_relaxed);
+    exco__waitq_count_add(q, -1);
   }
 }
 
 /*
  * The waiter links itself and publishes the count before it checks the
- * condition; a lock-free signaller (exco__waitq_broadcast()) makes the
- * condition true before it reads the count.  Both sequentially consistent:
- * one of the two sees the other.
+ * condition again; a lock-free signaller (exco__waitq_broadcast()) makes
+ * the condition true before it reads the count.  That is the
+ * store-buffering shape: the signaller's side is sequentially consistent
+ * and the waiter's @ready, for a queue that has such a signaller, starts
+ * with a sequentially consistent fence (see exco_join()), so one of the
+ * two sees the other.  Queues signalled only under the lock need neither.
  */
 static int exco__waitq_poll(void *arg, exco_waker *waker) {
   exco__waitq_wait_arg *a = arg;
@@ -50,9 +62,9 @@ static int exco__waitq_poll(void *arg, exco_waker *waker) {
   if (!done && exco__list_empty(&w->link)) {
     w->task = (exco_task *)waker;
     exco__list_insert_tail(&a->q->waiters, &w->link);
-    atomic_fetch_add_explicit(&a->q->count, 1, memory_order_seq_cst);
+    exco__waitq_count_add(a->q, 1);
     /* Again, now that a lock-free signaller can see the count. */
-    done = a->ready != NULL && a->ready(a->arg);
+    done = a->q->lockfree && a->ready != NULL && a->ready(a->arg);
   }
   if (done)
     exco__waitq_unlink_locked(a->q, w);

@@ -31,9 +31,12 @@ typedef struct exco__waitq {
   atomic_flag lock;
   exco__list waiters; /* FIFO */
   atomic_long count;  /* linked waiters; read without the lock */
+  int lockfree;       /* exco__waitq_broadcast() is used on it */
 } exco__waitq;
 
-void exco__waitq_init(exco__waitq *q);
+/* @lockfree: the queue is signalled with exco__waitq_broadcast(), without
+ * the lock, so waiters must check their condition again once linked. */
+void exco__waitq_init(exco__waitq *q, int lockfree);
 void exco__waitq_lock(exco__waitq *q);
 void exco__waitq_unlock(exco__waitq *q);
 
@@ -52,7 +55,10 @@ int exco__waitq_wait(exco__waitq *q, exco__waiter *w, int (*ready)(void *arg),
 int exco__waitq_signal_locked(exco__waitq *q, void *value);
 /* With the lock held: wakes every waiter with @value; returns how many. */
 long exco__waitq_broadcast_locked(exco__waitq *q, void *value);
-/* Without the lock: wakes every waiter if any may be linked. */
+/* Without the lock: wakes every waiter if any may be linked.  The queue
+ * must have been set up @lockfree, the condition made true with a
+ * sequentially consistent operation, and the waiters' ready function must
+ * start with a sequentially consistent fence (waitq.c says why). */
 void exco__waitq_broadcast(exco__waitq *q, void *value);
 
 /* Linked waiters (may be stale unless the lock is held). */
