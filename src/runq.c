@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,6 +48,7 @@ struct exco__runq {
                                live */
   atomic_int closing;          /* exco_executor_close() was called */
   atomic_int closed;           /* ... and its last task is gone */
+  atomic_int closers;          /* threads inside the closed notify */
   char pad2[64];
 };
 
@@ -69,6 +71,7 @@ int exco__runq_new(exco_executor *ex, struct exco__runq **out) {
   atomic_init(&q->remote_new, 0);
   atomic_init(&q->closing, 0);
   atomic_init(&q->closed, 0);
+  atomic_init(&q->closers, 0);
   *out = q;
   return 0;
 }
@@ -174,9 +177,17 @@ void exco__runq_closing(struct exco__runq *q) {
   q->ops->notify(q->data);
 }
 
+/*
+ * Any thread (the last stake may be a stack hold released elsewhere).  Once
+ * closed is set, the loop may free the queue and the driver's data; the
+ * count of closers tells it to wait until this notify has returned (a few
+ * instructions of the driver's code), as exco_drop() waits for wakes.
+ */
 void exco__runq_closed(struct exco__runq *q) {
-  atomic_store_explicit(&q->closed, 1, memory_order_release);
+  atomic_fetch_add_explicit(&q->closers, 1, memory_order_seq_cst);
+  atomic_store_explicit(&q->closed, 1, memory_order_seq_cst);
   q->ops->notify(q->data);
+  atomic_fetch_sub_explicit(&q->closers, 1, memory_order_release);
 }
 
 static void exco__runq_check_thread(const struct exco__runq *q) {
@@ -204,7 +215,9 @@ int exco_driver_accept(exco_executor *ex) {
   if (q == NULL)
     return EXCO_EINVAL;
   exco__runq_check_thread(q);
-  if (atomic_load_explicit(&q->closed, memory_order_acquire)) {
+  if (atomic_load_explicit(&q->closed, memory_order_seq_cst)) {
+    while (atomic_load_explicit(&q->closers, memory_order_acquire) != 0)
+      sched_yield();
     exco__executor_destroy(ex);
     return 1;
   }
