@@ -1318,6 +1318,54 @@ START_TEST(rq_close_idle_frees_at_next_accept) {
 }
 END_TEST
 
+/* A stack hold released on another thread is the close's last stake: the
+ * close is then finished from that thread's notify, by the loop. */
+typedef struct remote_holder {
+  holder h; /* fn_hold's */
+  atomic_int go;
+} remote_holder;
+
+static void *thread_release(void *arg) {
+  remote_holder *rh = arg;
+
+  if (wait_at_least(&rh->go, 1) == 0)
+    exco_hold_release(rh->h.hold);
+  return NULL;
+}
+
+START_TEST(rq_close_finished_by_a_hold_released_elsewhere) {
+  tloop l;
+  remote_holder h;
+  closer cl;
+  pthread_t t;
+  int r;
+
+  tl_init(&l);
+  memset(&h, 0, sizeof(h));
+  atomic_init(&h.go, 0);
+  memset(&cl, 0, sizeof(cl));
+  cl.counter = &l.seq;
+  ck_assert_int_eq(exco_spawn(l.ex, fn_hold, &h.h, NULL, NULL), 0);
+  ck_assert_int_eq(tl_run(&l), TL_IDLE);
+  ck_assert_ptr_nonnull(h.h.hold);
+  /* The task is dropped; its held stack still counts. */
+  ck_assert_int_eq(exco_driver_live(l.ex), 0);
+  ck_assert_int_eq(exco_executor_live(l.ex), 1);
+  ck_assert_int_eq(exco_executor_close(l.ex, on_close, &cl), 0);
+  h_thread_start(&t, thread_release, &h);
+  atomic_store(&h.go, 1);
+  r = tl_run(&l);
+  h_thread_join(t);
+  ck_assert_msg(r == TL_FREED, "loop returned %d", r);
+  ck_assert_int_eq(l.hook_calls, 1);
+  ck_assert_int_eq(cl.calls, 1);
+  ck_assert_int_lt(l.hook_seq, cl.seq);
+  ck_assert(pthread_equal(cl.thread, l.thread));
+  ck_assert_int_eq(atomic_load(&l.off_thread), 0);
+  tl_fini(&l);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("close");
   TCase *tc = h_tcase("foreach", 30);
@@ -1348,6 +1396,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, rq_close_from_a_coroutine);
   tcase_add_test(tc, rq_close_idle_and_foreach);
   tcase_add_test(tc, rq_close_idle_frees_at_next_accept);
+  tcase_add_test(tc, rq_close_finished_by_a_hold_released_elsewhere);
   suite_add_tcase(s, tc);
   return s;
 }
