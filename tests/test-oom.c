@@ -8,6 +8,8 @@
  */
 #include "harness.h"
 
+#include "exco/driver.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,42 @@ static int op_executor_new_local(void) {
 
   if (r == 0 && exco_executor_free(ex) != 0)
     r = E_BAD;
+  return r;
+}
+
+/* A driver on the shared run queue whose hooks do nothing: spawning,
+ * running and closing it allocate (the executor, its queue, stacks). */
+static void rq_nop(void *data) {
+  (void)data;
+}
+
+static const exco_driver_ops rq_nop_ops = {
+    .version = EXCO_DRIVER_VERSION,
+    .name = "oom-rq",
+    .schedule = rq_nop,
+    .notify = rq_nop,
+};
+
+static void *fn_yield_once(void *arg) {
+  (void)arg;
+  exco_yield();
+  return NULL;
+}
+
+static int op_driver_executor(void) {
+  exco_executor *ex;
+  int r = exco_driver_executor_new(&ex, &rq_nop_ops, NULL), i;
+
+  if (r != 0)
+    return r;
+  for (i = 0; i < 3 && r == 0; i++)
+    r = exco_spawn(ex, fn_yield_once, NULL, NULL, NULL);
+  while (exco_driver_run(ex, 0) > 0)
+    ;
+  if (exco_driver_live(ex) != 0)
+    return E_STUCK;
+  if (exco_executor_close(ex, NULL, NULL) != 0 || exco_driver_accept(ex) != 1)
+    return E_BAD;
   return r;
 }
 
@@ -378,6 +416,11 @@ START_TEST(oom_executor_new_local) {
 }
 END_TEST
 
+START_TEST(oom_driver_executor) {
+  walk("exco_driver_executor_new + spawn + close", op_driver_executor);
+}
+END_TEST
+
 START_TEST(oom_promise_new) {
   walk("exco_promise_new", op_promise_new);
 }
@@ -437,6 +480,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, counting_allocator_is_used);
   tcase_add_test(tc, oom_executor_new);
   tcase_add_test(tc, oom_executor_new_local);
+  tcase_add_test(tc, oom_driver_executor);
   tcase_add_test(tc, oom_promise_new);
   tcase_add_test(tc, oom_spawn_host);
   tcase_add_test(tc, oom_spawn_local_noguard);
