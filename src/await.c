@@ -162,12 +162,11 @@ int64_t exco_deadline_get(void) {
 /* Join                                                                    */
 /* ---------------------------------------------------------------------- */
 
-/* The finisher publishes DONE and then broadcasts without the lock: the
- * fence pairs with it (exco__waitq_broadcast()). */
+/* The finisher publishes DONE and then broadcasts without the lock
+ * (exco__waitq_broadcast()): both sides sequentially consistent. */
 static int exco__join_ready(void *arg) {
   exco_task *target = arg;
 
-  atomic_thread_fence(memory_order_seq_cst);
   return (atomic_load_explicit(&target->state, memory_order_seq_cst) &
           EXCO__DONE) != 0;
 }

@@ -56,9 +56,9 @@ int exco__waitq_signal_locked(exco__waitq *q, void *value);
 /* With the lock held: wakes every waiter with @value; returns how many. */
 long exco__waitq_broadcast_locked(exco__waitq *q, void *value);
 /* Without the lock: wakes every waiter if any may be linked.  The queue
- * must have been set up @lockfree, the condition made true with a
- * sequentially consistent operation, and the waiters' ready function must
- * start with a sequentially consistent fence (waitq.c says why). */
+ * must have been set up @lockfree, and the condition made true, and read
+ * by the waiters' ready function, with sequentially consistent operations
+ * (waitq.c says why). */
 void exco__waitq_broadcast(exco__waitq *q, void *value);
 
 /* Linked waiters (may be stale unless the lock is held). */
