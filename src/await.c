@@ -94,24 +94,42 @@ int exco_yield(void) {
 /* Sleeps and deadlines                                                    */
 /* ---------------------------------------------------------------------- */
 
+typedef struct exco__sleep {
+  exco__timer tm;
+  int polled; /* the first poll, before any suspension, has been */
+} exco__sleep;
+
+/*
+ * Ready once the timer fired, but never at the first poll: a sleep always
+ * suspends once, even when a helper thread fired a past due time before
+ * it got here.  Pending at the first poll is safe: the timer is armed
+ * already, and its wake, even one that came while the task was running,
+ * brings another poll.
+ */
 static int exco__sleep_poll(void *arg, exco_waker *w) {
+  exco__sleep *s = arg;
+
   (void)w;
-  return atomic_load_explicit(&((exco__timer *)arg)->fired,
-                              memory_order_acquire);
+  if (!s->polled) {
+    s->polled = 1;
+    return 0;
+  }
+  return atomic_load_explicit(&s->tm.fired, memory_order_acquire);
 }
 
 static int exco__sleep_due(uint64_t due) {
   exco_task *t = exco__current();
-  exco__timer tm;
+  exco__sleep s;
   int err;
 
   if (t == NULL)
     return EXCO_EPERM;
   if (exco__task_cancelled(t))
     return EXCO_ECANCELED;
-  exco__timer_arm(t->ex->timers, &tm, due, t);
-  err = exco_await(exco__sleep_poll, NULL, &tm);
-  exco__timer_disarm(t->ex->timers, &tm);
+  s.polled = 0;
+  exco__timer_arm(t->ex->timers, &s.tm, due, t);
+  err = exco_await(exco__sleep_poll, NULL, &s);
+  exco__timer_disarm(t->ex->timers, &s.tm);
   return err;
 }
 

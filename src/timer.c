@@ -122,10 +122,10 @@ static void exco__timer_remove(exco__timers *q, exco__timer *tm) {
 /*
  * The helper thread lives while it has timers to fire, and lingers
  * EXCO__HELPER_LINGER_NS after its queue empties so that a task sleeping
- * in a loop does not start a thread per sleep.  It is joinable: a thread
- * that has left is joined before the next one starts, and one still there
- * at exit is told to leave and joined, so nothing of it outlives the
- * process's own threads (valgrind sees no thread left behind).
+ * in a loop does not start a thread per sleep.  A thread that leaves on
+ * its own detaches itself; one still there at exit is told to leave and
+ * joined, so no thread of exco's outlives the process's own (valgrind and
+ * TSan see none left behind).
  */
 #define EXCO__HELPER_LINGER_NS ((uint64_t)1000000000u)
 
@@ -203,6 +203,9 @@ static void *exco__helper_main(void *arg) {
       idle_since = now;
       exco__helper_wait = now + EXCO__HELPER_LINGER_NS;
     } else if (now - idle_since >= EXCO__HELPER_LINGER_NS) {
+      /* Leaving on its own: nobody will join it. */
+      pthread_detach(pthread_self());
+      exco__helper_joinable = 0;
       break;
     }
     exco__helper_sleep(exco__helper_wait);
@@ -220,11 +223,8 @@ static void exco__helper_kick(uint64_t due) {
       pthread_cond_signal(&exco__helper_cond);
     return;
   }
-  /* A thread that left is gone but for the join (it let go of the lock as
-   * its last act). */
-  if (exco__helper_joinable)
-    pthread_join(exco__helper_thread, NULL);
-  exco__helper_joinable = 0;
+  /* A thread told to quit at exit is joined there; one that left on its
+   * own has detached itself. */
   exco__helper_wait = due;
   if (pthread_create(&exco__helper_thread, NULL, exco__helper_main, NULL) !=
       0) {
