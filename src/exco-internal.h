@@ -130,17 +130,17 @@ struct exco_executor {
 
 struct exco_task {
   uint32_t magic;
-  _Atomic unsigned state;    /* EXCO__RUNNING... */
-  _Atomic unsigned flags;    /* EXCO__CANCEL */
-  atomic_long refs;          /* host + join handle + wakers + holds */
-  atomic_int wakes_inflight; /* threads inside the host's task_wake */
-  atomic_long holds;         /* 1 while the coroutine lives + stack holds */
-  atomic_long unreleased;    /* 2 - (dropped) - (stack released) */
-  int started;               /* the context has been entered */
-  int finished;              /* the function has returned */
-  int yielded;               /* exco_yield: a poll is owed (poller's side) */
-  int was_cancelled;         /* CANCEL as it was when DONE was published */
-  int64_t deadline;          /* exco_deadline_set(), in exco_now() ms */
+  _Atomic unsigned state;      /* EXCO__RUNNING... */
+  _Atomic unsigned flags;      /* EXCO__CANCEL */
+  atomic_int wakes_inflight;   /* threads inside the host's task_wake */
+  atomic_int refs;             /* host + join handle + wakers + holds */
+  atomic_int holds;            /* 1 while the coroutine lives + stack holds */
+  atomic_int unreleased;       /* 2 - (dropped) - (stack released) */
+  unsigned char started;       /* the context has been entered */
+  unsigned char finished;      /* the function has returned */
+  unsigned char yielded;       /* exco_yield: a poll is owed (poller's side) */
+  unsigned char was_cancelled; /* CANCEL as it was when DONE was published */
+  int64_t deadline;            /* exco_deadline_set(), in exco_now() ms */
   exco_executor *ex;
   void *ext; /* the host's handle */
   exco_fn fn;
@@ -150,12 +150,11 @@ struct exco_task {
   exco__stack *stack;
   exco__list ex_link;  /* in ex->tasks while live */
   exco__waitq joiners; /* exco_join() waiters; signalled at DONE */
-  /* The shared run queue's links (runq.c), for tasks of such executors. */
-  exco_task *rq_next;    /* ready queue */
-  exco_task *rq_rnext;   /* cross-thread list */
-  atomic_int rq_rqueued; /* on the cross-thread list */
-  exco__ctx ctx;         /* the coroutine */
-  exco__ctx caller;      /* whoever resumed it */
+  /* The shared run queue's link (runq.c): the ready queue or the
+   * cross-thread list, never both (a task is queued once per wake). */
+  exco_task *rq_next;
+  exco__ctx ctx;    /* the coroutine */
+  exco__ctx caller; /* whoever resumed it */
 #ifdef EXCO__HAVE_ASAN
   void *asan_fake;                 /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */
@@ -175,13 +174,51 @@ void exco__free(void *ptr);
 int exco__executor_valid(const exco_executor *ex);
 /* The default executor, set up on first use; EXCO_ENOMEM if it can't be. */
 int exco__default_executor_get(exco_executor **out);
-/* Links a new task into ex->tasks; EXCO_ESHUTDOWN if @ex is closing. */
-int exco__executor_task_add(exco_executor *ex, exco_task *t);
-/* Called when a task's last stake (drop and stack release) is gone. */
-void exco__executor_task_gone(exco_executor *ex, exco_task *t);
+/* The closed executor's last stake is gone: free it where its kind of
+ * host can take it. */
+void exco__executor_closed(exco_executor *ex);
 /* Frees a closed executor: the driver's close hook, the core parts, then
  * the user's close callback. */
 void exco__executor_destroy(exco_executor *ex);
+
+/*
+ * The task list and the live count, both under tasks_lock, so that a
+ * spawn and a task's end cost one lock each instead of an atomic add
+ * each.  Inline: they are on the spawn path.
+ */
+
+/* Links a new task into ex->tasks; EXCO_ESHUTDOWN if @ex is closing. */
+static inline int exco__executor_task_add(exco_executor *ex, exco_task *t) {
+  exco__spin_lock(&ex->tasks_lock);
+  if (ex->closing) {
+    exco__spin_unlock(&ex->tasks_lock);
+    return EXCO_ESHUTDOWN;
+  }
+  exco__list_insert_tail(&ex->tasks, &t->ex_link);
+  atomic_store_explicit(
+      &ex->live, atomic_load_explicit(&ex->live, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  exco__spin_unlock(&ex->tasks_lock);
+  return 0;
+}
+
+/* Drops one stake in ex->live: a task's, once its drop and its stack
+ * release are both done (then @t leaves the task list), or a closing
+ * call's (@t NULL). */
+static inline void exco__executor_unstake(exco_executor *ex, exco_task *t) {
+  long left;
+  int closed;
+
+  exco__spin_lock(&ex->tasks_lock);
+  if (t != NULL)
+    exco__list_remove(&t->ex_link);
+  left = atomic_load_explicit(&ex->live, memory_order_relaxed) - 1;
+  atomic_store_explicit(&ex->live, left, memory_order_release);
+  closed = left == 0 && ex->closing;
+  exco__spin_unlock(&ex->tasks_lock);
+  if (closed)
+    exco__executor_closed(ex);
+}
 
 /* local.c: the built-in host driver. */
 struct exco__local;

@@ -327,23 +327,9 @@ long exco_executor_live(exco_executor *ex) {
 /* The task list, and closing                                              */
 /* ---------------------------------------------------------------------- */
 
-int exco__executor_task_add(exco_executor *ex, exco_task *t) {
-  exco__spin_lock(&ex->tasks_lock);
-  if (ex->closing) {
-    exco__spin_unlock(&ex->tasks_lock);
-    return EXCO_ESHUTDOWN;
-  }
-  exco__list_insert_tail(&ex->tasks, &t->ex_link);
-  atomic_store_explicit(
-      &ex->live, atomic_load_explicit(&ex->live, memory_order_relaxed) + 1,
-      memory_order_relaxed);
-  exco__spin_unlock(&ex->tasks_lock);
-  return 0;
-}
-
 /* The closed executor's last stake is gone: free it where its kind of
  * host can take it. */
-static void exco__executor_closed(exco_executor *ex) {
+void exco__executor_closed(exco_executor *ex) {
   switch (ex->kind) {
   case EXCO__KIND_LOCAL:
     exco__local_closed(ex->local);
@@ -355,27 +341,6 @@ static void exco__executor_closed(exco_executor *ex) {
     exco__executor_destroy(ex);
     break;
   }
-}
-
-/* Drops one stake in ex->live (a task's, or a closing call's); @t, if not
- * NULL, leaves the task list. */
-static void exco__executor_unstake(exco_executor *ex, exco_task *t) {
-  long left;
-  int closed;
-
-  exco__spin_lock(&ex->tasks_lock);
-  if (t != NULL)
-    exco__list_remove(&t->ex_link);
-  left = atomic_load_explicit(&ex->live, memory_order_relaxed) - 1;
-  atomic_store_explicit(&ex->live, left, memory_order_release);
-  closed = left == 0 && ex->closing;
-  exco__spin_unlock(&ex->tasks_lock);
-  if (closed)
-    exco__executor_closed(ex);
-}
-
-void exco__executor_task_gone(exco_executor *ex, exco_task *t) {
-  exco__executor_unstake(ex, t);
 }
 
 int exco_executor_foreach(exco_executor *ex,

@@ -14,7 +14,7 @@
  *   - exco_driver_run() polls at most `budget` tasks per call, then lets
  *     the host run its I/O and timers.
  *
- * The tasks are their own nodes (exco_task.rq_next and rq_rnext), so
+ * The tasks are their own nodes (exco_task.rq_next, for either list), so
  * spawning allocates nothing here.  A task is on at most one list at a
  * time and on none once it has finished: exco calls task_wake only on the
  * NOTIFIED bit's 0 -> 1 transition, which a poll clears when it starts,
@@ -116,7 +116,7 @@ static void exco__runq_push_remote(struct exco__runq *q, exco_task *t) {
   exco_task *old = atomic_load_explicit(&q->remote, memory_order_relaxed);
 
   do {
-    t->rq_rnext = old;
+    t->rq_next = old;
   } while (!atomic_compare_exchange_weak_explicit(
       &q->remote, &old, t, memory_order_release, memory_order_relaxed));
   if (old == NULL)
@@ -158,13 +158,13 @@ static void exco__runq_drain(struct exco__runq *q) {
   if (atomic_load_explicit(&q->remote, memory_order_relaxed) != NULL) {
     t = atomic_exchange_explicit(&q->remote, NULL, memory_order_acquire);
     while (t != NULL) {
-      next = t->rq_rnext;
-      t->rq_rnext = rev;
+      next = t->rq_next;
+      t->rq_next = rev;
       rev = t;
       t = next;
     }
     for (t = rev; t != NULL; t = next) {
-      next = t->rq_rnext;
+      next = t->rq_next;
       exco__runq_push_local(q, t);
     }
   }

@@ -45,7 +45,7 @@ void exco__task_ref(exco_task *t) {
  * the load shows we hold the last count, nobody else can take a new one
  * (that needs a count already), so the object is ours alone.
  */
-static int exco__put_last(atomic_long *count) {
+static int exco__put_last(atomic_int *count) {
   if (atomic_load_explicit(count, memory_order_acquire) == 1)
     return 1;
   return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;
@@ -64,7 +64,7 @@ void exco__task_unref(exco_task *t) {
 
 static void exco__task_release_stake(exco_task *t) {
   if (exco__put_last(&t->unreleased))
-    exco__executor_task_gone(t->ex, t);
+    exco__executor_unstake(t->ex, t);
 }
 
 static void exco__task_release_stack(exco_task *t) {
@@ -73,9 +73,13 @@ static void exco__task_release_stack(exco_task *t) {
   exco__task_release_stake(t);
 }
 
-void exco__task_unhold(exco_task *t) {
+static inline void exco__task_unhold_inline(exco_task *t) {
   if (exco__put_last(&t->holds))
     exco__task_release_stack(t);
+}
+
+void exco__task_unhold(exco_task *t) {
+  exco__task_unhold_inline(t);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -137,8 +141,6 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->result = NULL;
   t->name = o.name;
   t->rq_next = NULL;
-  t->rq_rnext = NULL;
-  atomic_init(&t->rq_rqueued, 0);
   exco__waitq_init(&t->joiners, 1);
 
   err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);
@@ -153,7 +155,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->ext = ex->task_new != NULL ? ex->task_new(ex->cb_data) : t;
   if (t->ext == NULL) {
     exco__stack_put(ex->pool, t->stack);
-    exco__executor_task_gone(ex, t);
+    exco__executor_unstake(ex, t);
     err = EXCO_ENOMEM;
     goto fail;
   }
@@ -280,10 +282,10 @@ static void exco__finish(exco_task *t) {
   exco__waitq_broadcast(&t->joiners, NULL);
   if (atomic_load_explicit(&t->holds, memory_order_acquire) > 1)
     exco__switch_stack_lent(t);
-  exco__task_unhold(t);
+  exco__task_unhold_inline(t);
 }
 
-int exco__task_poll(exco_task *t) {
+static inline int exco__task_poll_inline(exco_task *t) {
   exco_task_wake_cb wake;
   unsigned s, ns;
   void *ext;
@@ -342,7 +344,7 @@ int exco__task_poll(exco_task *t) {
   return 1;
 }
 
-int exco__task_drop(exco_task *t) {
+static inline int exco__task_drop_inline(exco_task *t) {
   exco_task *cur = exco__current();
   unsigned s;
 
@@ -384,6 +386,14 @@ int exco__task_drop(exco_task *t) {
   return 0;
 }
 
+int exco__task_poll(exco_task *t) {
+  return exco__task_poll_inline(t);
+}
+
+int exco__task_drop(exco_task *t) {
+  return exco__task_drop_inline(t);
+}
+
 /*
  * The host's entry points.  The shared run queue owns the polls and drops
  * of its tasks: a host (or user) calling these on one of them would race
@@ -394,7 +404,7 @@ int exco_poll(exco_task *t) {
     return EXCO_EINVAL;
   if (t->ex->kind == EXCO__KIND_RUNQ)
     return EXCO_EPERM;
-  return exco__task_poll(t);
+  return exco__task_poll_inline(t);
 }
 
 int exco_drop(exco_task *t) {
@@ -402,7 +412,7 @@ int exco_drop(exco_task *t) {
     return EXCO_EINVAL;
   if (t->ex->kind == EXCO__KIND_RUNQ)
     return EXCO_EPERM;
-  return exco__task_drop(t);
+  return exco__task_drop_inline(t);
 }
 
 /* ---------------------------------------------------------------------- */

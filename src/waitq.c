@@ -8,7 +8,7 @@
 
 void exco__waitq_init(exco__waitq *q, int lockfree) {
   atomic_flag_clear(&q->lock);
-  q->lockfree = lockfree;
+  q->lockfree = lockfree != 0;
   exco__list_init(&q->waiters);
   atomic_init(&q->count, 0);
 }
@@ -34,7 +34,7 @@ typedef struct exco__waitq_wait_arg {
  * read-modify-write (see exco__waitq_poll()); elsewhere a plain store is
  * enough, and cheaper (6 ns of a promise's ping-pong hop here).
  */
-static void exco__waitq_count_add(exco__waitq *q, long n) {
+static void exco__waitq_count_add(exco__waitq *q, int n) {
   if (q->lockfree)
     atomic_fetch_add_explicit(&q->count, n, memory_order_seq_cst);
   else

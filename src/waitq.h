@@ -28,10 +28,10 @@ typedef struct exco__waiter {
 } exco__waiter;
 
 typedef struct exco__waitq {
-  atomic_flag lock;
   exco__list waiters; /* FIFO */
-  atomic_long count;  /* linked waiters; read without the lock */
-  int lockfree;       /* exco__waitq_broadcast() is used on it */
+  atomic_int count;   /* linked waiters; read without the lock */
+  atomic_flag lock;
+  unsigned char lockfree; /* exco__waitq_broadcast() is used on it */
 } exco__waitq;
 
 /* @lockfree: the queue is signalled with exco__waitq_broadcast(), without
@@ -62,7 +62,7 @@ long exco__waitq_broadcast_locked(exco__waitq *q, void *value);
 void exco__waitq_broadcast(exco__waitq *q, void *value);
 
 /* Linked waiters (may be stale unless the lock is held). */
-static inline long exco__waitq_count(exco__waitq *q) {
+static inline int exco__waitq_count(exco__waitq *q) {
   return atomic_load_explicit(&q->count, memory_order_seq_cst);
 }
 
