@@ -13,7 +13,8 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/runq.c \
 	%reldir%/local.c \
 	%reldir%/promise.c \
-	%reldir%/stack.c
+	%reldir%/stack.c \
+	%reldir%/seed.c
 
 ## Exactly one context-switch backend, chosen by configure
 ## (--with-context=auto|asm|ucontext).
@@ -45,3 +46,7 @@ noinst_HEADERS += \
 %canon_reldir%_libexco_la_LIBADD = $(PTHREAD_LIBS)
 
 excoinclude_HEADERS += include/exco/driver.h
+
+## The C interface of the Rust crate extern_executor, for drivers written
+## for it (src/seed.c).
+include_HEADERS += include/rust_async_executor.h

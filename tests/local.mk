@@ -232,3 +232,34 @@ TESTS += $(exco_core_driver_tests)
 %canon_reldir%_test_driver_LDADD = $(exco_test_ldadd)
 
 endif
+
+# Seed source compatibility (<rust_async_executor.h>)
+## tests/seed/seed-readme-driver.c is extern_executor's README driver as a
+## user copies it; it must build unchanged against the installed headers
+## alone with the warnings below as errors (a warning fails make check).
+## It is a convenience library of its own so that other tests can link it
+## (its interface is tests/seed/seed-readme-driver.h).
+
+if HAVE_CHECK
+
+check_LTLIBRARIES += %reldir%/seed/libseed-readme-driver.la
+%canon_reldir%_seed_libseed_readme_driver_la_SOURCES = \
+	%reldir%/seed/seed-readme-driver.c
+%canon_reldir%_seed_libseed_readme_driver_la_CPPFLAGS = \
+	-I$(top_srcdir)/include $(LIBUV_CFLAGS)
+%canon_reldir%_seed_libseed_readme_driver_la_CFLAGS = \
+	-Wall -Wextra -Wpedantic -Werror
+
+check_PROGRAMS += %reldir%/seed/test-seed
+TESTS += %reldir%/seed/test-seed
+
+%canon_reldir%_seed_test_seed_SOURCES = %reldir%/seed/test-seed.c
+%canon_reldir%_seed_test_seed_CPPFLAGS = $(exco_uv_test_cppflags) \
+	-I$(top_srcdir)/%reldir% -I$(top_srcdir)/%reldir%/seed
+%canon_reldir%_seed_test_seed_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_seed_test_seed_LDADD = \
+	%reldir%/seed/libseed-readme-driver.la $(exco_uv_test_ldadd)
+
+endif
+
+noinst_HEADERS += %reldir%/seed/seed-readme-driver.h

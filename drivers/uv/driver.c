@@ -26,6 +26,8 @@
 
 #include "uv-internal.h"
 
+#include "rust_async_executor.h"
+
 struct exco__uv_driver {
   uv_loop_t *loop;
   exco_executor *ex;
@@ -294,4 +296,15 @@ uv_loop_t *exco_uv_executor_loop(exco_executor *ex) {
 
 uv_loop_t *exco_uv_loop(void) {
   return exco_uv_executor_loop(exco_current_executor());
+}
+
+/* ---------------------------------------------------------------------- */
+/* The seed's entry point (<rust_async_executor.h>)                        */
+/* ---------------------------------------------------------------------- */
+
+/* Declared with libuv's struct tag (RustAsyncExecutorUvLoop is struct
+ * uv_loop_s, the same type as uv_loop_t); the seed returns nothing, so
+ * exco_uv_init()'s error is dropped. */
+void rust_async_executor_uv_init(RustAsyncExecutorUvLoop *uv_loop) {
+  (void)exco_uv_init(uv_loop);
 }

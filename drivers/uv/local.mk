@@ -3,6 +3,9 @@
 
 lib_LTLIBRARIES += %reldir%/libexco-uv.la
 excoinclude_HEADERS += include/exco/uv.h
+## The extern_executor crate's name for the header of its libuv driver
+## (rust_async_executor_uv_init() is defined in driver.c).
+include_HEADERS += include/rust_async_executor_uv.h
 noinst_HEADERS += \
 	%reldir%/uv-internal.h
 
