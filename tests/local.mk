@@ -263,3 +263,8 @@ TESTS += %reldir%/seed/test-seed
 endif
 
 noinst_HEADERS += %reldir%/seed/seed-readme-driver.h
+
+# Driver conformance suite
+## One set of contract checks run against every driver through a small
+## adapter per driver (tests/conformance/local.mk).
+include %reldir%/conformance/local.mk
