@@ -268,3 +268,27 @@ noinst_HEADERS += %reldir%/seed/seed-readme-driver.h
 ## One set of contract checks run against every driver through a small
 ## adapter per driver (tests/conformance/local.mk).
 include %reldir%/conformance/local.mk
+
+# Dart driver tests
+## libexco-dart against a stand-in isolate (tests/dart-standin.{c,h}: a
+## port drained by its own thread, whose listener polls and drops).  The
+## stand-in is a check library of its own so that other suites (the
+## driver conformance suite) can link it; it needs no Check.
+
+if HAVE_CHECK
+
+check_LTLIBRARIES += %reldir%/libdart-standin.la
+%canon_reldir%_libdart_standin_la_SOURCES = %reldir%/dart-standin.c \
+	%reldir%/dart-standin.h
+%canon_reldir%_libdart_standin_la_LIBADD = drivers/dart/libexco-dart.la \
+	src/libexco.la -lpthread
+
+check_PROGRAMS += %reldir%/test-dart
+TESTS += %reldir%/test-dart
+
+%canon_reldir%_test_dart_SOURCES = %reldir%/test-dart.c
+%canon_reldir%_test_dart_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_dart_LDADD = %reldir%/libdart-standin.la \
+	drivers/dart/libexco-dart.la $(exco_test_ldadd)
+
+endif
