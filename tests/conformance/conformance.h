@@ -14,10 +14,13 @@
  * Rules for adapters: their functions never use Check's assertions (the
  * join check runs a second executor on another thread); they return 0 or
  * an error and may describe it in the rig's msg buffer, which the suite
- * prints with the adapter's name.  The suite only ever uses an executor
- * from the thread that made it (make, spawn, run and fini happen there),
- * except for what <exco.h> allows from any thread (wakers, promises,
- * cancellation).
+ * prints with the adapter's name.  The suite calls make, run and fini,
+ * and spawns from outside coroutines, on one thread; everything else it
+ * does from other threads is what <exco.h> allows from any thread
+ * (wakers, promises, cancellation).  A host whose loop runs on a thread
+ * of its own keeps it from polling between two runs (the Dart adapter
+ * parks its isolate), so that "spawned, not yet polled" means the same
+ * on every driver.
  */
 #ifndef EXCO_TESTS_CONFORMANCE_H
 #define EXCO_TESTS_CONFORMANCE_H
@@ -116,6 +119,12 @@ struct cf_adapter {
   int (*fini)(cf_rig *r);
   /* Optional (CF_COUNTS): the host's calls so far. */
   int (*counts)(cf_rig *r, cf_counts *out);
+  /*
+   * Optional: 1 if the caller runs on the loop thread, where the host
+   * polls (for a host whose loop has a thread of its own, such as a Dart
+   * isolate); without it, the loop thread is the one that called make.
+   */
+  int (*on_loop_thread)(cf_rig *r);
 };
 
 /* Defined by the adapter file linked with the suite. */

@@ -13,7 +13,8 @@ exco_conformance_tests = \
 	%reldir%/conformance-host \
 	%reldir%/conformance-uv \
 	%reldir%/conformance-seed \
-	%reldir%/conformance-seed-readme
+	%reldir%/conformance-seed-readme \
+	%reldir%/conformance-dart
 
 check_PROGRAMS += $(exco_conformance_tests)
 TESTS += $(exco_conformance_tests)
@@ -68,5 +69,13 @@ exco_cf_uv_cppflags = $(exco_cf_cppflags) $(LIBUV_CFLAGS)
 	-Wl,--wrap=rust_async_executor_drop
 %canon_reldir%_conformance_seed_readme_LDADD = \
 	tests/seed/libseed-readme-driver.la $(exco_uv_test_ldadd)
+
+## The Dart driver with the stand-in isolate of tests/dart-standin.{c,h}.
+%canon_reldir%_conformance_dart_SOURCES = %reldir%/checks.c \
+	%reldir%/adapter-dart.c
+%canon_reldir%_conformance_dart_CPPFLAGS = $(exco_cf_cppflags)
+%canon_reldir%_conformance_dart_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_conformance_dart_LDADD = tests/libdart-standin.la \
+	drivers/dart/libexco-dart.la $(exco_test_ldadd)
 
 endif
