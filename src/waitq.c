@@ -21,13 +21,6 @@ void exco__waitq_unlock(exco__waitq *q) {
   exco__spin_unlock(&q->lock);
 }
 
-typedef struct exco__waitq_wait_arg {
-  exco__waitq *q;
-  exco__waiter *w;
-  int (*ready)(void *arg);
-  void *arg;
-} exco__waitq_wait_arg;
-
 /*
  * The count changes only under the lock.  On a queue that is signalled
  * without the lock it is published with a sequentially consistent
@@ -60,7 +53,7 @@ static void exco__waitq_unlink_locked(exco__waitq *q, exco__waiter *w) {
  * Queues signalled only under the lock need neither the second check nor
  * the ordering.
  */
-static int exco__waitq_poll(void *arg, exco_waker *waker) {
+int exco__waitq_poll(void *arg, exco_waker *waker) {
   exco__waitq_wait_arg *a = arg;
   exco__waiter *w = a->w;
   int done;
@@ -80,30 +73,12 @@ static int exco__waitq_poll(void *arg, exco_waker *waker) {
   return done;
 }
 
-static void exco__waitq_cancel(void *arg) {
+void exco__waitq_cancel(void *arg) {
   exco__waitq_wait_arg *a = arg;
 
   exco__waitq_lock(a->q);
   exco__waitq_unlink_locked(a->q, a->w);
   exco__waitq_unlock(a->q);
-}
-
-int exco__waitq_wait(exco__waitq *q, exco__waiter *w, int (*ready)(void *arg),
-                     void *arg) {
-  exco__waitq_wait_arg a = {q, w, ready, arg};
-  int err;
-
-  exco__list_init(&w->link);
-  w->task = NULL;
-  w->signalled = 0;
-  w->value = NULL;
-  err = exco_await(exco__waitq_poll, exco__waitq_cancel, &a);
-  if (err != 0) {
-    /* exco_await() fails before the first poll only if the task was
-     * cancelled already; the waiter is unlinked either way. */
-    exco__waitq_cancel(&a);
-  }
-  return err;
 }
 
 /* Wakes under the lock: the waiter can't leave (and its frame can't go)
