@@ -641,3 +641,14 @@ void h_rig_fini(h_rig *r) {
   }
   r->ex = NULL;
 }
+
+int h_wait_at_least(atomic_int *v, int want) {
+  double end = h_now() + h_wait_timeout();
+
+  while (atomic_load(v) < want) {
+    if (h_now() > end)
+      return -1;
+    sched_yield();
+  }
+  return 0;
+}

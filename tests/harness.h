@@ -76,6 +76,10 @@ double h_wait_timeout(void);
 
 /* Monotonic time in seconds. */
 double h_now(void);
+/* Waits (yielding the CPU) until *v >= want; 0, or -1 after
+ * h_wait_timeout() seconds.  For plain threads (and the test's own), never
+ * a coroutine or a loop thread that must keep running. */
+int h_wait_at_least(atomic_int *v, int want);
 
 /* ---------------------------------------------------------------------- */
 /* The recording host driver                                               */

@@ -32,19 +32,6 @@
 static _Alignas(64) unsigned char not_a_handle[8192];
 #define NOT_AN_EXECUTOR ((exco_executor *)(void *)not_a_handle)
 
-/* Waits (yielding the CPU) until *v >= want; 0, or -1 after
- * h_wait_timeout() seconds. */
-static int wait_at_least(atomic_int *v, int want) {
-  double end = h_now() + h_wait_timeout();
-
-  while (atomic_load(v) < want) {
-    if (h_now() > end)
-      return -1;
-    sched_yield();
-  }
-  return 0;
-}
-
 static void *fn_nothing(void *arg) {
   (void)arg;
   return NULL;
@@ -366,7 +353,7 @@ typedef struct ca_thread {
 static void *thread_cancel_all(void *arg) {
   ca_thread *c = arg;
 
-  c->wait_failed = wait_at_least(c->waiting, (int)c->n) != 0;
+  c->wait_failed = h_wait_at_least(c->waiting, (int)c->n) != 0;
   c->r = exco_executor_cancel_all(c->ex);
   return NULL;
 }
@@ -1094,7 +1081,7 @@ static void *thread_resolve_all(void *arg) {
   xthread *x = arg;
   int i;
 
-  x->wait_failed = wait_at_least(x->waiting, XW_TASKS) != 0;
+  x->wait_failed = h_wait_at_least(x->waiting, XW_TASKS) != 0;
   /* A spawn from another thread, while the tasks keep the loop alive. */
   x->r_spawn = exco_spawn(x->ex, fn_stepper, &x->extra, NULL, NULL);
   for (i = 0; i < XW_TASKS; i++) {
@@ -1328,7 +1315,7 @@ typedef struct remote_holder {
 static void *thread_release(void *arg) {
   remote_holder *rh = arg;
 
-  if (wait_at_least(&rh->go, 1) == 0)
+  if (h_wait_at_least(&rh->go, 1) == 0)
     exco_hold_release(rh->h.hold);
   return NULL;
 }

@@ -32,19 +32,6 @@
 
 #define V(n) ((void *)(uintptr_t)(n))
 
-/* Waits (yielding the CPU) until *v >= want; 0, or -1 after
- * h_wait_timeout() seconds. */
-static int wait_at_least(atomic_int *v, int want) {
-  double end = h_now() + h_wait_timeout();
-
-  while (atomic_load(v) < want) {
-    if (h_now() > end)
-      return -1;
-    sched_yield();
-  }
-  return 0;
-}
-
 /* Waits until the default listener of @p has seen the message 0. */
 static int wait_gone(dart_standin *p) {
   double end = h_now() + h_wait_timeout();
@@ -134,7 +121,7 @@ START_TEST(t_yield_counts) {
   y.expect = r.ex;
   for (int i = 0; i < TASKS; i++)
     ck_assert_int_eq(exco_spawn(r.ex, yield_body, &y, NULL, NULL), 0);
-  ck_assert_int_eq(wait_at_least(&done, TASKS), 0);
+  ck_assert_int_eq(h_wait_at_least(&done, TASKS), 0);
   ck_assert_int_eq(dart_standin_wait_idle(r.p, h_wait_timeout()), 0);
   ck_assert_int_eq(atomic_load(&errors), 0);
   ck_assert_int_eq(atomic_load(&steps), TASKS * yields);
@@ -203,7 +190,7 @@ START_TEST(t_promise_threads) {
   }
   h_thread_start(&th, resolve_thread, &rs);
   h_thread_join(th);
-  ck_assert_int_eq(wait_at_least(&done, N), 0);
+  ck_assert_int_eq(h_wait_at_least(&done, N), 0);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(w[i].err, 0);
     ck_assert_ptr_eq(w[i].value, V(i + 1));
@@ -244,7 +231,7 @@ START_TEST(t_sleep) {
     s[i].done = &done;
     ck_assert_int_eq(exco_spawn(r.ex, sleep_body, &s[i], NULL, NULL), 0);
   }
-  ck_assert_int_eq(wait_at_least(&done, N), 0);
+  ck_assert_int_eq(h_wait_at_least(&done, N), 0);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(s[i].err, 0);
     ck_assert_int_ge(s[i].slept, (int64_t)s[i].ms);
@@ -294,7 +281,7 @@ START_TEST(t_join) {
     j[i].done = &done;
     ck_assert_int_eq(exco_spawn(r.ex, join_body, &j[i], NULL, NULL), 0);
   }
-  ck_assert_int_eq(wait_at_least(&done, N), 0);
+  ck_assert_int_eq(h_wait_at_least(&done, N), 0);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(j[i].spawn_err, 0);
     ck_assert_int_eq(j[i].err, 0);
@@ -446,7 +433,7 @@ START_TEST(t_discarded) {
     ck_assert_int_eq(exco_spawn(r.ex, clean_body, &c[i], NULL, NULL), 0);
   }
   atomic_store(&gate, 1);
-  ck_assert_int_eq(wait_at_least(&cb.calls, 1), 0);
+  ck_assert_int_eq(h_wait_at_least(&cb.calls, 1), 0);
   ck_assert_int_eq(dart_standin_wait_idle(r.p, h_wait_timeout()), 0);
   ck_assert_int_eq(sc.result, N);
   ck_assert_int_eq(atomic_load(&cb.calls), 1);
@@ -535,7 +522,7 @@ START_TEST(t_drop_pending) {
     c[i].err = 1;
     ck_assert_int_eq(exco_spawn(ex, clean_body, &c[i], NULL, NULL), 0);
   }
-  ck_assert_int_eq(wait_at_least(&d.finished, N), 0);
+  ck_assert_int_eq(h_wait_at_least(&d.finished, N), 0);
   ck_assert_int_eq(dart_standin_wait_idle(p, h_wait_timeout()), 0);
   /* Each task was dropped while pending: the spinners' yield messages
    * arrived after the drop and were answered with 0, then dropped. */
@@ -663,7 +650,7 @@ START_TEST(t_two_ports) {
   for (int i = 0; i < N; i++)
     for (int k = 0; k < 2; k++)
       ck_assert_int_eq(exco_spawn(r[k].ex, placed_body, &pl[k], NULL, NULL), 0);
-  ck_assert_int_eq(wait_at_least(&done, 2 * N), 0);
+  ck_assert_int_eq(h_wait_at_least(&done, 2 * N), 0);
   ck_assert_int_eq(atomic_load(&wrong), 0);
   for (int k = 0; k < 2; k++) {
     ck_assert_int_eq(dart_standin_wait_idle(r[k].p, h_wait_timeout()), 0);
@@ -729,8 +716,8 @@ START_TEST(t_seed_trio) {
                    EXCO_EBUSY);
   h_thread_start(&th, resolve_thread, &rs);
   h_thread_join(th);
-  ck_assert_int_eq(wait_at_least(&done, 2 * N), 0);
-  ck_assert_int_eq(wait_at_least(&l.drops, 2 * N), 0);
+  ck_assert_int_eq(h_wait_at_least(&done, 2 * N), 0);
+  ck_assert_int_eq(h_wait_at_least(&l.drops, 2 * N), 0);
   ck_assert_int_eq(dart_standin_wait_idle(p, h_wait_timeout()), 0);
   ck_assert_int_eq(atomic_load(&errors), 0);
   ck_assert_int_eq(atomic_load(&steps), 3 * N);
@@ -746,14 +733,14 @@ START_TEST(t_seed_trio) {
    * it). */
   ck_assert_int_eq(dart_standin_open(&p2, seed_listen, &l2), 0);
   rust_async_executor_dart_init(dart_standin_port(p2), dart_standin_post_void);
-  ck_assert_int_eq(wait_at_least(&l.zeros, 1), 0);
+  ck_assert_int_eq(h_wait_at_least(&l.zeros, 1), 0);
   ck_assert_int_eq(dart_standin_wait_idle(p, h_wait_timeout()), 0);
 
   /* The second isolate shuts down with a task pending. */
   ck_assert_int_eq(exco_promise_new(&w[0].p), 0);
   w[0].err = 1;
   ck_assert_int_eq(exco_spawn(NULL, await_body, &w[0], NULL, NULL), 0);
-  ck_assert_int_eq(wait_at_least(&l2.polls, 1), 0);
+  ck_assert_int_eq(h_wait_at_least(&l2.polls, 1), 0);
   ck_assert_int_eq(dart_standin_wait_idle(p2, h_wait_timeout()), 0);
   dart_standin_close(p2);
   ck_assert_int_eq(

@@ -37,19 +37,6 @@ static int64_t mono_ns(void) {
   return (int64_t)ts.tv_sec * 1000 * MS + ts.tv_nsec;
 }
 
-/* Waits (yielding the CPU) until *v >= want; 0, or -1 after
- * h_wait_timeout() seconds. */
-static int wait_at_least(atomic_int *v, int want) {
-  double end = h_now() + h_wait_timeout();
-
-  while (atomic_load(v) < want) {
-    if (h_now() > end)
-      return -1;
-    sched_yield();
-  }
-  return 0;
-}
-
 static int ready_poll(void *arg, exco_waker *w) {
   (void)w;
   ++*(int *)arg;
@@ -382,7 +369,7 @@ static void *thread_cancel_when_armed(void *arg) {
   long_nap *n = ((void **)arg)[0];
   canceller *c = ((void **)arg)[1];
 
-  if (wait_at_least(&n->armed, 1) != 0) {
+  if (h_wait_at_least(&n->armed, 1) != 0) {
     c->r = 1; /* never armed */
     return NULL;
   }
@@ -937,7 +924,7 @@ static void *thread_cs_canceller(void *arg) {
   cstress *cs = arg;
   long i;
 
-  if (wait_at_least(&cs->started, (int)cs->n) != 0) {
+  if (h_wait_at_least(&cs->started, (int)cs->n) != 0) {
     cs->wait_failed = 1;
     /* Cancel anyway, so the run can end. */
   }

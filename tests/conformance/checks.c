@@ -146,19 +146,6 @@ static void assert_counts(cf_rig *r, unsigned long tasks, unsigned long polls,
                 AD->name, c.task_wake, wakes);
 }
 
-/* Waits (yielding the CPU) until *v >= want; 0, or -1 after
- * h_wait_timeout() seconds.  For plain threads, never the loop's. */
-static int wait_at_least(atomic_int *v, int want) {
-  double end = h_now() + h_wait_timeout();
-
-  while (atomic_load(v) < want) {
-    if (h_now() > end)
-      return -1;
-    sched_yield();
-  }
-  return 0;
-}
-
 /* ---------------------------------------------------------------------- */
 /* The body runs at the first poll, once                                   */
 /* ---------------------------------------------------------------------- */
@@ -547,7 +534,7 @@ START_TEST(no_task_wake_after_drop) {
   /* Every task is finished and dropped: let the hammer go round a few
    * more times before it stops. */
   rounds = atomic_load(&h.rounds);
-  late = wait_at_least(&h.rounds, rounds + 3);
+  late = h_wait_at_least(&h.rounds, rounds + 3);
   atomic_store(&h.stop, 1);
   h_thread_join(th);
   ck_assert_int_eq(late, 0);
@@ -1061,7 +1048,7 @@ static void *fn_wait_promise(void *arg) {
 static void *thread_resolve_when_waiting(void *arg) {
   exit_state *es = arg;
 
-  es->wait_failed = wait_at_least(&es->waiting, 1) != 0;
+  es->wait_failed = h_wait_at_least(&es->waiting, 1) != 0;
   exco_promise_resolve(es->p, es);
   return NULL;
 }
