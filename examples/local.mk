@@ -32,3 +32,12 @@ EXCO_EXAMPLE_LDADD = drivers/uv/libexco-uv.la src/libexco.la $(LIBUV_LIBS)
 %canon_reldir%_echo_client_SOURCES = %reldir%/echo_client.c
 %canon_reldir%_echo_client_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
 %canon_reldir%_echo_client_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+## The libev driver's example, when configure found libev.
+if HAVE_LIBEV
+noinst_PROGRAMS += %reldir%/libev_echo
+%canon_reldir%_libev_echo_SOURCES = %reldir%/libev_echo.c
+%canon_reldir%_libev_echo_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS)
+%canon_reldir%_libev_echo_LDADD = drivers/libev/libexco-libev.la \
+	src/libexco.la $(LIBEV_LIBS)
+endif

@@ -38,8 +38,7 @@ exco_core_tests = \
 	%reldir%/test-executor \
 	%reldir%/test-stack \
 	%reldir%/test-oom \
-	%reldir%/test-races \
-	%reldir%/test-context
+	%reldir%/test-races
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
@@ -75,10 +74,6 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_executor_SOURCES = %reldir%/test-executor.c
 %canon_reldir%_test_executor_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_executor_LDADD = $(exco_test_ldadd)
-
-%canon_reldir%_test_context_SOURCES = %reldir%/test-context.c
-%canon_reldir%_test_context_CFLAGS = $(exco_test_cflags)
-%canon_reldir%_test_context_LDADD = $(exco_test_ldadd) -lm
 
 %canon_reldir%_test_stack_SOURCES = %reldir%/test-stack.c
 %canon_reldir%_test_stack_CFLAGS = $(exco_test_cflags)
@@ -116,7 +111,7 @@ endif !HAVE_CHECK
 ## Programs built outside the tree against an installed exco (.ci/run).
 EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
 	%reldir%/outside/echo.c %reldir%/outside/yield.c \
-	%reldir%/cross-run.sh
+	%reldir%/cross-aarch64.sh
 
 # libuv driver tests
 ## The libuv driver's owner appends its test programs here, adding them to
@@ -296,4 +291,23 @@ TESTS += %reldir%/test-dart
 %canon_reldir%_test_dart_LDADD = %reldir%/libdart-standin.la \
 	drivers/dart/libexco-dart.la $(exco_test_ldadd)
 
+endif
+
+# libev driver tests
+## libexco-libev (include/exco/libev.h), when configure found libev.  Its
+## conformance program is in tests/conformance/local.mk.
+
+if HAVE_CHECK
+if HAVE_LIBEV
+
+check_PROGRAMS += %reldir%/test-libev
+TESTS += %reldir%/test-libev
+
+%canon_reldir%_test_libev_SOURCES = %reldir%/test-libev.c
+%canon_reldir%_test_libev_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS)
+%canon_reldir%_test_libev_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_libev_LDADD = drivers/libev/libexco-libev.la \
+	$(exco_test_ldadd) $(LIBEV_LIBS)
+
+endif
 endif

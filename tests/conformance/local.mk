@@ -78,4 +78,17 @@ exco_cf_uv_cppflags = $(exco_cf_cppflags) $(LIBUV_CFLAGS)
 %canon_reldir%_conformance_dart_LDADD = tests/libdart-standin.la \
 	drivers/dart/libexco-dart.la $(exco_test_ldadd)
 
+## exco's libev driver (ev_run), when configure found libev.
+if HAVE_LIBEV
+check_PROGRAMS += %reldir%/conformance-libev
+TESTS += %reldir%/conformance-libev
+%canon_reldir%_conformance_libev_SOURCES = %reldir%/checks.c \
+	%reldir%/adapter-libev.c
+%canon_reldir%_conformance_libev_CPPFLAGS = $(exco_cf_cppflags) \
+	$(LIBEV_CFLAGS)
+%canon_reldir%_conformance_libev_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_conformance_libev_LDADD = drivers/libev/libexco-libev.la \
+	$(exco_test_ldadd) $(LIBEV_LIBS)
+endif
+
 endif
