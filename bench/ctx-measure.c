@@ -2,21 +2,18 @@
  * ctx-measure.c -- raw round trips through one copy of a context-switch
  * backend, for W6.
  *
- * This file is compiled twice (see bench/local.mk), each time with
- * per-target -D flags that rename src/context.h's functions to the copy
- * of one backend that is linked beside it, and bench_ctx_measure to a
- * name of its own:
- *   ucontext: -DEXCO_CONTEXT_UCONTEXT -Dexco__ctx_switch=bench_uc_switch ...
- *   asm:      -DBENCH_CTX_ASM -Dexco__ctx_switch=bench_asm_switch ...
- * so the two copies and libexco's own backend live in one program.
+ * This file is compiled once per backend (see bench/local.mk), each time
+ * with per-target -D flags that rename src/context.h's functions to the
+ * copy of one backend that is linked beside it, and bench_ctx_measure to
+ * a name of its own:
+ *   ucontext:    -DEXCO_CTX_COPY_UCONTEXT -Dexco__ctx_switch=bench_uc_switch
+ *   swapcontext: -DEXCO_CTX_COPY_SWAPCONTEXT -Dexco__ctx_switch=bench_sc_...
+ *   asm:         -DEXCO_CTX_COPY_ASM -Dexco__ctx_switch=bench_asm_switch ...
+ * so the copies and libexco's own backend live in one program.
+ * EXCO_CTX_COPY_* makes src/context.h give each copy its own layout of
+ * exco__ctx, whichever backend config.h chose for libexco.
  */
 #include "config.h"
-
-/* config.h says which backend libexco uses; the asm copy must see the
- * asm layout of exco__ctx whatever that is. */
-#ifdef BENCH_CTX_ASM
-#undef EXCO_CONTEXT_UCONTEXT
-#endif
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -32,7 +29,7 @@
 /* This copy measures nothing in sanitizer builds, nor as the asm copy on
  * a CPU without an assembly backend. */
 #if defined(BENCH_CTX_SANITIZED) ||                                            \
-    (defined(BENCH_CTX_ASM) && !defined(BENCH_HAVE_ASM_COPY))
+    (defined(EXCO_CTX_COPY_ASM) && !defined(BENCH_HAVE_ASM_COPY))
 #define BENCH_CTX_SKIP 1
 #endif
 

@@ -32,19 +32,23 @@ noinst_HEADERS += %reldir%/seed-driver.h
 %canon_reldir%_exco_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
 %canon_reldir%_exco_bench_LDADD = \
 	%reldir%/libbench-ctx-uc.la \
+	%reldir%/libbench-ctx-sc.la \
 	%reldir%/libbench-ctx-asm.la \
 	%reldir%/libexco-uv-seed.la \
 	drivers/uv/libexco-uv.la \
 	src/libexco.la \
 	$(LIBUV_LIBS) $(PTHREAD_LIBS)
 
-## W6 compares both context backends in one binary.  libexco is built with
-## one of them, so the bench compiles each backend's source a second time
-## with its symbols renamed by per-target -D flags, next to a copy of
-## ctx-measure.c renamed the same way.  ctx-asm.S includes the assembly
-## file of the CPU being built for, or nothing where there is none.
+## W6 compares every context backend in one binary.  libexco is built
+## with one of them, so the bench compiles each backend's source a second
+## time with its symbols renamed by per-target -D flags, next to a copy of
+## ctx-measure.c renamed the same way; EXCO_CTX_COPY_* tells src/context.h
+## which backend a copy is, whatever config.h chose.  ctx-asm.S includes
+## the assembly file of the CPU being built for, or nothing where there is
+## none.
 noinst_LTLIBRARIES += \
 	%reldir%/libbench-ctx-uc.la \
+	%reldir%/libbench-ctx-sc.la \
 	%reldir%/libbench-ctx-asm.la
 
 %canon_reldir%_libbench_ctx_uc_la_SOURCES = \
@@ -52,18 +56,29 @@ noinst_LTLIBRARIES += \
 	%reldir%/ctx-measure.c
 %canon_reldir%_libbench_ctx_uc_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/src \
-	-DEXCO_CONTEXT_UCONTEXT=1 \
+	-DEXCO_CTX_COPY_UCONTEXT=1 \
 	-Dexco__ctx_switch=bench_uc_switch \
 	-Dexco__ctx_make=bench_uc_make \
 	-Dexco__ctx_backend=bench_uc_backend \
 	-Dbench_ctx_measure=bench_uc_measure
+
+%canon_reldir%_libbench_ctx_sc_la_SOURCES = \
+	src/context-swapcontext.c \
+	%reldir%/ctx-measure.c
+%canon_reldir%_libbench_ctx_sc_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/src \
+	-DEXCO_CTX_COPY_SWAPCONTEXT=1 \
+	-Dexco__ctx_switch=bench_sc_switch \
+	-Dexco__ctx_make=bench_sc_make \
+	-Dexco__ctx_backend=bench_sc_backend \
+	-Dbench_ctx_measure=bench_sc_measure
 
 %canon_reldir%_libbench_ctx_asm_la_SOURCES = \
 	%reldir%/ctx-asm.S \
 	%reldir%/ctx-measure.c
 %canon_reldir%_libbench_ctx_asm_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/src \
-	-DBENCH_CTX_ASM=1 \
+	-DEXCO_CTX_COPY_ASM=1 \
 	-Dexco__ctx_switch=bench_asm_switch \
 	-Dexco__ctx_make=bench_asm_make \
 	-Dexco__ctx_backend=bench_asm_backend \

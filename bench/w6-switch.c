@@ -3,10 +3,10 @@
  * yield) and create+destroy, per backend.
  *
  * Three kinds of rows:
- *  - "raw asm" / "raw ucontext": the bare exco__ctx_switch() round trip of
- *    each backend, through the renamed second copies that bench/local.mk
- *    compiles into this binary (ctx-measure.c), whatever libexco was
- *    configured with;
+ *  - "raw asm" / "raw ucontext" / "raw swapcontext": the bare
+ *    exco__ctx_switch() round trip of each backend, through the renamed
+ *    second copies that bench/local.mk compiles into this binary
+ *    (ctx-measure.c), whatever libexco was configured with;
  *  - "exco (<backend>)": the library's whole round trip, exco_poll() of a
  *    task that calls exco_yield(), on a host-driven executor whose
  *    callbacks do nothing: switch, state word, wake bookkeeping, errno;
@@ -25,6 +25,7 @@
 #include "ctx-copies.h"
 
 int bench_uc_measure(int create, long iters, uint64_t *elapsed_ns);
+int bench_sc_measure(int create, long iters, uint64_t *elapsed_ns);
 int bench_asm_measure(int create, long iters, uint64_t *elapsed_ns);
 
 typedef int (*measure_fn)(int create, long iters, uint64_t *elapsed_ns);
@@ -156,9 +157,10 @@ const char *bench_w6_copies(void) {
   static char buf[64];
   uint64_t el;
 
-  snprintf(buf, sizeof(buf), "%s%s",
+  snprintf(buf, sizeof(buf), "%s%s%s",
            bench_asm_measure(0, 1, &el) == 0 ? "asm " : "",
-           bench_uc_measure(0, 1, &el) == 0 ? "ucontext" : "");
+           bench_uc_measure(0, 1, &el) == 0 ? "ucontext " : "",
+           bench_sc_measure(0, 1, &el) == 0 ? "swapcontext" : "");
   if (buf[0] == '\0')
     snprintf(buf, sizeof(buf), "none (sanitizer build)");
   return buf;
@@ -190,6 +192,9 @@ void bench_w6_switch(void) {
     row(&t, &c, create ? "raw asm make+enter" : "raw asm switch", 0);
     c.raw = bench_uc_measure;
     row(&t, &c, create ? "raw ucontext make+enter" : "raw ucontext switch", 0);
+    c.raw = bench_sc_measure;
+    row(&t, &c,
+        create ? "raw swapcontext make+enter" : "raw swapcontext switch", 0);
   }
   if (err == 0)
     exco_executor_free(c.ex);

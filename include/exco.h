@@ -52,6 +52,23 @@
  * called from any thread.  Several executors, one per loop and thread, may
  * live in one process.
  *
+ * A coroutine runs on the thread that polls it and shares that thread's
+ * signal mask: a mask it sets with pthread_sigmask() stays in force on the
+ * thread after it suspends, for the host and for whatever runs there next,
+ * and when resumed it runs with whatever mask that thread has then.  The
+ * exception is the "swapcontext" backend (exco_context_backend()), where
+ * each coroutine has a mask of its own: it starts with its first poller's,
+ * its changes are undone for the host when it suspends, and the host's
+ * never reach it.  Floating-point control modes are per coroutine on
+ * every backend: the rounding direction (fesetround()) and, where the CPU
+ * keeps them with it (x86-64 MXCSR and x87 control word, AArch64 FPCR),
+ * trap enables and flush-to-zero.  A coroutine starts with the modes of
+ * the thread that first polls it, keeps the ones it sets across every
+ * suspension, on any thread, and never passes them to the host, which
+ * finds its own when exco_poll() returns.  Whether the exception status
+ * flags (fetestexcept()) follow the coroutine or the thread is not
+ * specified.
+ *
  * ERRORS
  *
  * Functions that can fail return 0 (or a documented non-negative value)
@@ -740,7 +757,12 @@ EXCO_API long exco_executor_live(exco_executor *ex);
 EXCO_API int exco_replace_allocator(void *(*malloc_fn)(size_t),
                                     void (*free_fn)(void *));
 
-/** Name of the context-switch backend compiled in: "asm" or "ucontext". */
+/**
+ * Name of the context-switch backend compiled in (./configure
+ * --with-context): "asm" (x86-64, AArch64), "ucontext" (makecontext, then
+ * switches without a system call) or "swapcontext" (a system call per
+ * switch; per-coroutine signal masks, see THREADS).
+ */
 EXCO_API const char *exco_context_backend(void);
 
 #ifdef __cplusplus

@@ -17,9 +17,12 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/seed.c
 
 ## Exactly one context-switch backend, chosen by configure
-## (--with-context=auto|asm|ucontext).
+## (--with-context=auto|asm|ucontext|swapcontext).
 if EXCO_CONTEXT_UCONTEXT
 %canon_reldir%_libexco_la_SOURCES += %reldir%/context-ucontext.c
+endif
+if EXCO_CONTEXT_SWAPCONTEXT
+%canon_reldir%_libexco_la_SOURCES += %reldir%/context-swapcontext.c
 endif
 if EXCO_CONTEXT_X86_64
 %canon_reldir%_libexco_la_SOURCES += %reldir%/context-x86_64.S

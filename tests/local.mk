@@ -38,7 +38,8 @@ exco_core_tests = \
 	%reldir%/test-executor \
 	%reldir%/test-stack \
 	%reldir%/test-oom \
-	%reldir%/test-races
+	%reldir%/test-races \
+	%reldir%/test-context
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
@@ -74,6 +75,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_executor_SOURCES = %reldir%/test-executor.c
 %canon_reldir%_test_executor_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_executor_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_context_SOURCES = %reldir%/test-context.c
+%canon_reldir%_test_context_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_context_LDADD = $(exco_test_ldadd) -lm
 
 %canon_reldir%_test_stack_SOURCES = %reldir%/test-stack.c
 %canon_reldir%_test_stack_CFLAGS = $(exco_test_cflags)
@@ -111,7 +116,7 @@ endif !HAVE_CHECK
 ## Programs built outside the tree against an installed exco (.ci/run).
 EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
 	%reldir%/outside/echo.c %reldir%/outside/yield.c \
-	%reldir%/cross-aarch64.sh
+	%reldir%/cross-run.sh
 
 # libuv driver tests
 ## The libuv driver's owner appends its test programs here, adding them to

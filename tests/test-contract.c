@@ -525,7 +525,8 @@ START_TEST(context_backend_name) {
   const char *b = exco_context_backend();
 
   ck_assert_ptr_nonnull(b);
-  ck_assert(strcmp(b, "asm") == 0 || strcmp(b, "ucontext") == 0);
+  ck_assert(strcmp(b, "asm") == 0 || strcmp(b, "ucontext") == 0 ||
+            strcmp(b, "swapcontext") == 0);
 }
 END_TEST
 

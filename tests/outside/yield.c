@@ -2,8 +2,10 @@
  * An outside program that leans on the context switch: tasks keep live
  * integer and floating-point values in many locals across thousands of
  * yields, with calls in between so the compiler puts them in callee-saved
- * registers, and each checks them after every resume.  Exits 0 when every
- * value survived.  Used to check a backend on another architecture under
+ * registers, and each checks them after every resume.  Each task runs in
+ * a rounding mode of its own, which must survive its switches and never
+ * reach main (include/exco.h, THREADS).  Exits 0 when every value and
+ * mode survived.  Used to check a backend on another architecture under
  * emulation (tests/cross-aarch64.sh), where the rest of the suite's
  * dependencies are not available.
  */
@@ -31,13 +33,19 @@ static __attribute__((noinline)) double expect(double start, double step) {
   return r;
 }
 
+static const int modes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD,
+                             FE_TOWARDZERO};
+
 static void *worker(void *arg) {
   long id = (long)(intptr_t)arg;
+  int mode = modes[id % 4];
   long a = id, b = id * 3, c = id * 5, d = id * 7, e = id * 11, f = id * 13;
   double x = id / 3.0, y = id * 1.5, z = id + 0.25;
   double w = id * 0.75, v = id - 0.5;
   long i;
 
+  if (fegetround() != FE_TONEAREST || fesetround(mode) != 0)
+    bad++;
   for (i = 0; i < ROUNDS; i++) {
     /* Snapshots in memory, taken before the switch and compared with
      * values recomputed after it from the (register-held) variables:
@@ -45,7 +53,7 @@ static void *worker(void *arg) {
     volatile long sum = mix(a, b) + mix(c, d) + mix(e, f);
     volatile double fx = x * 2.0 + y, fz = z * w - v;
 
-    if (exco_yield() != 0 || fegetround() != FE_TONEAREST)
+    if (exco_yield() != 0 || fegetround() != mode)
       bad++;
     if (sum != mix(a, b) + mix(c, d) + mix(e, f) || fx != x * 2.0 + y ||
         fz != z * w - v)
@@ -75,6 +83,8 @@ int main(void) {
       return 1;
   if (exco_run(NULL) != 0)
     return 1;
+  if (fegetround() != FE_TONEAREST)
+    bad++;
   printf("outside/yield: %s (backend %s, %d tasks x %d yields)\n",
          bad == 0 ? "ok" : "FAILED", exco_context_backend(), TASKS, ROUNDS);
   return bad == 0 ? 0 : 1;
