@@ -282,6 +282,9 @@ static UC_NO_ASAN __attribute__((noinline, noreturn)) void enter(uc_top *top) {
  * the jump, which unpoisons the frames of the context left (it will come
  * back to them). */
 UC_NO_ASAN void exco__ctx_switch(exco__ctx *from, exco__ctx *to) {
+  /* @from is running, so it has been entered; a caller's context (the
+   * poller's side) is never made, and this is its only initialisation. */
+  from->start = NULL;
   from->fpctl = fpctl_get();
   if (__builtin_setjmp(from->jb) == 0) {
     uc_top *top = to->start;
