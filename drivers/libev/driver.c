@@ -59,6 +59,19 @@ typedef struct exco__libev_driver {
     }                                                                          \
   } while (0)
 
+/*
+ * Stops the timer.  A one-shot timer that fired is stopped by libev
+ * already (dropping a reference we had given up), but its callback may
+ * still be pending in this loop iteration: clear that too (ev_timer_stop
+ * does) and take the reference back, as the callback would have.
+ */
+static void exco__libev_timer_stop(exco__libev_driver *d) {
+  if (ev_is_active(&d->timer) || ev_is_pending(&d->timer)) {
+    ev_ref(d->loop);
+    ev_timer_stop(d->loop, &d->timer);
+  }
+}
+
 /* ---------------------------------------------------------------------- */
 /* The watchers' callbacks                                                 */
 /* ---------------------------------------------------------------------- */
@@ -141,7 +154,7 @@ static void exco__libev_timer_arm(void *data, uint64_t due) {
   uint64_t now = exco_driver_now_ns();
   double after = due > now ? (double)(due - now) / 1e9 : 0.0;
 
-  EXCO__LIBEV_STOP(d, timer, &d->timer);
+  exco__libev_timer_stop(d);
   /* "At least until due": count from now, not from the start of this
    * loop iteration. */
   ev_now_update(d->loop);
@@ -154,7 +167,7 @@ static void exco__libev_close(void *data) {
 
   EXCO__LIBEV_STOP(d, prepare, &d->prepare);
   EXCO__LIBEV_STOP(d, idle, &d->idle);
-  EXCO__LIBEV_STOP(d, timer, &d->timer);
+  exco__libev_timer_stop(d);
   EXCO__LIBEV_STOP(d, async, &d->async);
   if (d->ref)
     ev_unref(d->loop);
