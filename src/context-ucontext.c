@@ -222,8 +222,13 @@ static UC_NO_ASAN __attribute__((noinline, noreturn)) void jump(void **buf) {
   __builtin_longjmp(buf, 1);
 }
 
-/* Runs the entry function exco__ctx_make stored last; never returns. */
-static __attribute__((noinline, noreturn)) void run(uc_top *top) {
+/*
+ * Runs the entry function exco__ctx_make stored last; never returns.
+ * This and the trampoline run before the entry function tells ASan that
+ * the switch to this stack is over, so they must not be instrumented (an
+ * instrumented call to a noreturn function asks ASan about the stack).
+ */
+static UC_NO_ASAN __attribute__((noinline, noreturn)) void run(uc_top *top) {
   fpctl_set(top->fpctl);
   top->entry(top->arg);
   /* entry must leave by switching away; uc_link is NULL, so returning
@@ -233,7 +238,7 @@ static __attribute__((noinline, noreturn)) void run(uc_top *top) {
 
 /* The first function on a fresh stack.  @self is volatile because it is
  * read again after a _longjmp back to the park. */
-static void trampoline(int top_hi, int top_lo) {
+static UC_NO_ASAN void trampoline(int top_hi, int top_lo) {
   uc_top *volatile self = (uc_top *)JOIN(top_hi, top_lo);
 
   if (__builtin_setjmp(self->park) == 0)

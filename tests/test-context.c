@@ -108,7 +108,10 @@ START_TEST(rounding_mode_is_per_coroutine) {
   ck_assert_int_eq(b.after, FE_UPWARD);
   ck_assert(a.q_before == a.q_after);
   ck_assert(b.q_before == b.q_after);
-  ck_assert(a.q_after < b.q_after);
+  /* valgrind runs SSE arithmetic in round-to-nearest whatever MXCSR says,
+   * so only the modes themselves can be checked under it. */
+  if (!h_under_valgrind())
+    ck_assert(a.q_after < b.q_after);
   /* And the host's stayed the host's. */
   ck_assert_int_eq(host_after_a, FE_UPWARD);
   ck_assert(host_q == b.q_after); /* both FE_UPWARD */
