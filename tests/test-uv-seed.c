@@ -17,6 +17,7 @@
 
 #include "exco/uv.h"
 #include "harness.h"
+#include "uv-harness.h"
 #include "seed-driver.h"
 
 static atomic_int finished;
@@ -29,19 +30,6 @@ static void *yield_n(void *arg) {
       return NULL;
   atomic_fetch_add(&finished, 1);
   return NULL;
-}
-
-/* Counts the loop's handles: all must be gone once closed. */
-static void count_handle(uv_handle_t *h, void *arg) {
-  (void)h;
-  ++*(int *)arg;
-}
-
-static int handles(uv_loop_t *loop) {
-  int n = 0;
-
-  uv_walk(loop, count_handle, &n);
-  return n;
 }
 
 START_TEST(seed_instance_yields) {
@@ -57,10 +45,10 @@ START_TEST(seed_instance_yields) {
         exco_spawn(ex, yield_n, (void *)(intptr_t)(i % 23), NULL, NULL), 0);
   /* One async handle per task, referenced: uv_run returns once all the
    * tasks have finished and their handles are closed. */
-  ck_assert_int_eq(handles(&loop), 200);
+  ck_assert_int_eq(h_uv_handles(&loop), 200);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(atomic_load(&finished), 200);
-  ck_assert_int_eq(handles(&loop), 0);
+  ck_assert_int_eq(h_uv_handles(&loop), 0);
   ck_assert_int_eq(exco_executor_live(ex), 0);
   ck_assert_int_eq(exco_uv_seed_executor_free(ex), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);

@@ -54,6 +54,19 @@ static inline void tl_run_one(exco_fn fn, void *arg) {
 
 /* Listens on 127.0.0.1 at an ephemeral port (from inside a coroutine);
  * the address bound is stored in @bound.  Returns 0 or an error. */
+static inline void h_uv_count_handle(uv_handle_t *h, void *arg) {
+  (void)h;
+  ++*(int *)arg;
+}
+
+/* The number of handles @loop still has (all must be gone once closed). */
+static inline int h_uv_handles(uv_loop_t *loop) {
+  int n = 0;
+
+  uv_walk(loop, h_uv_count_handle, &n);
+  return n;
+}
+
 static inline int h_uv_listen_any(exco_uv_tcp **server,
                                   struct sockaddr_in *bound, int backlog) {
   struct sockaddr_in addr;

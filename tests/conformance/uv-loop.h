@@ -18,6 +18,7 @@
 
 #include "conformance.h"
 #include "harness.h"
+#include "uv-harness.h"
 
 typedef struct cf_uv {
   uv_loop_t loop;
@@ -75,25 +76,19 @@ static int cf_uv_run(cf_rig *r) {
   return 0;
 }
 
-static void cf_uv_count_handle(uv_handle_t *h, void *arg) {
-  (void)h;
-  ++*(int *)arg;
-}
-
 /* Closes the guard, lets the closes run and closes the loop, which must
  * then have no handle left. */
 static int cf_uv_fini(cf_rig *r) {
   cf_uv *u = r->priv;
-  int err, left = 0;
+  int err;
 
   uv_close((uv_handle_t *)&u->guard, NULL);
   err = uv_run(&u->loop, UV_RUN_DEFAULT);
   if (err == 0)
     err = uv_loop_close(&u->loop);
   if (err != 0) {
-    uv_walk(&u->loop, cf_uv_count_handle, &left);
     snprintf(r->msg, sizeof(r->msg), "loop not closed: %s, %d handles left",
-             uv_strerror(err), left);
+             uv_strerror(err), h_uv_handles(&u->loop));
     return CF_ERR_OTHER;
   }
   free(u);

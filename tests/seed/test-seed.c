@@ -20,21 +20,9 @@
 
 #include "exco/uv.h"
 #include "harness.h"
+#include "uv-harness.h"
 #include "rust_async_executor.h"
 #include "seed-readme-driver.h"
-
-/* Counts the loop's handles: all must be gone once the tasks are. */
-static void count_handle(uv_handle_t *h, void *arg) {
-  (void)h;
-  ++*(int *)arg;
-}
-
-static int handles(uv_loop_t *loop) {
-  int n = 0;
-
-  uv_walk(loop, count_handle, &n);
-  return n;
-}
 
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -203,7 +191,7 @@ START_TEST(readme_driver_runs_coroutines) {
   ck_assert_int_eq(
       exco_spawn(NULL, sleeper, (void *)(intptr_t)3, NULL, &top_sleeper), 0);
   /* One uv_async_t per task, none polled yet. */
-  ck_assert_int_eq(handles(&loop), 3);
+  ck_assert_int_eq(h_uv_handles(&loop), 3);
   h_thread_start(&th, resolve_all, NULL);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   h_thread_join(th);
@@ -224,7 +212,7 @@ START_TEST(readme_driver_runs_coroutines) {
   exco_task_release(top_sleeper);
   /* Every task dropped, every handle closed and freed. */
   ck_assert_int_eq(exco_executor_live(ex), 0);
-  ck_assert_int_eq(handles(&loop), 0);
+  ck_assert_int_eq(h_uv_handles(&loop), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   promises_unref();
 }
@@ -271,7 +259,7 @@ START_TEST(refused_init_keeps_driver) {
   rust_async_executor_init(other_new, other_run, other_wake, &other);
   ck_assert_ptr_eq(exco_executor_data(ex), &loop);
   ck_assert_int_eq(exco_spawn(NULL, yielder, (void *)(intptr_t)2, NULL, &y), 0);
-  ck_assert_int_eq(handles(&loop), 2);
+  ck_assert_int_eq(h_uv_handles(&loop), 2);
   ck_assert_int_eq(exco_promise_resolve(promises[3], &values[3]), 0);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(other_calls, 0);
