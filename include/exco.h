@@ -486,6 +486,40 @@ EXCO_API int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg);
 EXCO_API int exco_yield(void);
 
 /**
+ * Runs @p fn(@p arg) on the stack of the thread that is polling the
+ * running task -- the host loop's own stack -- and returns when it has
+ * returned.
+ *
+ * Why: a coroutine runs on a stack exco allocated, and some runtimes
+ * check that the stack pointer lies inside the thread's stack.  V8 does
+ * (calling JavaScript from a coroutine through napi_call_function() fails
+ * with "RangeError: Maximum call stack size exceeded"), CPython's
+ * recursion guard and the JVM can, and so can any code that was built
+ * with split stacks or reads the thread's stack bounds.  Call such code
+ * through this function.  It is also the way to run something deep (a
+ * big recursion, a large local array) that would not fit in a small
+ * coroutine stack.
+ *
+ * How: the coroutine switches back to its poller, which calls @p fn
+ * before it returns to the host and resumes the coroutine as soon as
+ * @p fn returns, in the same poll.  It is not a suspension: the task stays
+ * running throughout, so no other task runs in between, and no wake,
+ * cancellation or deadline can interrupt it (a cancellation that arrives
+ * meanwhile is seen by the next await).  The cost is two context switches
+ * (tens of nanoseconds).
+ *
+ * Inside @p fn the caller is not in a coroutine: exco_current() is NULL
+ * and exco_await() returns EXCO_EPERM.  @p fn may spawn tasks, wake
+ * wakers and resolve promises; it must not run the host loop or poll
+ * tasks, and must not unwind past its own frame (longjmp, C++
+ * exceptions).  errno after the call is the value @p fn left.  Outside a
+ * coroutine @p fn is simply called.
+ *
+ * @return 0 once @p fn has returned; EXCO_EINVAL if @p fn is NULL.
+ */
+EXCO_API int exco_host_call(void (*fn)(void *arg), void *arg);
+
+/**
  * Returns a new reference to the running task's waker.
  *
  * @return the waker, or NULL outside a coroutine.  Owned by the caller.

@@ -91,6 +91,31 @@ int exco_yield(void) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Calls on the host's stack                                               */
+/* ---------------------------------------------------------------------- */
+
+int exco_host_call(void (*fn)(void *arg), void *arg) {
+  exco_task *t;
+
+  if (fn == NULL)
+    return EXCO_EINVAL;
+  t = exco__current();
+  if (t == NULL) {
+    /* Already on a thread's own stack. */
+    fn(arg);
+    return 0;
+  }
+  /* The poller that resumed us runs fn when we switch out, then resumes
+   * us at once (exco__resume() in task.c): the task stays RUNNING, so no
+   * wake, cancellation or deadline can come between. */
+  t->host_fn = fn;
+  t->host_arg = arg;
+  exco__switch_suspend(t);
+  *exco__errno_ptr() = t->host_errno;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Sleeps and deadlines                                                    */
 /* ---------------------------------------------------------------------- */
 

@@ -141,6 +141,11 @@ struct exco_task {
   unsigned char yielded;       /* exco_yield: a poll is owed (poller's side) */
   unsigned char was_cancelled; /* CANCEL as it was when DONE was published */
   int64_t deadline;            /* exco_deadline_set(), in exco_now() ms */
+  /* exco_host_call(): the function the poller runs on its own stack
+   * before it resumes the coroutine; NULL when none is asked for. */
+  void (*host_fn)(void *arg);
+  void *host_arg;
+  int host_errno; /* errno as host_fn left it */
   exco_executor *ex;
   void *ext; /* the host's handle */
   exco_fn fn;

@@ -134,6 +134,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->yielded = 0;
   t->was_cancelled = 0;
   t->deadline = EXCO_NO_DEADLINE;
+  t->host_fn = NULL;
   t->ex = ex;
   t->ext = NULL;
   t->fn = fn;
@@ -250,6 +251,22 @@ void exco_waker_drop(exco_waker *w) {
 /* Poll and drop                                                           */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * Runs the functions the coroutine asks to have run on this (the
+ * poller's) stack, resuming it after each, until it suspends for real or
+ * returns (exco_host_call()).
+ */
+static void exco__resume_host_calls(exco_task *t) {
+  void (*fn)(void *);
+
+  while ((fn = t->host_fn) != NULL) {
+    t->host_fn = NULL;
+    fn(t->host_arg);
+    t->host_errno = errno;
+    exco__switch_in(t);
+  }
+}
+
 /* Resumes @t until it suspends or returns.  The caller owns RUNNING. */
 static void exco__resume(exco_task *t) {
   if (!t->started) {
@@ -265,6 +282,8 @@ static void exco__resume(exco_task *t) {
     }
   }
   exco__switch_in(t);
+  if (t->host_fn != NULL)
+    exco__resume_host_calls(t);
 }
 
 /*

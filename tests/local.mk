@@ -31,6 +31,7 @@ exco_test_ldadd = %reldir%/libharness.la src/libexco.la $(CHECK_LIBS) \
 exco_core_tests = \
 	%reldir%/test-contract \
 	%reldir%/test-await \
+	%reldir%/test-host-call \
 	%reldir%/test-wake \
 	%reldir%/test-cancel \
 	%reldir%/test-promise \
@@ -55,6 +56,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_await_SOURCES = %reldir%/test-await.c
 %canon_reldir%_test_await_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_await_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_host_call_SOURCES = %reldir%/test-host-call.c
+%canon_reldir%_test_host_call_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_host_call_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_wake_SOURCES = %reldir%/test-wake.c
 %canon_reldir%_test_wake_CFLAGS = $(exco_test_cflags)
