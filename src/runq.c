@@ -173,7 +173,13 @@ static void exco__runq_drain(struct exco__runq *q) {
 
 void exco__runq_closing(struct exco__runq *q) {
   atomic_store_explicit(&q->closing, 1, memory_order_relaxed);
-  /* Have the loop thread take the keepalive in. */
+  /* The close keeps the loop alive until it has finished.  On the loop
+   * thread that is done at once: a loop with nothing else to do would
+   * otherwise return before it ever took in the notify below (libuv's
+   * uv_run() and libev's ev_run() return at once without a referenced
+   * handle).  Another thread has the loop thread take it in. */
+  if (exco__runq_on_loop(q))
+    exco__runq_keepalive(q);
   q->ops->notify(q->data);
 }
 

@@ -308,6 +308,45 @@ START_TEST(close_from_signal) {
 }
 END_TEST
 
+/*
+ * A host's teardown (Node's environment cleanup does this) closes an
+ * idle executor outside any loop callback, then runs the loop while it
+ * waits for the close callback.  The close must keep the loop alive until
+ * it has finished: a loop without referenced handles would return from
+ * uv_run() at once, without ever taking in the close.
+ */
+static int idle_closed;
+
+static void on_idle_closed(void *arg) {
+  (void)arg;
+  idle_closed++;
+}
+
+START_TEST(close_idle_outside_the_loop_keeps_it_alive) {
+  exco_executor *ex;
+  uv_loop_t loop;
+  int runs = 0;
+
+  idle_closed = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(exco_uv_executor_new(&ex, &loop), 0);
+  /* Nothing live: the loop has nothing to do. */
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  ck_assert_int_eq(exco_executor_close(ex, on_idle_closed, NULL), 0);
+  ck_assert_int_eq(idle_closed, 0);
+  /* As Node's teardown does: one iteration at a time until called back.
+   * Each UV_RUN_ONCE blocks until the close's wake-up arrives. */
+  while (idle_closed == 0 && runs < 10) {
+    uv_run(&loop, UV_RUN_ONCE);
+    runs++;
+  }
+  ck_assert_int_eq(idle_closed, 1);
+  ck_assert_int_le(runs, 2);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("uv-shutdown");
   TCase *tc = h_tcase("core", 60);
@@ -316,6 +355,7 @@ int main(void) {
   tcase_add_test(tc, deadlines);
   tcase_add_test(tc, close_from_timer);
   tcase_add_test(tc, close_from_signal);
+  tcase_add_test(tc, close_idle_outside_the_loop_keeps_it_alive);
   suite_add_tcase(s, tc);
   return h_run_suite(s);
 }
