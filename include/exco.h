@@ -52,6 +52,25 @@
  * called from any thread.  Several executors, one per loop and thread, may
  * live in one process.
  *
+ * A task stays on one thread: the thread of its first poll.  Polling or
+ * dropping it once started from another thread fails with EXCO_EXDEV (and
+ * a local executor is run by one thread), because C code may keep a
+ * thread's address across a call: gcc and clang compute errno's address
+ * (glibc's __errno_location() is declared const) and the address of
+ * __thread variables once per function, so after a switch to another
+ * thread such code would read and write the first thread's errno and
+ * thread-locals.  On the task's own thread, errno is preserved across
+ * every await: a coroutine sees the errno it left, whatever the host
+ * did meanwhile, and thread-local variables are the thread's.
+ *
+ * A host that moves work between threads (a thread pool, a Dart isolate,
+ * which hops between the VM's threads) opts in per executor with
+ * exco_executor_set_migration().  Then any thread may poll a task, exco
+ * still carries the coroutine's errno to the thread that resumes it, but
+ * the coroutine's code must not keep errno, or anything __thread, across
+ * an await: read errno right after the call that set it, and look up
+ * thread-locals again after every await.
+ *
  * A coroutine runs on the thread that polls it and shares that thread's
  * signal mask: a mask it sets with pthread_sigmask() stays in force on the
  * thread after it suspends, for the host and for whatever runs there next,
@@ -75,7 +94,8 @@
  * on success and a negative EXCO_E* code on failure.  Each code equals the
  * negated errno value of the same name, and exco_strerror() describes it.
  * errno itself is preserved across exco_await(): a coroutine sees the
- * errno it left, whatever the host loop did meanwhile.
+ * errno it left, whatever the host loop did meanwhile (see THREADS for
+ * executors that let tasks move between threads).
  *
  * CANCELLATION
  *
@@ -165,6 +185,14 @@ extern "C" {
  * The executor is closing (exco_executor_close()): it takes no new tasks.
  */
 #define EXCO_ESHUTDOWN (-ESHUTDOWN)
+/**
+ * The task runs on another thread: exco_poll() or exco_drop() of a started
+ * task from a thread other than the one that first polled it, on an
+ * executor that doesn't allow migration (exco_executor_set_migration());
+ * exco_run() of a local executor from a thread other than its first
+ * runner's.  Nothing happened; a pending wake is kept.
+ */
+#define EXCO_EXDEV (-EXDEV)
 
 /**
  * Describes an error code.
@@ -263,6 +291,20 @@ EXCO_API int exco_executor_new_local(exco_executor **out);
 EXCO_API int exco_executor_free(exco_executor *ex);
 
 /**
+ * Lets the tasks of @p ex be polled and dropped on any thread, not only on
+ * the thread of their first poll (and a local executor be run by several
+ * threads).  For hosts that move work between threads.  The price is in
+ * THREADS above: code in the coroutines must not keep errno or __thread
+ * addresses across an await.  Set it before the first task runs.
+ *
+ * @param allow  nonzero to allow, 0 to pin tasks again (the default).
+ * @return 0; EXCO_EINVAL if @p ex is not an executor; EXCO_ENOTSUP for a
+ *         driver on the shared run queue, which polls on its loop thread
+ *         only.
+ */
+EXCO_API int exco_executor_set_migration(exco_executor *ex, int allow);
+
+/**
  * The user data given with the executor's callbacks (exco_init() or
  * exco_executor_new()) or driver (exco_driver_executor_new()); NULL for
  * local executors (the default executor too, until exco_init()) or if
@@ -297,7 +339,9 @@ EXCO_API exco_executor *exco_current_executor(void);
  *         is still referenced, as for exco_drop(); polling a task whose
  *         last reference is gone is undefined).
  *         EXCO_EPERM: the task belongs to a driver on the shared run queue
- *         (<exco/driver.h>), which polls it itself.
+ *         (<exco/driver.h>) or to a local executor, which polls it itself.
+ *         EXCO_EXDEV: the task was first polled on another thread and its
+ *         executor doesn't allow migration (see THREADS).
  *         A host that treats the result as a bool ("pending?") stays
  *         correct: errors read as "pending", so it never drops a task
  *         because of one.
@@ -321,8 +365,11 @@ EXCO_API int exco_poll(exco_task *task);
  *         coroutine runs in an exco_poll() on another thread (the host must
  *         not overlap poll and drop at all; this catches the common case);
  *         EXCO_EPERM if the task belongs to a driver on the shared run
- *         queue (<exco/driver.h>), which drops it itself (a join handle is
- *         given back with exco_task_release(), never dropped).
+ *         queue (<exco/driver.h>) or to a local executor, which drop it
+ *         themselves (a join handle is given back with
+ *         exco_task_release(), never dropped); EXCO_EXDEV if the task has
+ *         started on another thread and its executor doesn't allow
+ *         migration (cancelling it would run it here).
  *
  * Before it returns, exco_drop() waits for any other thread that is inside
  * the host's task_wake for this task at that moment (a few instructions of

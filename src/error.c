@@ -41,6 +41,8 @@ const char *exco_strerror(int err) {
     return "a task cannot join itself";
   case EXCO_ENOTSUP:
     return "not supported by this executor";
+  case EXCO_EXDEV:
+    return "the task runs on another thread (migration not allowed)";
   default:
 #ifdef HAVE_STRERRORDESC_NP
     /* A static string, or NULL for a number the C library doesn't know;

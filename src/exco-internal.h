@@ -115,6 +115,7 @@ struct exco_executor {
   struct exco__local *local;  /* EXCO__KIND_LOCAL */
   struct exco__runq *runq;    /* EXCO__KIND_RUNQ */
   int is_default;
+  int migrate; /* exco_executor_set_migration() */
   exco__stack_pool *pool;
   exco__timers *timers; /* own_timers, or the helper thread's */
   exco__timers own_timers;
@@ -141,6 +142,8 @@ struct exco_task {
   unsigned char yielded;       /* exco_yield: a poll is owed (poller's side) */
   unsigned char was_cancelled; /* CANCEL as it was when DONE was published */
   int64_t deadline;            /* exco_deadline_set(), in exco_now() ms */
+  /* The thread of the first poll (exco__thread_id()), 0 before it. */
+  atomic_uintptr_t home;
   /* exco_host_call(): the function the poller runs on its own stack
    * before it resumes the coroutine; NULL when none is asked for. */
   void (*host_fn)(void *arg);

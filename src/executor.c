@@ -357,6 +357,15 @@ int exco_executor_foreach(exco_executor *ex,
   return r;
 }
 
+int exco_executor_set_migration(exco_executor *ex, int allow) {
+  if (!exco__executor_valid(ex))
+    return EXCO_EINVAL;
+  if (ex->kind == EXCO__KIND_RUNQ)
+    return EXCO_ENOTSUP;
+  ex->migrate = allow != 0;
+  return 0;
+}
+
 static int exco__cancel_one(exco_task *t, void *arg) {
   if (exco_task_cancel(t) == 0)
     ++*(long *)arg;

@@ -31,6 +31,8 @@ struct exco__local {
   int sleepers;     /* runners waiting on cond */
   int runners;      /* threads inside exco_run*() */
   int closed;       /* closed, last task gone: the last runner frees it */
+  int has_home;     /* home is set: tasks are live and pinned to it */
+  pthread_t home;   /* the thread that runs it (without migration) */
   uint64_t due;     /* the timer queue's earliest, UINT64_MAX for none */
 };
 
@@ -76,6 +78,7 @@ int exco__local_new(exco_executor *ex, struct exco__local **out) {
   l->tasks = 0;
   l->sleepers = 0;
   l->runners = 0;
+  l->has_home = 0;
   l->closed = 0;
   l->due = UINT64_MAX;
   *out = l;
@@ -179,8 +182,8 @@ static long exco__local_round(struct exco__local *l) {
   pthread_mutex_unlock(&l->lock);
   while ((fn = exco__fifo_pop(&batch)) != NULL) {
     n = exco__container_of(fn, exco__local_node, link);
-    if (exco_poll(n->task) == 0) {
-      exco_drop(n->task);
+    if (exco__task_poll(n->task) == 0) {
+      exco__task_drop(n->task);
       exco__free(n);
       pthread_mutex_lock(&l->lock);
       l->tasks--;
@@ -205,9 +208,32 @@ static int exco__local_get(exco_executor **ex) {
   return 0;
 }
 
+/*
+ * The start of a run, with l->lock held (released on failure).  Without
+ * migration the executor is run by one thread: the first runner's, until
+ * a run ends with no task left (the tasks are pinned to it).
+ */
+static int exco__local_enter(struct exco__local *l) {
+  if (!l->ex->migrate) {
+    if (!l->has_home) {
+      l->home = pthread_self();
+      l->has_home = 1;
+    } else if (!pthread_equal(l->home, pthread_self())) {
+      pthread_mutex_unlock(&l->lock);
+      return EXCO_EXDEV;
+    }
+  }
+  l->runners++;
+  return 0;
+}
+
 /* The end of a run: the last runner out frees a closed executor. */
 static void exco__local_leave(struct exco__local *l) {
   int destroy = --l->runners == 0 && l->closed;
+
+  /* Nothing left pinned to this thread: the next runner may be any. */
+  if (l->runners == 0 && l->tasks == 0)
+    l->has_home = 0;
 
   pthread_mutex_unlock(&l->lock);
   if (destroy)
@@ -223,7 +249,8 @@ int exco_run_until_idle(exco_executor *ex) {
     return err;
   l = ex->local;
   pthread_mutex_lock(&l->lock);
-  l->runners++;
+  if ((err = exco__local_enter(l)) != 0)
+    return err;
   while ((left = exco__local_round(l)) < 0)
     ;
   exco__local_leave(l);
@@ -239,7 +266,8 @@ int exco_run(exco_executor *ex) {
     return err;
   l = ex->local;
   pthread_mutex_lock(&l->lock);
-  l->runners++;
+  if ((err = exco__local_enter(l)) != 0)
+    return err;
   for (;;) {
     if (exco__local_round(l) < 0)
       continue;

@@ -39,6 +39,11 @@
 extern __thread exco_task *exco__tls_current
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+/* This thread, as an address that no other live thread shares. */
+static inline uintptr_t exco__thread_id(void) {
+  return (uintptr_t)&exco__tls_current;
+}
+
 /*
  * glibc declares __errno_location() const, so the compiler may compute
  * errno's address once and reuse it after a switch; but a coroutine may

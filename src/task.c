@@ -135,6 +135,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->was_cancelled = 0;
   t->deadline = EXCO_NO_DEADLINE;
   t->host_fn = NULL;
+  atomic_init(&t->home, 0);
   t->ex = ex;
   t->ext = NULL;
   t->fn = fn;
@@ -304,10 +305,35 @@ static void exco__finish(exco_task *t) {
   exco__task_unhold_inline(t);
 }
 
+/*
+ * A poll on the wrong thread: nothing runs, and the poll that was owed is
+ * handed back to the host.  @s is the state our CAS replaced (it cleared
+ * NOTIFIED and set RUNNING).  A wake that came since only added NOTIFIED
+ * without calling the host (RUNNING): clearing RUNNING, then finding
+ * NOTIFIED, we call task_wake for it.  Otherwise, if a poll was owed
+ * before, NOTIFIED goes back and task_wake is called -- unless a wake
+ * after the clear found the task idle, set NOTIFIED and called the host
+ * itself.  Either way the host is told exactly as a wake would tell it.
+ */
+static int exco__task_poll_refuse(exco_task *t, unsigned s) {
+  unsigned now;
+
+  now = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
+                                  memory_order_seq_cst);
+  if (!(now & EXCO__NOTIFIED) && (s & EXCO__NOTIFIED))
+    now = atomic_fetch_or_explicit(&t->state, EXCO__NOTIFIED,
+                                   memory_order_seq_cst) ^
+          EXCO__NOTIFIED;
+  if (now & EXCO__NOTIFIED)
+    t->ex->task_wake(t->ext);
+  return EXCO_EXDEV;
+}
+
 static inline int exco__task_poll_inline(exco_task *t) {
   exco_task_wake_cb wake;
   unsigned s, ns;
   void *ext;
+  uintptr_t home, self;
 
   if (exco__tls_current != NULL)
     return EXCO_EBUSY;
@@ -323,6 +349,18 @@ static inline int exco__task_poll_inline(exco_task *t) {
     ns = (s & ~(unsigned)EXCO__NOTIFIED) | EXCO__RUNNING;
   } while (!atomic_compare_exchange_weak_explicit(
       &t->state, &s, ns, memory_order_seq_cst, memory_order_seq_cst));
+
+  /* A task stays on its first poller's thread (unless the executor allows
+   * migration).  Checked once RUNNING is ours, so that two first polls
+   * can't both take the task. */
+  home = atomic_load_explicit(&t->home, memory_order_relaxed);
+  self = exco__thread_id();
+  if (home != self) {
+    if (home == 0)
+      atomic_store_explicit(&t->home, self, memory_order_relaxed);
+    else if (!t->ex->migrate)
+      return exco__task_poll_refuse(t, s);
+  }
 
   exco__resume(t);
 
@@ -363,19 +401,28 @@ static inline int exco__task_poll_inline(exco_task *t) {
   return 1;
 }
 
+/* Not polled yet, or polled on this thread. */
+static inline int exco__task_at_home(exco_task *t) {
+  uintptr_t home = atomic_load_explicit(&t->home, memory_order_relaxed);
+
+  return home == 0 || home == exco__thread_id();
+}
+
 static inline int exco__task_drop_inline(exco_task *t) {
   exco_task *cur = exco__current();
   unsigned s;
 
   if (cur == t)
     return EXCO_EBUSY;
-
   s = atomic_load_explicit(&t->state, memory_order_acquire);
   do {
     if (s & EXCO__DROPPED)
       return EXCO_EALREADY;
     if (s & EXCO__RUNNING)
       return EXCO_EBUSY;
+    /* Cancelling a started task resumes it: on its own thread only. */
+    if (!(s & EXCO__DONE) && !t->ex->migrate && !exco__task_at_home(t))
+      return EXCO_EXDEV;
     /* Cancelling a started task means resuming it; from inside another
      * coroutine that would nest one coroutine in another's poll. */
     if (cur != NULL && t->started && !(s & EXCO__DONE))
@@ -421,7 +468,7 @@ int exco__task_drop(exco_task *t) {
 int exco_poll(exco_task *t) {
   if (!exco__task_valid(t))
     return EXCO_EINVAL;
-  if (t->ex->kind == EXCO__KIND_RUNQ)
+  if (t->ex->kind != EXCO__KIND_CALLBACKS)
     return EXCO_EPERM;
   return exco__task_poll_inline(t);
 }
@@ -429,7 +476,7 @@ int exco_poll(exco_task *t) {
 int exco_drop(exco_task *t) {
   if (!exco__task_valid(t))
     return EXCO_EINVAL;
-  if (t->ex->kind == EXCO__KIND_RUNQ)
+  if (t->ex->kind != EXCO__KIND_CALLBACKS)
     return EXCO_EPERM;
   return exco__task_drop_inline(t);
 }

@@ -32,6 +32,7 @@ exco_core_tests = \
 	%reldir%/test-contract \
 	%reldir%/test-await \
 	%reldir%/test-host-call \
+	%reldir%/test-threads \
 	%reldir%/test-wake \
 	%reldir%/test-cancel \
 	%reldir%/test-promise \
@@ -60,6 +61,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_host_call_SOURCES = %reldir%/test-host-call.c
 %canon_reldir%_test_host_call_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_host_call_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_threads_SOURCES = %reldir%/test-threads.c
+%canon_reldir%_test_threads_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_threads_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_wake_SOURCES = %reldir%/test-wake.c
 %canon_reldir%_test_wake_CFLAGS = $(exco_test_cflags)

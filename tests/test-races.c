@@ -81,6 +81,8 @@ static exco_executor *m_setup(void) {
   atomic_store(&m_next, 0);
   ck_assert_int_eq(
       exco_executor_new(&ex, m_task_new, m_task_run, m_task_wake, NULL), 0);
+  /* These races poll a task on several threads on purpose. */
+  ck_assert_int_eq(exco_executor_set_migration(ex, 1), 0);
   return ex;
 }
 

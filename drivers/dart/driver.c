@@ -244,6 +244,9 @@ int exco_dart_executor_new(exco_executor **out, int64_t port,
   err = exco_driver_executor_new(out, &exco__dart_ops, d);
   if (err != 0)
     exco__dart_unref(d);
+  else
+    /* An isolate hops between the VM's threads: its tasks must too. */
+    exco_executor_set_migration(*out, 1);
   return err;
 }
 
@@ -261,6 +264,8 @@ static int exco__dart_init(int64_t port, exco_dart_post_fn post,
   err = exco_driver_init(&exco__dart_ops, d);
   if (err != 0)
     exco__dart_unref(d);
+  else
+    exco_executor_set_migration(exco_default_executor(), 1);
   return err;
 }
 

@@ -26,7 +26,10 @@
  * The driver has the contract's shape (task_new, task_run, task_wake; the
  * Dart listener polls and drops), not the shared run queue's: an isolate
  * may run on different OS threads over time, and the driver never
- * assumes a loop thread.  It has no timer hook: exco_sleep() and
+ * assumes a loop thread.  For the same reason its executors allow
+ * migration (exco_executor_set_migration() in <exco.h>): a task may be
+ * resumed on another thread than the one it last ran on, so coroutine
+ * code must not keep errno or __thread addresses across an await.  It has no timer hook: exco_sleep() and
  * deadlines are fired by exco's timer helper thread, whose wakes are
  * posted like any other (Dart_PostCObject is thread-safe).
  *
