@@ -309,23 +309,23 @@ static void exco__finish(exco_task *t) {
  * A poll on the wrong thread: nothing runs, and the poll that was owed is
  * handed back to the host.  @s is the state our CAS replaced (it cleared
  * NOTIFIED and set RUNNING).  A wake that came since only added NOTIFIED
- * without calling the host (RUNNING): clearing RUNNING, then finding
- * NOTIFIED, we call task_wake for it.  Otherwise, if a poll was owed
- * before, NOTIFIED goes back and task_wake is called -- unless a wake
- * after the clear found the task idle, set NOTIFIED and called the host
- * itself.  Either way the host is told exactly as a wake would tell it.
+ * without calling the host (RUNNING): clearing RUNNING and finding
+ * NOTIFIED, we call task_wake for it, as a poll's tail does.  Otherwise,
+ * if a poll was owed before, the wake our CAS consumed is made again
+ * through the ordinary wake path, which copes with whatever happened
+ * since the clear (another wake, or another thread's poll already
+ * running, which its own tail then reschedules).  tests/model checks it
+ * (-DREFUSE).
  */
 static int exco__task_poll_refuse(exco_task *t, unsigned s) {
   unsigned now;
 
   now = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
                                   memory_order_seq_cst);
-  if (!(now & EXCO__NOTIFIED) && (s & EXCO__NOTIFIED))
-    now = atomic_fetch_or_explicit(&t->state, EXCO__NOTIFIED,
-                                   memory_order_seq_cst) ^
-          EXCO__NOTIFIED;
   if (now & EXCO__NOTIFIED)
     t->ex->task_wake(t->ext);
+  else if (s & EXCO__NOTIFIED)
+    exco__task_wake(t);
   return EXCO_EXDEV;
 }
 

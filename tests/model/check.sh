@@ -92,11 +92,15 @@ run "1 host thread"             pass safety '' --
 run "2 host threads, 1 waker"   pass safety '' -- -DWORKERS=2 -DNWAKERS=1
 run "spurious weak-CAS failures" pass safety '' -- -DSPURIOUS
 run "no cycles (all runs end)"  pass np     '' --
+run "polls refused on the wrong thread" pass safety '' -- -DREFUSE
+run "refused polls, 2 host threads" pass safety '' -- -DREFUSE -DWORKERS=2 \
+  -DNWAKERS=1
 
 echo "== reachability probes: each situation is reached"
 for p in 1 2 3 4 5 6 7; do
   run "probe $p" fail safety "assertion violated \\($p!=$p\\)" -- -DPROBE=$p
 done
+run "probe 8" fail safety "assertion violated \\(8!=8\\)" -- -DPROBE=8 -DREFUSE
 
 echo "== deliberate bugs: each is caught"
 run "MUT_TAIL_LOADSTORE"        fail safety "$monitor" -- \
@@ -104,7 +108,7 @@ run "MUT_TAIL_LOADSTORE"        fail safety "$monitor" -- \
 run "MUT_NO_INFLIGHT"           fail safety 'assertion violated +!\(host_freed\)' -- \
   -DMUT_NO_INFLIGHT
 run "MUT_WAKE_BEFORE_CLEAR, 2 threads" fail safety \
-  'assertion violated \(\(ret==1\)\|\|\(ret==0\)\)' -- \
+  'assertion violated \(\(\(ret==1\)\|\|\(ret==0\)\)\|\|\(ret==4\)\)' -- \
   -DMUT_WAKE_BEFORE_CLEAR -DWORKERS=2 -DNWAKERS=1
 run "MUT_RUNNING_NO_MARK"       fail safety "$monitor" -- \
   -DMUT_RUNNING_NO_MARK
@@ -112,6 +116,10 @@ run "MUT_YIELD_NO_CANCEL"       fail safety 'assertion violated +!\(resumed_canc
   -DMUT_YIELD_NO_CANCEL
 run "MUT_DROP_NO_CANCEL"        fail np     'non-progress cycle' -- \
   -DMUT_DROP_NO_CANCEL
+run "MUT_REFUSE_NO_REWAKE"      fail safety "$monitor" -- \
+  -DREFUSE -DMUT_REFUSE_NO_REWAKE
+run "MUT_REFUSE_DROP_MARK"      fail safety "$monitor" -- \
+  -DREFUSE -DMUT_REFUSE_DROP_MARK
 # Not a bug with one host thread: the host can't poll before the poll that
 # pushed returns.  Kept to show the two-thread host is what exposes it.
 run "MUT_WAKE_BEFORE_CLEAR, 1 thread" pass safety '' -- \

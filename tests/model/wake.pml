@@ -24,6 +24,9 @@
  *   STEPS=n           yields/awaits the coroutine may do (default 2)
  *   NO_CANCELLER      leave out the exco_task_cancel() thread
  *   SPURIOUS          let the weak CASes fail spuriously
+ *   REFUSE            a poll of a started task may come from a thread
+ *                     other than its home (EXCO_EXDEV, task.c's
+ *                     exco__task_poll_refuse), at most MAXREFUSE times
  * Deliberate bugs, each of which spin must catch (check.sh runs them):
  *   MUT_TAIL_LOADSTORE    poll tail clears RUNNING with load + plain store
  *   MUT_NO_INFLIGHT       task_wake does not count itself in wakes_inflight
@@ -34,6 +37,11 @@
  *   MUT_YIELD_NO_CANCEL   exco_yield suspends without checking CANCEL
  *   MUT_DROP_NO_CANCEL    exco_drop resumes without setting CANCEL (its
  *                         resume loop spins: caught by the cycle check)
+ *   MUT_REFUSE_NO_REWAKE  a refused poll clears RUNNING but does not hand
+ *                         the owed poll back (with REFUSE)
+ *   MUT_REFUSE_DROP_MARK  a refused poll hands the poll back only when a
+ *                         wake came meanwhile, forgetting the one it
+ *                         consumed (with REFUSE)
  */
 
 #ifndef WORKERS
@@ -47,7 +55,8 @@
  * tail finds a wake's NOTIFIED already set; 4: quiescent, parked on an
  * unresolved leaf; 5: a poll (not a drop) resumes a cancelled coroutine;
  * 6: a drop has to wait for a wake inside task_wake; 7: the fetch_and tail
- * finds NOTIFIED and reschedules.
+ * finds NOTIFIED and reschedules; 8: (REFUSE) a refused poll finds a
+ * wake that came while it held the claim.
  */
 #ifndef PROBE
 #define PROBE 0
@@ -72,6 +81,12 @@
 #define R_PENDING  1
 #define R_EBUSY    2
 #define R_EALREADY 3
+#define R_EXDEV    4
+
+#ifndef MAXREFUSE
+#define MAXREFUSE 2
+#endif
+byte refusals = 0; /* refused polls so far (REFUSE) */
 
 /* Where the coroutine is (it is suspended at CO_AWAIT or CO_YIELD). */
 #define CO_NEXT  0 /* between statements of its function (or not started) */
@@ -314,6 +329,33 @@ inline exco_poll(s, ok, r, ret) {
      :: else -> skip
      fi
   od;
+#ifdef REFUSE
+  /* The home check, after the claim: a started task polled on another
+   * thread is refused (exco__task_poll_refuse).  @s is the state the CAS
+   * replaced. */
+  if
+  :: ret == R_PENDING && started && refusals < MAXREFUSE ->
+     refusals++;
+     atomic { r = ((state & NOTIFIED) != 0); state = state & ~RUNNING;
+              in_poll-- };                     /* fetch_and, seq_cst */
+     if
+     :: r -> REACH(8)        /* a wake came while the claim was held */
+     :: else -> skip
+     fi;
+#ifndef MUT_REFUSE_NO_REWAKE
+     if
+     :: r -> host_push()                       /* t->ex->task_wake(ext) */
+#ifndef MUT_REFUSE_DROP_MARK
+     :: !r && (s & NOTIFIED) != 0 ->
+        task_wake(s, ok)                       /* exco__task_wake(t) */
+#endif
+     :: else -> skip
+     fi;
+#endif
+     ret = R_EXDEV
+  :: else -> skip
+  fi;
+#endif
   if
   :: ret == R_PENDING ->
      resume(r, false);
@@ -429,7 +471,7 @@ end_loop:
         exco_poll(s, ok, r, ret);
         /* Property (2'): the host never sees EBUSY/EALREADY, either of
          * which would have eaten the schedule. */
-        assert(ret == R_PENDING || ret == R_DONE);
+        assert(ret == R_PENDING || ret == R_DONE || ret == R_EXDEV);
         if
         :: ret == R_DONE ->
            atomic { assert(tokens + held == 0); zero_seen = true };
