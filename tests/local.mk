@@ -326,3 +326,24 @@ TESTS += %reldir%/test-libev
 
 endif
 endif
+
+# libevent driver tests
+## libexco-libevent (include/exco/libevent.h), when configure found
+## libevent.  Its conformance program is in tests/conformance/local.mk.
+
+noinst_HEADERS += %reldir%/libevent-guard.h
+
+if HAVE_CHECK
+if HAVE_LIBEVENT
+
+check_PROGRAMS += %reldir%/test-libevent
+TESTS += %reldir%/test-libevent
+
+%canon_reldir%_test_libevent_SOURCES = %reldir%/test-libevent.c
+%canon_reldir%_test_libevent_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_test_libevent_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_libevent_LDADD = drivers/libevent/libexco-libevent.la \
+	$(exco_test_ldadd) $(LIBEVENT_LIBS)
+
+endif
+endif

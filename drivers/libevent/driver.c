@@ -87,8 +87,7 @@ static void exco__libevent_wake_cb(evutil_socket_t fd, short what, void *arg) {
   (void)exco_driver_accept(d->ex);
 }
 
-static void exco__libevent_timer_cb(evutil_socket_t fd, short what,
-                                    void *arg) {
+static void exco__libevent_timer_cb(evutil_socket_t fd, short what, void *arg) {
   exco__libevent_driver *d = arg;
 
   (void)fd;

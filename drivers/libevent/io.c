@@ -28,8 +28,7 @@ typedef struct exco__libevent_wait {
   int revents;       /* what fired; 0 while pending */
 } exco__libevent_wait;
 
-static void exco__libevent_wait_cb(evutil_socket_t fd, short what,
-                                   void *arg) {
+static void exco__libevent_wait_cb(evutil_socket_t fd, short what, void *arg) {
   exco__libevent_wait *wt = arg;
 
   (void)fd;
