@@ -91,4 +91,19 @@ TESTS += %reldir%/conformance-libev
 	$(exco_test_ldadd) $(LIBEV_LIBS)
 endif
 
+## exco's libevent driver (event_base_dispatch), when configure found
+## libevent.
+if HAVE_LIBEVENT
+check_PROGRAMS += %reldir%/conformance-libevent
+TESTS += %reldir%/conformance-libevent
+%canon_reldir%_conformance_libevent_SOURCES = %reldir%/checks.c \
+	%reldir%/adapter-libevent.c
+%canon_reldir%_conformance_libevent_CPPFLAGS = $(exco_cf_cppflags) \
+	$(LIBEVENT_CFLAGS)
+%canon_reldir%_conformance_libevent_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_conformance_libevent_LDADD = \
+	drivers/libevent/libexco-libevent.la $(exco_test_ldadd) \
+	$(LIBEVENT_LIBS)
+endif
+
 endif
