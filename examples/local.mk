@@ -41,3 +41,12 @@ noinst_PROGRAMS += %reldir%/libev_echo
 %canon_reldir%_libev_echo_LDADD = drivers/libev/libexco-libev.la \
 	src/libexco.la $(LIBEV_LIBS)
 endif
+
+## The libevent driver's example, when configure found libevent.
+if HAVE_LIBEVENT
+noinst_PROGRAMS += %reldir%/libevent_echo
+%canon_reldir%_libevent_echo_SOURCES = %reldir%/libevent_echo.c
+%canon_reldir%_libevent_echo_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_libevent_echo_LDADD = \
+	drivers/libevent/libexco-libevent.la src/libexco.la $(LIBEVENT_LIBS)
+endif
