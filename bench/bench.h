@@ -26,6 +26,12 @@
 #define BENCH_PEER_SEED_UV "seed-uv"  /* uv_async_t per task + exco core */
 #define BENCH_PEER_LOCAL "exco-local" /* exco's built-in local executor */
 #define BENCH_PEER_RAW_UV "raw-uv"    /* plain libuv callbacks */
+/* W2 and W4 only: exco's libev and libevent drivers, and the same work
+ * in plain callbacks of those hosts (when exco-bench was built with them). */
+#define BENCH_PEER_EXCO_LIBEV "exco-libev"
+#define BENCH_PEER_RAW_LIBEV "raw-libev"
+#define BENCH_PEER_EXCO_LIBEVENT "exco-libevent"
+#define BENCH_PEER_RAW_LIBEVENT "raw-libevent"
 
 typedef struct bench_opts {
   int reps;         /* recorded repetitions per measurement */
@@ -55,6 +61,10 @@ typedef struct bench_opts {
 #define BENCH_P_SEED_UV 0x2u
 #define BENCH_P_LOCAL 0x4u
 #define BENCH_P_RAW_UV 0x8u
+#define BENCH_P_EXCO_LIBEV 0x10u
+#define BENCH_P_RAW_LIBEV 0x20u
+#define BENCH_P_EXCO_LIBEVENT 0x40u
+#define BENCH_P_RAW_LIBEVENT 0x80u
 
 extern bench_opts bench_o;
 
@@ -137,13 +147,16 @@ int bench_peer_on(unsigned bit);
 typedef enum bench_host_kind {
   BENCH_HOST_EXCO_UV,
   BENCH_HOST_SEED_UV,
-  BENCH_HOST_LOCAL
+  BENCH_HOST_LOCAL,
+  BENCH_HOST_EXCO_LIBEV,   /* exco_libev_executor_new() on its own loop */
+  BENCH_HOST_EXCO_LIBEVENT /* exco_libevent_executor_new() on a base */
 } bench_host_kind;
 
 typedef struct bench_host {
   bench_host_kind kind;
   const char *peer; /* BENCH_PEER_* */
-  uv_loop_t *loop;  /* NULL for the local executor */
+  uv_loop_t *loop;  /* NULL for the local executor and other hosts */
+  void *other;      /* the struct ev_loop or event_base of other hosts */
   exco_executor *ex;
 } bench_host;
 
@@ -159,6 +172,9 @@ void bench_host_stop(bench_host *h);
 void bench_host_close(bench_host *h);
 /* Loops over the selected exco hosts: BENCH_HOST_* values, -1 at end. */
 extern const bench_host_kind bench_host_kinds[];
+/* The exco drivers of other hosts built in (libev, libevent), -1 at end:
+ * measured in W2 and W4, whose tasks use no libuv awaitables. */
+extern const bench_host_kind bench_other_host_kinds[];
 unsigned bench_host_bit(bench_host_kind kind);
 const char *bench_host_peer(bench_host_kind kind);
 
@@ -184,6 +200,9 @@ int bench_unpark(bench_host *h, exco_task **tasks, long n);
  * exco-uv row, or NULL if it was not run.
  */
 bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn);
+/* The same for the hosts of @kinds (bench_other_host_kinds). */
+void bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
+                              const bench_host_kind *kinds);
 /* Measures @fn (ctx: a fresh uv_loop_t *) as the raw-uv row, with @what
  * as its note (how the workload is done in plain libuv). */
 void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what);

@@ -1,7 +1,9 @@
 /*
  * hosts.c -- the exco peers of exco-bench: the same exco tasks run under
  * exco's uv driver, under the seed's driver design (one uv_async_t per
- * task) and under exco's built-in local executor.
+ * task) and under exco's built-in local executor; for W2 and W4 also
+ * under exco's libev and libevent drivers, when exco-bench is built with
+ * them (BENCH_LIBEV, BENCH_LIBEVENT).
  */
 #include "config.h"
 
@@ -12,9 +14,24 @@
 
 #include "exco/uv.h"
 #include "seed-driver.h"
+#ifdef BENCH_LIBEV
+#include "exco/libev.h"
+#endif
+#ifdef BENCH_LIBEVENT
+#include "exco/libevent.h"
+#endif
 
 const bench_host_kind bench_host_kinds[] = {
     BENCH_HOST_EXCO_UV, BENCH_HOST_SEED_UV, BENCH_HOST_LOCAL,
+    (bench_host_kind)-1};
+
+const bench_host_kind bench_other_host_kinds[] = {
+#ifdef BENCH_LIBEV
+    BENCH_HOST_EXCO_LIBEV,
+#endif
+#ifdef BENCH_LIBEVENT
+    BENCH_HOST_EXCO_LIBEVENT,
+#endif
     (bench_host_kind)-1};
 
 unsigned bench_host_bit(bench_host_kind kind) {
@@ -25,6 +42,10 @@ unsigned bench_host_bit(bench_host_kind kind) {
     return BENCH_P_SEED_UV;
   case BENCH_HOST_LOCAL:
     return BENCH_P_LOCAL;
+  case BENCH_HOST_EXCO_LIBEV:
+    return BENCH_P_EXCO_LIBEV;
+  case BENCH_HOST_EXCO_LIBEVENT:
+    return BENCH_P_EXCO_LIBEVENT;
   }
   return 0;
 }
@@ -37,6 +58,10 @@ const char *bench_host_peer(bench_host_kind kind) {
     return BENCH_PEER_SEED_UV;
   case BENCH_HOST_LOCAL:
     return BENCH_PEER_LOCAL;
+  case BENCH_HOST_EXCO_LIBEV:
+    return BENCH_PEER_EXCO_LIBEV;
+  case BENCH_HOST_EXCO_LIBEVENT:
+    return BENCH_PEER_EXCO_LIBEVENT;
   }
   return "?";
 }
@@ -47,9 +72,44 @@ int bench_host_init(bench_host *h, bench_host_kind kind) {
   h->kind = kind;
   h->peer = bench_host_peer(kind);
   h->loop = NULL;
+  h->other = NULL;
   h->ex = NULL;
   if (kind == BENCH_HOST_LOCAL)
     return exco_executor_new_local(&h->ex);
+  if (kind == BENCH_HOST_EXCO_LIBEV) {
+#ifdef BENCH_LIBEV
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+
+    if (loop == NULL)
+      return EXCO_ENOMEM;
+    err = exco_libev_executor_new(&h->ex, loop);
+    if (err != 0)
+      ev_loop_destroy(loop);
+    else
+      h->other = loop;
+    return err;
+#else
+    return EXCO_ENOTSUP;
+#endif
+  }
+  if (kind == BENCH_HOST_EXCO_LIBEVENT) {
+#ifdef BENCH_LIBEVENT
+    /* Every wake in the bench comes from the loop's thread: no
+     * evthread_use_pthreads() needed. */
+    struct event_base *base = event_base_new();
+
+    if (base == NULL)
+      return EXCO_ENOMEM;
+    err = exco_libevent_executor_new(&h->ex, base);
+    if (err != 0)
+      event_base_free(base);
+    else
+      h->other = base;
+    return err;
+#else
+    return EXCO_ENOTSUP;
+#endif
+  }
   h->loop = malloc(sizeof(*h->loop));
   if (h->loop == NULL)
     return EXCO_ENOMEM;
@@ -82,17 +142,47 @@ int bench_host_run(bench_host *h) {
 
     return live < 0 ? live : 0;
   }
+#ifdef BENCH_LIBEV
+  if (h->kind == BENCH_HOST_EXCO_LIBEV) {
+    ev_run(h->other, 0);
+    return 0;
+  }
+#endif
+#ifdef BENCH_LIBEVENT
+  if (h->kind == BENCH_HOST_EXCO_LIBEVENT)
+    return event_base_dispatch(h->other) < 0 ? EXCO_EINVAL : 0;
+#endif
   return uv_run(h->loop, UV_RUN_DEFAULT) < 0 ? EXCO_EINVAL : 0;
 }
 
 void bench_host_stop(bench_host *h) {
   if (h->loop != NULL)
     uv_stop(h->loop);
+#ifdef BENCH_LIBEV
+  if (h->kind == BENCH_HOST_EXCO_LIBEV)
+    ev_break(h->other, EVBREAK_ALL);
+#endif
+#ifdef BENCH_LIBEVENT
+  if (h->kind == BENCH_HOST_EXCO_LIBEVENT)
+    event_base_loopbreak(h->other);
+#endif
 }
 
 void bench_host_close(bench_host *h) {
   if (h->kind == BENCH_HOST_LOCAL) {
     exco_executor_free(h->ex);
+  } else if (h->kind == BENCH_HOST_EXCO_LIBEV ||
+             h->kind == BENCH_HOST_EXCO_LIBEVENT) {
+    exco_executor_free(h->ex);
+#ifdef BENCH_LIBEV
+    if (h->kind == BENCH_HOST_EXCO_LIBEV)
+      ev_loop_destroy(h->other);
+#endif
+#ifdef BENCH_LIBEVENT
+    if (h->kind == BENCH_HOST_EXCO_LIBEVENT)
+      event_base_free(h->other);
+#endif
+    h->other = NULL;
   } else if (h->kind == BENCH_HOST_EXCO_UV) {
     exco_uv_executor_free(h->ex);
   } else {
@@ -179,11 +269,12 @@ int bench_unpark(bench_host *h, exco_task **tasks, long n) {
   return bench_host_run(h);
 }
 
-bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn) {
+static bench_result *measure_list(bench_result *t, bench_rep_fn fn,
+                                  const bench_host_kind *kinds) {
   const bench_host_kind *k;
   bench_result *ref = NULL;
 
-  for (k = bench_host_kinds; *k != (bench_host_kind)-1; k++) {
+  for (k = kinds; *k != (bench_host_kind)-1; k++) {
     bench_host h;
     bench_result *r;
     int err;
@@ -202,6 +293,15 @@ bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn) {
     bench_host_close(&h);
   }
   return ref;
+}
+
+bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn) {
+  return measure_list(t, fn, bench_host_kinds);
+}
+
+void bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
+                              const bench_host_kind *kinds) {
+  measure_list(t, fn, kinds);
 }
 
 void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what) {

@@ -39,6 +39,20 @@ noinst_HEADERS += %reldir%/seed-driver.h
 	src/libexco.la \
 	$(LIBUV_LIBS) $(PTHREAD_LIBS)
 
+## W2 and W4 also measure exco's libev and libevent drivers against plain
+## callbacks of those hosts, when configure found them.  libevent first:
+## Debian's libev also defines libevent's names (event_add, ...) for its
+## compatibility layer, and the first library linked wins them.
+if HAVE_LIBEVENT
+%canon_reldir%_exco_bench_CPPFLAGS += -DBENCH_LIBEVENT=1 $(LIBEVENT_CFLAGS)
+%canon_reldir%_exco_bench_LDADD += drivers/libevent/libexco-libevent.la \
+	$(LIBEVENT_LIBS)
+endif
+if HAVE_LIBEV
+%canon_reldir%_exco_bench_CPPFLAGS += -DBENCH_LIBEV=1 $(LIBEV_CFLAGS)
+%canon_reldir%_exco_bench_LDADD += drivers/libev/libexco-libev.la $(LIBEV_LIBS)
+endif
+
 ## W6 compares every context backend in one binary.  libexco is built
 ## with one of them, so the bench compiles each backend's source a second
 ## time with its symbols renamed by per-target -D flags, next to a copy of

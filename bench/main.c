@@ -41,6 +41,14 @@ static const struct {
     {BENCH_PEER_SEED_UV, BENCH_P_SEED_UV},
     {BENCH_PEER_LOCAL, BENCH_P_LOCAL},
     {BENCH_PEER_RAW_UV, BENCH_P_RAW_UV},
+#ifdef BENCH_LIBEV
+    {BENCH_PEER_EXCO_LIBEV, BENCH_P_EXCO_LIBEV},
+    {BENCH_PEER_RAW_LIBEV, BENCH_P_RAW_LIBEV},
+#endif
+#ifdef BENCH_LIBEVENT
+    {BENCH_PEER_EXCO_LIBEVENT, BENCH_P_EXCO_LIBEVENT},
+    {BENCH_PEER_RAW_LIBEVENT, BENCH_P_RAW_LIBEVENT},
+#endif
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -82,14 +90,26 @@ static void usage(FILE *f) {
           "\n"
           "Runs exco's benchmark workloads, each against its peers in the "
           "same run:\n"
-          "  %-10s exco's libuv driver (the reference of the ratios)\n"
-          "  %-10s the seed's driver design (one uv_async_t per task) "
+          "  %-13s exco's libuv driver (the reference of the ratios)\n"
+          "  %-13s the seed's driver design (one uv_async_t per task) "
           "driving exco's core\n"
-          "  %-10s exco's built-in local executor (no event loop)\n"
-          "  %-10s plain libuv callbacks doing the same work\n"
-          "\nWorkloads (by id or name; default: all):\n",
+          "  %-13s exco's built-in local executor (no event loop)\n"
+          "  %-13s plain libuv callbacks doing the same work\n",
           BENCH_PEER_EXCO_UV, BENCH_PEER_SEED_UV, BENCH_PEER_LOCAL,
           BENCH_PEER_RAW_UV);
+#ifdef BENCH_LIBEV
+  fprintf(f,
+          "  %-13s exco's libev driver (W2, W4)\n"
+          "  %-13s plain libev callbacks doing the same work (W2, W4)\n",
+          BENCH_PEER_EXCO_LIBEV, BENCH_PEER_RAW_LIBEV);
+#endif
+#ifdef BENCH_LIBEVENT
+  fprintf(f,
+          "  %-13s exco's libevent driver (W2, W4)\n"
+          "  %-13s plain libevent callbacks doing the same work (W2, W4)\n",
+          BENCH_PEER_EXCO_LIBEVENT, BENCH_PEER_RAW_LIBEVENT);
+#endif
+  fprintf(f, "\nWorkloads (by id or name; default: all):\n");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(f, "  %s %-10s %s\n", workloads[i].id, workloads[i].name,
             workloads[i].what);

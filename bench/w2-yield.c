@@ -12,6 +12,21 @@
  * its own handle again until it has run K times, then closes it.  That is
  * a "yield" in plain libuv: one eventfd write per step, and one scan of
  * every async handle per loop wakeup.  It is timed the same way.
+ *
+ * exco-libev, exco-libevent: the same exco tasks on exco's libev and
+ * libevent drivers (when exco-bench is built with them).
+ *
+ * raw-libev: N started ev_idle watchers; each callback counts one step
+ * and stops its watcher after K + 1 calls.  libev's way to "run again on
+ * the next loop iteration", as a task that yields does: every iteration
+ * queues all the active idle watchers (the loop polls I/O without
+ * blocking in between).
+ *
+ * raw-libevent: N events, each added with a zero timeout and re-added by
+ * its own callback until it has run K + 1 times.  libevent has no idle
+ * events; a zero timeout is its "on the next loop iteration", and the
+ * timeout is a common timeout (event_base_init_common_timeout()), so the
+ * N re-adds cost a queue append each, not a heap insertion.
  */
 #include "config.h"
 
@@ -19,6 +34,12 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#ifdef BENCH_LIBEV
+#include <ev.h>
+#endif
+#ifdef BENCH_LIBEVENT
+#include <event2/event.h>
+#endif
 
 /* The steady-state window, shared by the exco and raw runs. */
 typedef struct w2_clock {
@@ -130,6 +151,127 @@ static double rep_raw(void *ctx, char *note, size_t len) {
   return clock_result(note, len);
 }
 
+#ifdef BENCH_LIBEV
+typedef struct ev_step {
+  ev_idle w;
+  long done; /* callbacks so far */
+} ev_step;
+
+static void ev_step_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  ev_step *s = (ev_step *)w;
+
+  (void)revents;
+  if (s->done++ == 0)
+    clock_started();
+  else
+    clk.yields++;
+  if (s->done > bench_o.w2_k) {
+    clock_finished();
+    ev_idle_stop(loop, w);
+  }
+}
+
+static double rep_raw_libev(void *ctx, char *note, size_t len) {
+  long n = bench_o.w2_n, i;
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  ev_step *steps = malloc(sizeof(*steps) * (size_t)n);
+
+  (void)ctx;
+  if (loop == NULL || steps == NULL) {
+    if (loop != NULL)
+      ev_loop_destroy(loop);
+    free(steps);
+    snprintf(note, len, "out of memory");
+    return -1;
+  }
+  clock_reset();
+  for (i = 0; i < n; i++) {
+    ev_idle_init(&steps[i].w, ev_step_cb);
+    steps[i].done = 0;
+    ev_idle_start(loop, &steps[i].w);
+  }
+  ev_run(loop, 0);
+  ev_loop_destroy(loop);
+  free(steps);
+  return clock_result(note, len);
+}
+#endif
+
+#ifdef BENCH_LIBEVENT
+typedef struct event_step {
+  struct event *ev;
+  const struct timeval *zero; /* the base's common zero timeout */
+  long done;                  /* callbacks so far */
+} event_step;
+
+static void event_step_cb(evutil_socket_t fd, short what, void *arg) {
+  event_step *s = arg;
+
+  (void)fd;
+  (void)what;
+  if (s->done++ == 0)
+    clock_started();
+  else
+    clk.yields++;
+  if (s->done <= bench_o.w2_k)
+    event_add(s->ev, s->zero);
+  else
+    clock_finished();
+}
+
+static double rep_raw_libevent(void *ctx, char *note, size_t len) {
+  static const struct timeval zero = {0, 0};
+  long n = bench_o.w2_n, i;
+  struct event_base *base = event_base_new();
+  event_step *steps = calloc((size_t)n, sizeof(*steps));
+  const struct timeval *tv;
+  double r = -1;
+  int ran = 0;
+
+  (void)ctx;
+  if (base == NULL || steps == NULL)
+    goto out;
+  tv = event_base_init_common_timeout(base, &zero);
+  if (tv == NULL)
+    goto out;
+  clock_reset();
+  for (i = 0; i < n; i++) {
+    steps[i].ev = event_new(base, -1, 0, event_step_cb, &steps[i]);
+    steps[i].zero = tv;
+    if (steps[i].ev == NULL)
+      goto out;
+    event_add(steps[i].ev, tv);
+  }
+  event_base_dispatch(base);
+  ran = 1;
+  r = clock_result(note, len);
+out:
+  if (!ran)
+    snprintf(note, len, "out of memory");
+  for (i = 0; steps != NULL && i < n; i++)
+    if (steps[i].ev != NULL)
+      event_free(steps[i].ev);
+  free(steps);
+  if (base != NULL)
+    event_base_free(base);
+  return r;
+}
+#endif
+
+#if defined(BENCH_LIBEV) || defined(BENCH_LIBEVENT)
+/* Measures @fn (ctx unused: it makes its own loop) as the row of @peer. */
+static void raw_host_measure(bench_result *t, unsigned bit, const char *peer,
+                             bench_rep_fn fn, const char *what) {
+  if (!bench_peer_on(bit))
+    return;
+  t->peer = peer;
+  t->ref = 0;
+  snprintf(t->note, sizeof(t->note), "%s", what);
+  bench_measure(t, fn, NULL);
+  t->note[0] = '\0';
+}
+#endif
+
 void bench_w2_yield(void) {
   bench_result t = {0};
 
@@ -141,7 +283,19 @@ void bench_w2_yield(void) {
            bench_o.w2_k);
   bench_target(bench_hosts_measure(&t, rep_exco), 30,
                "<= 30 ns/yield (seed 327, raw libuv 283)");
+  bench_hosts_measure_list(&t, rep_exco, bench_other_host_kinds);
   bench_raw_measure(&t, rep_raw,
                     "uv_async_t per task, re-sent by its own callback for "
                     "each step");
+#ifdef BENCH_LIBEV
+  raw_host_measure(&t, BENCH_P_RAW_LIBEV, BENCH_PEER_RAW_LIBEV, rep_raw_libev,
+                   "ev_idle per task, stopped by its own callback after K "
+                   "steps");
+#endif
+#ifdef BENCH_LIBEVENT
+  raw_host_measure(&t, BENCH_P_RAW_LIBEVENT, BENCH_PEER_RAW_LIBEVENT,
+                   rep_raw_libevent,
+                   "event per task, re-added with a common zero timeout by "
+                   "its own callback for each step");
+#endif
 }

@@ -12,6 +12,19 @@
  *
  * raw-uv: P uv_async_t that are never sent, and one more whose callback
  * re-sends itself (as in W2).
+ *
+ * exco-libev, exco-libevent: the same on exco's libev and libevent
+ * drivers (when exco-bench is built with them).  libev and libevent have
+ * no handle that sits idle without a file descriptor except a timer, so
+ * their raw peers are P idle timers (an hour away) and one more watcher
+ * that steps as in W2:
+ *
+ * raw-libev: P started ev_timer, and one ev_idle whose callback counts
+ * the steps (one per loop iteration) and ends the run with ev_break().
+ *
+ * raw-libevent: P added timer events, and one event re-added with a
+ * common zero timeout by its own callback, which ends the run with
+ * event_base_loopbreak().
  */
 #include "config.h"
 
@@ -19,6 +32,12 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#ifdef BENCH_LIBEV
+#include <ev.h>
+#endif
+#ifdef BENCH_LIBEVENT
+#include <event2/event.h>
+#endif
 
 /* Yields are counted against the clock every CHECK of them. */
 #define CHECK 64
@@ -175,6 +194,164 @@ static void run_raw(long p) {
   free(c.idle);
 }
 
+#if defined(BENCH_LIBEV) || defined(BENCH_LIBEVENT)
+/* One more step of a raw yielder: 1 to go on, 0 to stop. */
+static int raw_more(long yields, uint64_t deadline) {
+  return yields < bench_o.w4_k &&
+         (yields % CHECK != 0 || bench_now_ns() < deadline);
+}
+#endif
+
+#ifdef BENCH_LIBEV
+typedef struct w4_ev {
+  struct ev_loop *loop;
+  ev_timer *idle; /* the P timers */
+  ev_idle step;
+  long yields;
+  uint64_t deadline;
+} w4_ev;
+
+static void ev_idle_timer(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)w;
+  (void)revents;
+}
+
+static void ev_step_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  w4_ev *c = w->data;
+
+  (void)revents;
+  c->yields++;
+  if (!raw_more(c->yields, c->deadline)) {
+    ev_idle_stop(loop, w);
+    ev_break(loop, EVBREAK_ALL);
+  }
+}
+
+static double rep_raw_libev(void *ctx, char *note, size_t len) {
+  w4_ev *c = ctx;
+  uint64_t t0 = bench_now_ns();
+
+  (void)note;
+  (void)len;
+  c->yields = 0;
+  c->deadline = t0 + (uint64_t)(bench_o.w4_seconds * 1e9);
+  ev_idle_start(c->loop, &c->step);
+  ev_run(c->loop, 0);
+  return (double)(bench_now_ns() - t0) / (double)c->yields;
+}
+
+static void run_raw_libev(long p) {
+  bench_result t = {0};
+  w4_ev c = {0};
+  long i;
+
+  fill(&t, p);
+  t.peer = BENCH_PEER_RAW_LIBEV;
+  snprintf(t.note, sizeof(t.note),
+           "P idle ev_timer (1 h); one ev_idle steps once per iteration");
+  c.idle = malloc(sizeof(*c.idle) * (size_t)(p > 0 ? p : 1));
+  c.loop = ev_loop_new(EVFLAG_AUTO);
+  if (c.idle == NULL || c.loop == NULL) {
+    if (c.loop != NULL)
+      ev_loop_destroy(c.loop);
+    free(c.idle);
+    bench_skip(&t, "out of memory");
+    return;
+  }
+  for (i = 0; i < p; i++) {
+    ev_timer_init(&c.idle[i], ev_idle_timer, 3600.0, 0.0);
+    ev_timer_start(c.loop, &c.idle[i]);
+  }
+  ev_idle_init(&c.step, ev_step_cb);
+  c.step.data = &c;
+  bench_measure(&t, rep_raw_libev, &c);
+  for (i = 0; i < p; i++)
+    ev_timer_stop(c.loop, &c.idle[i]);
+  ev_loop_destroy(c.loop);
+  free(c.idle);
+}
+#endif
+
+#ifdef BENCH_LIBEVENT
+typedef struct w4_event {
+  struct event_base *base;
+  struct event **idle; /* the P timers */
+  struct event *step;
+  const struct timeval *zero; /* the base's common zero timeout */
+  long yields;
+  uint64_t deadline;
+} w4_event;
+
+static void event_idle_timer(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  (void)arg;
+}
+
+static void event_step_cb(evutil_socket_t fd, short what, void *arg) {
+  w4_event *c = arg;
+
+  (void)fd;
+  (void)what;
+  c->yields++;
+  if (raw_more(c->yields, c->deadline))
+    event_add(c->step, c->zero);
+  else
+    event_base_loopbreak(c->base);
+}
+
+static double rep_raw_libevent(void *ctx, char *note, size_t len) {
+  w4_event *c = ctx;
+  uint64_t t0 = bench_now_ns();
+
+  (void)note;
+  (void)len;
+  c->yields = 0;
+  c->deadline = t0 + (uint64_t)(bench_o.w4_seconds * 1e9);
+  event_add(c->step, c->zero);
+  event_base_dispatch(c->base);
+  return (double)(bench_now_ns() - t0) / (double)c->yields;
+}
+
+static void run_raw_libevent(long p) {
+  static const struct timeval zero = {0, 0}, hour = {3600, 0};
+  bench_result t = {0};
+  w4_event c = {0};
+  long i, made = 0;
+
+  fill(&t, p);
+  t.peer = BENCH_PEER_RAW_LIBEVENT;
+  snprintf(t.note, sizeof(t.note),
+           "P idle timer events (1 h); one event re-added with a common "
+           "zero timeout steps once per iteration");
+  c.idle = calloc((size_t)(p > 0 ? p : 1), sizeof(*c.idle));
+  c.base = event_base_new();
+  if (c.idle != NULL && c.base != NULL) {
+    c.zero = event_base_init_common_timeout(c.base, &zero);
+    c.step = event_new(c.base, -1, 0, event_step_cb, &c);
+    for (made = 0; made < p; made++) {
+      c.idle[made] = evtimer_new(c.base, event_idle_timer, NULL);
+      if (c.idle[made] == NULL)
+        break;
+      evtimer_add(c.idle[made], &hour);
+    }
+  }
+  if (c.idle == NULL || c.base == NULL || c.zero == NULL || c.step == NULL ||
+      made < p)
+    bench_skip(&t, "out of memory");
+  else
+    bench_measure(&t, rep_raw_libevent, &c);
+  for (i = 0; i < made; i++)
+    event_free(c.idle[i]);
+  if (c.step != NULL)
+    event_free(c.step);
+  if (c.base != NULL)
+    event_base_free(c.base);
+  free(c.idle);
+}
+#endif
+
 void bench_w4_idle(void) {
   const bench_host_kind *k;
   bench_result *first = NULL, *last = NULL;
@@ -187,8 +364,19 @@ void bench_w4_idle(void) {
     for (k = bench_host_kinds; *k != (bench_host_kind)-1; k++)
       if (bench_peer_on(bench_host_bit(*k)))
         run_exco(*k, p, *k == BENCH_HOST_EXCO_UV ? &r : NULL);
+    for (k = bench_other_host_kinds; *k != (bench_host_kind)-1; k++)
+      if (bench_peer_on(bench_host_bit(*k)))
+        run_exco(*k, p, NULL);
     if (bench_peer_on(BENCH_P_RAW_UV))
       run_raw(p);
+#ifdef BENCH_LIBEV
+    if (bench_peer_on(BENCH_P_RAW_LIBEV))
+      run_raw_libev(p);
+#endif
+#ifdef BENCH_LIBEVENT
+    if (bench_peer_on(BENCH_P_RAW_LIBEVENT))
+      run_raw_libevent(p);
+#endif
     if (i == 0)
       first = r;
     last = r;
