@@ -107,6 +107,14 @@
  * can't poll its own executor's tasks, which wait for the outer loop (the
  * driver retries every millisecond meanwhile).
  *
+ * LINKING
+ *
+ * Debian's libev also defines libevent's names (event_add(), event_new(),
+ * ...: its libevent compatibility layer).  In a program linked with both,
+ * the library loaded first provides those names to everyone, this driver
+ * included: link libevent before libev (`pkg-config --libs exco-libevent`
+ * before -lev), or the driver's libevent calls reach libev and crash.
+ *
  * SHUTDOWN
  *
  * exco_executor_close() (in <exco.h>) is the one-call shutdown, from a
