@@ -111,13 +111,26 @@
  * STACKS
  *
  * Each coroutine has an mmap'd stack, lazily committed (a suspended
- * coroutine costs the pages it touched), with a PROT_NONE guard page below
- * it by default.  Freed stacks are pooled per executor and reused.  Each
- * guard page splits a kernel mapping, so vm.max_map_count (65530 by default
- * on Linux) bounds the number of guarded stacks to about 32,000; past it
- * exco_spawn() fails with EXCO_ENOMEM.  EXCO_SPAWN_NOGUARD stacks are
- * carved from large shared mappings instead and have a canary word checked
- * at every switch, so a process can hold a million of them.
+ * coroutine costs the pages it touched), with a PROT_NONE guard region
+ * below it by default: 1 MiB on 64-bit systems (64 KiB elsewhere), which
+ * costs address space, not memory, and is large enough that a big local
+ * array can't jump over it into another coroutine's live frames
+ * (exco_set_stack_guard()).  Build coroutine code with
+ * -fstack-clash-protection where the compiler has it (gcc 8+, clang 11+;
+ * libexco itself is): every frame then touches its pages in order, so
+ * any overflow hits the guard.  Freed stacks are pooled per executor and
+ * reused.  Each guard splits a kernel mapping, so vm.max_map_count (65530
+ * by default on Linux) bounds the number of guarded stacks to about
+ * 32,000; past it exco_spawn() fails with EXCO_ENOMEM.
+ * EXCO_SPAWN_NOGUARD stacks are carved from large shared mappings instead
+ * and have a canary word checked at every switch, so a process can hold a
+ * million of them.
+ *
+ * A stack overflow is a fault exco can't turn into an error.  By default
+ * it is the process's SIGSEGV, as for any thread.  After
+ * exco_overflow_report_install(), a fault in a running coroutine's guard
+ * region prints the task's name, its stack size and how deep it went on
+ * stderr, then aborts (a core dump is still written where enabled).
  */
 #ifndef EXCO_H
 #define EXCO_H
@@ -392,6 +405,51 @@ typedef void *(*exco_fn)(void *arg);
 
 /** Spawn flag: no guard page; the stack comes from a shared slab. */
 #define EXCO_SPAWN_NOGUARD 0x1u
+
+/**
+ * Sets the PROT_NONE guard region below guarded stacks mapped from now on
+ * (stacks already mapped, pooled ones included, keep theirs): rounded up
+ * to whole pages.  A fault anywhere in it is an overflow (and with
+ * exco_overflow_report_install() is reported as one); a frame larger than
+ * the guard could jump it, unless the code was built with
+ * -fstack-clash-protection.  The guard costs address space only.
+ * Process-wide; set it at start-up.
+ *
+ * @param bytes  0 restores the default (1 MiB on 64-bit systems, 64 KiB
+ *               elsewhere).
+ * @return 0; EXCO_EINVAL above 1 GiB.
+ */
+EXCO_API int exco_set_stack_guard(size_t bytes);
+
+/** The guard size that stacks mapped now get, in bytes. */
+EXCO_API size_t exco_stack_guard(void);
+
+/**
+ * Opts in to stack overflow reports.  Installs a SIGSEGV and SIGBUS
+ * handler that runs on an alternate signal stack (each thread that polls
+ * coroutines gets one, 64 KiB, at its next poll, unless it has one
+ * already; freed at thread exit).  When a fault hits the guard region of
+ * the coroutine running on that thread (or, for an EXCO_SPAWN_NOGUARD
+ * stack, lands below it), the handler writes
+ *
+ *     exco: stack overflow in task "name": stack 262144 bytes, guard
+ *     1048576 bytes; fault 4120 bytes below the stack, 266264 bytes deep
+ *
+ * to stderr and calls abort().  Any other fault goes to the handler that
+ * was installed before (called as it asked to be, with or without
+ * SA_SIGINFO), or, if there was none, gets the default action.
+ *
+ * Opt-in because the signal handlers belong to the program: Node.js, the
+ * Dart VM, the JVM and sanitizers install their own.  Call it after
+ * theirs, so exco chains to them; and install no SIGSEGV handler after
+ * this one, or exco's is replaced.  An unguarded stack that overflows
+ * into memory that is mapped corrupts it without a fault: that is what the
+ * guard, and its canary check at every switch, are for.
+ *
+ * @return 0; EXCO_EALREADY if installed already; a negative errno value
+ *         if sigaction() fails.
+ */
+EXCO_API int exco_overflow_report_install(void);
 
 /**
  * Per-spawn options.  Zero-initialise, then set what you need: a zero

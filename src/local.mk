@@ -14,6 +14,7 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/local.c \
 	%reldir%/promise.c \
 	%reldir%/stack.c \
+	%reldir%/overflow.c \
 	%reldir%/seed.c
 
 ## Exactly one context-switch backend, chosen by configure

@@ -102,6 +102,17 @@ static void stack_unpoison(void *lo, size_t size) {
 #define MAP_ANONYMOUS MAP_ANON
 #endif
 
+/* The guard below each guarded stack (exco_set_stack_guard()): 1 MiB of
+ * address space on 64-bit systems, where it costs nothing else, so that
+ * frames far larger than a page can't jump it; 64 KiB elsewhere. */
+#if UINTPTR_MAX > 0xffffffffu
+#define GUARD_DEFAULT ((size_t)1024 * 1024)
+#else
+#define GUARD_DEFAULT ((size_t)64 * 1024)
+#endif
+#define GUARD_MAX ((size_t)1024 * 1024 * 1024)
+static size_t stack_guard = GUARD_DEFAULT;
+
 /* Guarded stacks kept mapped per size class once freed. */
 #define GUARDED_KEEP 4096
 /* Unguarded stacks per slab, and the most address space one slab takes
@@ -232,9 +243,29 @@ static size_class *class_get(exco__stack_pool *pool, size_t size) {
   return c;
 }
 
+size_t exco__stack_guard_size(void) {
+  return __atomic_load_n(&stack_guard, __ATOMIC_RELAXED);
+}
+
+int exco_set_stack_guard(size_t bytes) {
+  size_t ps = page_size();
+
+  if (bytes > GUARD_MAX)
+    return EXCO_EINVAL;
+  if (bytes == 0)
+    bytes = GUARD_DEFAULT;
+  bytes = (bytes + ps - 1) / ps * ps;
+  __atomic_store_n(&stack_guard, bytes, __ATOMIC_RELAXED);
+  return 0;
+}
+
+size_t exco_stack_guard(void) {
+  return exco__stack_guard_size();
+}
+
 /* Maps a new guarded stack.  Called without the lock. */
 static int guarded_new(size_t size, exco__stack **out) {
-  size_t ps = page_size();
+  size_t ps = exco__stack_guard_size();
   size_t maplen = size + ps;
   stack_impl *s;
   char *map;
@@ -263,6 +294,7 @@ static int guarded_new(size_t size, exco__stack **out) {
   s->pub.lo = map + ps;
   s->pub.size = size;
   s->pub.flags = 0;
+  s->pub.guard = ps;
   s->klass = size;
   s->pub.next = NULL;
   s->pub.map = map;
@@ -313,6 +345,7 @@ static int slab_new(size_t size, slab **out) {
     s->pub.lo = chunk;
     s->pub.size = stride - CANARY_GAP;
     s->pub.flags = EXCO_SPAWN_NOGUARD;
+    s->pub.guard = 0;
     s->pub.map = chunk;
     s->pub.maplen = stride;
     s->klass = size;

@@ -17,6 +17,7 @@ struct exco__stack {
   void *lo;          /* lowest usable address (above guard/canary) */
   size_t size;       /* usable bytes from lo upward */
   unsigned flags;    /* EXCO_SPAWN_NOGUARD or 0 */
+  size_t guard;      /* PROT_NONE bytes right below lo (0: unguarded) */
   exco__stack *next; /* free-list link, owned by the pool */
   /* backend-private bookkeeping follows */
   void *map;
@@ -39,6 +40,9 @@ void exco__stack_pool_free(exco__stack_pool *pool);
  */
 int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
                     exco__stack **out);
+
+/* The guard size for stacks mapped from now on (exco_set_stack_guard()). */
+size_t exco__stack_guard_size(void);
 
 /* Gives a stack back to the pool (or unmaps it when the pool is full). */
 void exco__stack_put(exco__stack_pool *pool, exco__stack *stack);

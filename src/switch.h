@@ -39,6 +39,23 @@
 extern __thread exco_task *exco__tls_current
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+/*
+ * overflow.c: set once exco_overflow_report_install() has run; every
+ * thread then sets up its alternate signal stack before it first resumes
+ * a coroutine.
+ */
+extern atomic_int exco__overflow_on;
+extern __thread int exco__tls_altstack
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+void exco__overflow_thread_setup(void);
+
+static inline void exco__overflow_check_thread(void) {
+  if (__builtin_expect(
+          atomic_load_explicit(&exco__overflow_on, memory_order_relaxed), 0) &&
+      !exco__tls_altstack)
+    exco__overflow_thread_setup();
+}
+
 /* This thread, as an address that no other live thread shares. */
 static inline uintptr_t exco__thread_id(void) {
   return (uintptr_t)&exco__tls_current;
@@ -89,8 +106,10 @@ static inline void exco__switch_out(exco_task *t, int final) {
     /* Without a guard page an overflow is only seen after the fact.  The
      * memory below is corrupted by then: stop before anything uses it. */
     if (!exco__stack_canary_ok(t->stack)) {
-      fprintf(stderr, "exco: stack overflow in unguarded task %s\n",
-              t->name != NULL ? t->name : "(unnamed)");
+      fprintf(stderr,
+              "exco: stack overflow in unguarded task \"%s\" (stack %zu "
+              "bytes): its canary was overwritten\n",
+              t->name != NULL ? t->name : "(unnamed)", t->stack->size);
       abort();
     }
   }

@@ -270,6 +270,7 @@ static void exco__resume_host_calls(exco_task *t) {
 
 /* Resumes @t until it suspends or returns.  The caller owns RUNNING. */
 static void exco__resume(exco_task *t) {
+  exco__overflow_check_thread();
   if (!t->started) {
     t->started = 1;
     exco__switch_fiber_new(t);

@@ -33,6 +33,7 @@ exco_core_tests = \
 	%reldir%/test-await \
 	%reldir%/test-host-call \
 	%reldir%/test-threads \
+	%reldir%/test-overflow \
 	%reldir%/test-wake \
 	%reldir%/test-cancel \
 	%reldir%/test-promise \
@@ -65,6 +66,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_threads_SOURCES = %reldir%/test-threads.c
 %canon_reldir%_test_threads_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_threads_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_overflow_SOURCES = %reldir%/test-overflow.c
+%canon_reldir%_test_overflow_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_overflow_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_wake_SOURCES = %reldir%/test-wake.c
 %canon_reldir%_test_wake_CFLAGS = $(exco_test_cflags)

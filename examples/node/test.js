@@ -38,9 +38,17 @@ async function checks(tag) {
   await assert.rejects(exco.sumCallback(5, (i) => { if (i === 3) throw boom; return i; }),
     (e) => e === boom);
 
-  // Without the host call, V8 refuses JavaScript on a coroutine's stack.
+  // Without the host call, V8 refuses JavaScript on a coroutine's stack:
+  // its check is "stack pointer above the thread's limit".  The main
+  // thread's stack is above every mapping, so a coroutine's is always
+  // refused there.  A worker's stack is a mapping too, and a coroutine
+  // stack that happens to lie above it passes the check by accident (no
+  // safer: V8 then knows nothing of the real bounds).
   const direct = await exco.callDirect(0, () => 1);
-  assert.match(direct, /^RangeError: Maximum call stack size exceeded/);
+  if (isMainThread)
+    assert.match(direct, /^RangeError: Maximum call stack size exceeded/);
+  else
+    assert.ok(/^RangeError/.test(direct) || direct === 'no exception', direct);
 
   // Bad arguments are TypeErrors, not crashes.
   assert.throws(() => exco.sleep('x'), TypeError);
