@@ -106,4 +106,17 @@ TESTS += %reldir%/conformance-libevent
 	$(LIBEVENT_LIBS)
 endif
 
+## exco's GLib driver (exco_glib_run_until_idle), when configure found GLib.
+if HAVE_GLIB
+check_PROGRAMS += %reldir%/conformance-glib
+TESTS += %reldir%/conformance-glib
+%canon_reldir%_conformance_glib_SOURCES = %reldir%/checks.c \
+	%reldir%/adapter-glib.c
+%canon_reldir%_conformance_glib_CPPFLAGS = $(exco_cf_cppflags) \
+	$(GLIB_CFLAGS)
+%canon_reldir%_conformance_glib_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_conformance_glib_LDADD = drivers/glib/libexco-glib.la \
+	$(exco_test_ldadd) $(GLIB_LIBS)
+endif
+
 endif
