@@ -352,3 +352,26 @@ TESTS += %reldir%/test-libevent
 
 endif
 endif
+
+# GLib driver tests
+## libexco-glib (include/exco/glib.h), when configure found GLib (and
+## gio-unix-2.0, for the pipe streams of the tests).  Its conformance
+## program is in tests/conformance/local.mk.
+
+if HAVE_CHECK
+if HAVE_GLIB
+if HAVE_GIO_UNIX
+
+check_PROGRAMS += %reldir%/test-glib
+TESTS += %reldir%/test-glib
+
+%canon_reldir%_test_glib_SOURCES = %reldir%/test-glib.c
+%canon_reldir%_test_glib_CPPFLAGS = $(AM_CPPFLAGS) $(GLIB_CFLAGS) \
+	$(GIO_UNIX_CFLAGS)
+%canon_reldir%_test_glib_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_glib_LDADD = drivers/glib/libexco-glib.la \
+	$(exco_test_ldadd) $(GIO_UNIX_LIBS) $(GLIB_LIBS)
+
+endif
+endif
+endif

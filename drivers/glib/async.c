@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "exco/glib.h"
+#include "internal.h"
 
 struct exco_glib_async {
   pthread_mutex_t mu;
@@ -32,6 +33,7 @@ struct exco_glib_async {
   GCancellable *cancellable;
   GAsyncResult *res; /* the callback's, referenced; NULL until then */
   exco_hold *hold;   /* taken by an await that gave up early */
+  void *driver;      /* with the hold: the GLib driver to kick, or NULL */
   int awaited;       /* an await started: a callback is coming */
   int called;        /* the callback came */
   int freed;         /* exco_glib_async_free() was called */
@@ -78,6 +80,7 @@ void exco_glib_async_cb(GObject *source, GAsyncResult *res,
                         gpointer user_data) {
   exco_glib_async *a = user_data;
   exco_hold *hold;
+  void *driver;
   int last;
 
   (void)source;
@@ -85,13 +88,19 @@ void exco_glib_async_cb(GObject *source, GAsyncResult *res,
   a->res = res != NULL ? g_object_ref(res) : NULL;
   a->called = 1;
   hold = a->hold;
+  driver = a->driver;
   a->hold = NULL;
+  a->driver = NULL;
   last = a->freed;
   /* Under the mutex: the owner may free the object as soon as it sees
    * `called`. */
   (void)exco_promise_resolve(a->done, NULL);
   pthread_mutex_unlock(&a->mu);
   exco_hold_release(hold);
+  /* The task may have been the executor's last: let the driver see it
+   * (its reference keeps it readable, even if the executor is gone). */
+  if (driver != NULL)
+    exco__glib_idle_kick(driver);
   if (last)
     exco__glib_async_destroy(a);
 }
@@ -117,8 +126,10 @@ int exco_glib_async_await(exco_glib_async *a, GAsyncResult **res) {
      * GCancellable's handlers run in g_cancellable_cancel()). */
     g_cancellable_cancel(a->cancellable);
     pthread_mutex_lock(&a->mu);
-    if (!a->called && a->hold == NULL)
+    if (!a->called && a->hold == NULL) {
       a->hold = exco_hold_stack();
+      a->driver = exco__glib_driver_ref(exco_current_executor());
+    }
     pthread_mutex_unlock(&a->mu);
   }
   return err;

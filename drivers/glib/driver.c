@@ -101,7 +101,10 @@ static gboolean exco__glib_dispatch(GSource *source, GSourceFunc callback,
     if (n == 0)
       d->ready = 0;
   }
-  if (d->idle_due) {
+  /* Idle once no task is live and no stack is held either (a cancelled
+   * GIO call's, until its callback: exco__glib_idle_kick() then brings us
+   * back here). */
+  if (d->idle_due && !d->alive && exco_executor_live(d->ex) == 0) {
     d->idle_due = 0;
     /* Last: the callback may free the executor (the close hook destroys
      * this source, still referenced by GLib until we return). */
@@ -264,16 +267,41 @@ int exco_glib_run_until_idle(exco_executor *ex) {
    * meanwhile. */
   ctx = g_main_context_ref(d->ctx);
   g_source_ref(&d->source);
-  /* alive covers a close in progress; the live count covers tasks spawned
-   * from other threads that the loop has not taken in yet (their notify
-   * has been sent, so the iteration won't block for long). */
-  while (d->ex != NULL && (d->alive || exco_driver_live(d->ex) > 0))
+  /* alive covers a close in progress; the executor's live count covers
+   * tasks spawned from other threads that the loop has not taken in yet
+   * (their notify has been sent, so the iteration won't block for long)
+   * and stacks held by cancelled GIO calls (whose callbacks kick the
+   * context, exco__glib_idle_kick()). */
+  while (d->ex != NULL && (d->alive || exco_executor_live(d->ex) > 0))
     g_main_context_iteration(ctx, TRUE);
   freed = d->ex == NULL;
   g_source_unref(&d->source);
   g_main_context_release(ctx);
   g_main_context_unref(ctx);
   return freed;
+}
+
+void *exco__glib_driver_ref(exco_executor *ex) {
+  exco__glib_driver *d = exco__glib_driver_of(ex);
+
+  if (d == NULL)
+    return NULL;
+  g_main_context_ref(d->ctx);
+  g_source_ref(&d->source);
+  return d;
+}
+
+void exco__glib_idle_kick(void *driver) {
+  exco__glib_driver *d = driver;
+  GMainContext *ctx = d->ctx;
+
+  /* A notify without wakes: the dispatch's accept finds nothing to take
+   * in, and the idle check runs.  Harmless on a driver whose executor is
+   * gone: its source is destroyed and never dispatched again. */
+  atomic_store_explicit(&d->notify, 1, memory_order_release);
+  g_main_context_wakeup(ctx);
+  g_source_unref(&d->source);
+  g_main_context_unref(ctx);
 }
 
 GMainContext *exco_glib_executor_context(exco_executor *ex) {
