@@ -50,3 +50,12 @@ noinst_PROGRAMS += %reldir%/libevent_echo
 %canon_reldir%_libevent_echo_LDADD = \
 	drivers/libevent/libexco-libevent.la src/libexco.la $(LIBEVENT_LIBS)
 endif
+
+## The GLib driver's example, when configure found GLib.
+if HAVE_GLIB
+noinst_PROGRAMS += %reldir%/glib_cat
+%canon_reldir%_glib_cat_SOURCES = %reldir%/glib_cat.c
+%canon_reldir%_glib_cat_CPPFLAGS = $(AM_CPPFLAGS) $(GLIB_CFLAGS)
+%canon_reldir%_glib_cat_LDADD = drivers/glib/libexco-glib.la \
+	src/libexco.la $(GLIB_LIBS)
+endif

@@ -131,6 +131,7 @@ endif !HAVE_CHECK
 ## Programs built outside the tree against an installed exco (.ci/run).
 EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
 	%reldir%/outside/echo.c %reldir%/outside/yield.c \
+	%reldir%/outside/glib.c \
 	%reldir%/cross-run.sh
 
 # libuv driver tests

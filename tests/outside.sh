@@ -37,4 +37,8 @@ build_run exco "$here/outside/yield.c"
 if [ -f "$here/outside/echo.c" ]; then
   build_run exco-uv "$here/outside/echo.c"
 fi
+# The GLib driver, when the install has it (configure found GLib).
+if pkg-config --exists exco-glib; then
+  build_run exco-glib "$here/outside/glib.c"
+fi
 echo "outside programs: ok"
