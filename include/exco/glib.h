@@ -96,7 +96,8 @@
  *
  *   - exco_glib_executor_on_idle(ex, cb, arg): cb(arg) is called on the
  *     loop thread each time the executor's live tasks drop to none (quit a
- *     GMainLoop there, release a GApplication, or close the executor);
+ *     GMainLoop there, release a GApplication, free or close the
+ *     executor);
  *   - exco_glib_run_until_idle(ex): iterates the executor's context,
  *     blocking while tasks wait, until the executor has no live task; the
  *     loop for programs that have no GMainLoop of their own.
@@ -201,8 +202,11 @@ typedef void (*exco_glib_idle_cb)(void *arg);
 /**
  * Has @p cb(@p arg) called each time the live tasks of @p ex drop from
  * some to none: the dropping of its last task, tasks spawned from other
- * threads counted once the loop has taken them in.  It is not called for
- * an executor that never had a task, nor while a close is in progress
+ * threads counted once the loop has taken them in.  A task whose GIO call
+ * was given up (a cancelled or timed-out exco_glib_async_await()) counts
+ * until the call's callback has come and released its stack, so that
+ * exco_executor_free() succeeds in @p cb.  It is not called for an
+ * executor that never had a task, nor while a close is in progress
  * (exco_executor_close()'s own callback says when that is done).  It runs
  * on the loop thread, from the driver's GSource dispatch, outside any
  * coroutine, and may do anything a GLib callback may: quit a GMainLoop,
@@ -216,7 +220,9 @@ EXCO_GLIB_API int exco_glib_executor_on_idle(exco_executor *ex,
 
 /**
  * Iterates the context of @p ex (g_main_context_iteration(), blocking
- * while nothing is ready) until the executor has no live task, or until
+ * while nothing is ready) until the executor has no live task
+ * (exco_executor_live(), which counts stacks still held for a given-up
+ * GIO call until its callback, see exco_glib_async_await()), or until
  * a close of the executor (exco_executor_close(), called from a task's
  * wake-up path or any GLib callback meanwhile) has finished.  Other
  * sources of the context are dispatched as usual meanwhile.  Returns at
@@ -360,6 +366,9 @@ EXCO_GLIB_API void exco_glib_async_cb(GObject *source, GAsyncResult *res,
  * until then.  The coroutine itself goes on at once, so lend the call only
  * a buffer of a frame that stays alive until the coroutine returns, or a
  * heap buffer that you free after the callback has come.
+ *
+ * It works in a coroutine of any executor, this driver's or another's, as
+ * long as something iterates the context that GIO calls back on.
  *
  * @param res  if not NULL, receives the result (borrowed; owned by @p a);
  *             written only on success.
