@@ -366,7 +366,7 @@ if HAVE_GIO_UNIX
 check_PROGRAMS += %reldir%/test-glib
 TESTS += %reldir%/test-glib
 
-%canon_reldir%_test_glib_SOURCES = %reldir%/test-glib.c
+%canon_reldir%_test_glib_SOURCES = %reldir%/test-glib.c %reldir%/tsan-glib.c
 %canon_reldir%_test_glib_CPPFLAGS = $(AM_CPPFLAGS) $(GLIB_CFLAGS) \
 	$(GIO_UNIX_CFLAGS)
 %canon_reldir%_test_glib_CFLAGS = $(exco_test_cflags)

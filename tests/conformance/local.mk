@@ -111,7 +111,7 @@ if HAVE_GLIB
 check_PROGRAMS += %reldir%/conformance-glib
 TESTS += %reldir%/conformance-glib
 %canon_reldir%_conformance_glib_SOURCES = %reldir%/checks.c \
-	%reldir%/adapter-glib.c
+	%reldir%/adapter-glib.c tests/tsan-glib.c
 %canon_reldir%_conformance_glib_CPPFLAGS = $(exco_cf_cppflags) \
 	$(GLIB_CFLAGS)
 %canon_reldir%_conformance_glib_CFLAGS = $(exco_test_cflags)
