@@ -105,14 +105,16 @@ TESTS += $(exco_core_tests)
 
 ## Every test binary (check_PROGRAMS, so the driver tests appended below
 ## are included) under valgrind memcheck, in one process each (CK_FORK=no)
-## so valgrind sees the tests themselves.  VALGRIND_FLAGS adds options.
+## so valgrind sees the tests themselves.  VALGRIND_FLAGS adds options;
+## tests/valgrind.supp says what is suppressed and why.
 check-valgrind: $(check_PROGRAMS)
 	@failed=; \
 	for t in $(check_PROGRAMS); do \
 	  echo "valgrind: $$t"; \
 	  CK_FORK=no EXCO_TEST_VALGRIND=1 \
 	    $(LIBTOOL) --mode=execute valgrind -q --error-exitcode=1 \
-	      --leak-check=full $(VALGRIND_FLAGS) ./$$t \
+	      --leak-check=full --suppressions=$(srcdir)/%reldir%/valgrind.supp \
+	      $(VALGRIND_FLAGS) ./$$t \
 	    || failed="$$failed $$t"; \
 	done; \
 	if test -n "$$failed"; then \
@@ -129,6 +131,7 @@ endif !HAVE_CHECK
 .PHONY: check-valgrind
 
 ## Programs built outside the tree against an installed exco (.ci/run).
+EXTRA_DIST += %reldir%/valgrind.supp
 EXTRA_DIST += %reldir%/outside.sh %reldir%/outside/promise.c \
 	%reldir%/outside/echo.c %reldir%/outside/yield.c \
 	%reldir%/outside/glib.c \
