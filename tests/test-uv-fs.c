@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -393,6 +394,137 @@ START_TEST(signal_delivered) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* read_file: the size limit, and a read given up stops reading             */
+/* ---------------------------------------------------------------------- */
+
+typedef struct capped {
+  int zero_err;  /* /dev/zero with a 1 MiB limit */
+  int small_err; /* a 12-byte file with an 11-byte limit */
+  int exact_err; /* the same file with a 12-byte limit */
+  size_t exact_len;
+  char path[64];
+} capped;
+
+static void *read_capped(void *arg) {
+  capped *c = arg;
+  char *data = NULL;
+
+  c->zero_err = exco_uv_fs_read_file_max("/dev/zero", &data, NULL, 1 << 20,
+                                         EXCO_UV_NO_TIMEOUT);
+  c->small_err =
+      exco_uv_fs_read_file_max(c->path, &data, NULL, 11, EXCO_UV_NO_TIMEOUT);
+  c->exact_err = exco_uv_fs_read_file_max(c->path, &data, &c->exact_len, 12,
+                                          EXCO_UV_NO_TIMEOUT);
+  free(data);
+  return NULL;
+}
+
+START_TEST(read_file_limit) {
+  capped c;
+  int fd;
+
+  memset(&c, 0, sizeof(c));
+  snprintf(c.path, sizeof(c.path), "/tmp/exco-cap-%d", (int)getpid());
+  fd = open(c.path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "hello, world", 12), 12);
+  close(fd);
+  tl_run_one(read_capped, &c);
+  unlink(c.path);
+  ck_assert_int_eq(c.zero_err, UV_EFBIG);
+  ck_assert_int_eq(c.small_err, UV_EFBIG);
+  ck_assert_int_eq(c.exact_err, 0);
+  ck_assert_uint_eq(c.exact_len, 12);
+}
+END_TEST
+
+/*
+ * A FIFO whose writer starts only once the reading coroutine has given up
+ * (its timeout): the abandoned job must stop at its next chunk and close
+ * the FIFO, which the writer sees as EPIPE.  Without the stop it would
+ * read on, and the writer would give up after 64 MiB.
+ */
+#define FIFO_CHUNK 4096
+#define FIFO_GIVE_UP ((long)64 * 1024 * 1024)
+
+typedef struct fifo_run {
+  char path[64];
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int gave_up; /* set by the coroutine after its timeout */
+  int read_err;
+  long written;
+  int write_errno;
+} fifo_run;
+
+static void *fifo_writer(void *arg) {
+  fifo_run *f = arg;
+  char chunk[FIFO_CHUNK];
+  int fd;
+
+  memset(chunk, 'x', sizeof(chunk));
+  fd = open(f->path, O_WRONLY); /* waits for the job's open */
+  if (fd < 0) {
+    f->write_errno = errno;
+    return NULL;
+  }
+  pthread_mutex_lock(&f->mu);
+  while (!f->gave_up)
+    pthread_cond_wait(&f->cv, &f->mu);
+  pthread_mutex_unlock(&f->mu);
+  while (f->written < FIFO_GIVE_UP) {
+    if (write(fd, chunk, sizeof(chunk)) < 0) {
+      f->write_errno = errno;
+      break;
+    }
+    f->written += FIFO_CHUNK;
+  }
+  close(fd);
+  return NULL;
+}
+
+static void *fifo_reader(void *arg) {
+  fifo_run *f = arg;
+  char *data = NULL;
+
+  f->read_err = exco_uv_fs_read_file_timeout(f->path, &data, NULL, 50);
+  pthread_mutex_lock(&f->mu);
+  f->gave_up = 1;
+  pthread_cond_signal(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+  free(data);
+  return NULL;
+}
+
+START_TEST(read_file_given_up_stops_reading) {
+  struct sigaction ign, old;
+  pthread_t th;
+  fifo_run f;
+
+  memset(&f, 0, sizeof(f));
+  pthread_mutex_init(&f.mu, NULL);
+  pthread_cond_init(&f.cv, NULL);
+  snprintf(f.path, sizeof(f.path), "/tmp/exco-fifo-%d", (int)getpid());
+  unlink(f.path);
+  ck_assert_int_eq(mkfifo(f.path, 0600), 0);
+  memset(&ign, 0, sizeof(ign));
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ign, &old);
+  h_thread_start(&th, fifo_writer, &f);
+  /* uv_run returns once the abandoned job has ended too. */
+  tl_run_one(fifo_reader, &f);
+  h_thread_join(th);
+  sigaction(SIGPIPE, &old, NULL);
+  unlink(f.path);
+  pthread_mutex_destroy(&f.mu);
+  pthread_cond_destroy(&f.cv);
+  ck_assert_int_eq(f.read_err, EXCO_ETIMEDOUT);
+  ck_assert_int_eq(f.write_errno, EPIPE);
+  ck_assert_int_lt(f.written, FIFO_GIVE_UP);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("uv-fs");
   TCase *tc = h_tcase("fs", 60);
@@ -400,6 +532,8 @@ int main(void) {
   tcase_add_test(tc, fs_round_trip);
   tcase_add_test(tc, fs_errors);
   tcase_add_test(tc, fs_concurrent);
+  tcase_add_test(tc, read_file_limit);
+  tcase_add_test(tc, read_file_given_up_stops_reading);
   tcase_add_test(tc, dns_localhost);
   tcase_add_test(tc, work_runs_on_pool);
   tcase_add_test(tc, signal_delivered);

@@ -13,6 +13,8 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -251,6 +253,8 @@ typedef struct exco__uv_rf {
   int err;
   char *data;
   size_t len;
+  size_t max;      /* the most bytes the file may have */
+  atomic_int stop; /* the caller gave up: stop reading */
   char path[];
 } exco__uv_rf;
 
@@ -275,8 +279,14 @@ static void exco__uv_rf_work(uv_work_t *req) {
   }
   /* The size is only a hint: files in /proc say 0 and files grow. */
   if (fstat(fd, &st) == 0 && st.st_size > 0 &&
-      (uintmax_t)st.st_size < (uintmax_t)SIZE_MAX - 1)
+      (uintmax_t)st.st_size < (uintmax_t)SIZE_MAX - 1) {
+    if ((uintmax_t)st.st_size > (uintmax_t)rf->max) {
+      rf->err = UV_EFBIG;
+      close(fd);
+      return;
+    }
     cap = (size_t)st.st_size + 1;
+  }
   data = malloc(cap);
   if (data == NULL) {
     rf->err = EXCO_ENOMEM;
@@ -297,6 +307,12 @@ static void exco__uv_rf_work(uv_work_t *req) {
       data = n;
       cap *= 2;
     }
+    /* An abandoned read stops here, at its next chunk, instead of
+     * reading on (from /dev/zero, a pipe that never ends) for nobody. */
+    if (atomic_load_explicit(&rf->stop, memory_order_relaxed)) {
+      rf->err = UV_ECANCELED;
+      break;
+    }
     r = read(fd, data + len, cap - 1 - len);
     if (r < 0 && errno == EINTR)
       continue;
@@ -307,6 +323,10 @@ static void exco__uv_rf_work(uv_work_t *req) {
     if (r == 0)
       break;
     len += (size_t)r;
+    if (len > rf->max) {
+      rf->err = UV_EFBIG;
+      break;
+    }
   }
   close(fd);
   if (rf->err != 0) {
@@ -327,12 +347,12 @@ static void exco__uv_rf_after(uv_work_t *req, int status) {
   }
 }
 
-int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
-                                 uint64_t timeout_ms) {
+int exco_uv_fs_read_file_max(const char *path, char **data, size_t *len,
+                             size_t max, uint64_t timeout_ms) {
   exco__uv_rf *rf;
   uv_loop_t *loop;
   size_t plen;
-  int err;
+  int err, sub;
 
   if (path == NULL || data == NULL)
     return EXCO_EINVAL;
@@ -344,12 +364,17 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
   rf->err = 0;
   rf->data = NULL;
   rf->len = 0;
-  err = exco__uv_req_submitted(
-      &rf->hdr,
-      uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after),
-      timeout_ms, (uv_req_t *)&rf->req);
-  if (err != 0)
+  rf->max = max != 0 ? max : EXCO_UV_READ_FILE_MAX;
+  atomic_init(&rf->stop, 0);
+  sub = uv_queue_work(loop, &rf->req, exco__uv_rf_work, exco__uv_rf_after);
+  err = exco__uv_req_submitted(&rf->hdr, sub, timeout_ms, (uv_req_t *)&rf->req);
+  if (err != 0) {
+    /* Abandoned to the callback (which runs on this thread, after this
+     * poll): tell the worker to stop.  A failed submit freed rf. */
+    if (sub == 0)
+      atomic_store_explicit(&rf->stop, 1, memory_order_relaxed);
     return err;
+  }
   err = (int)rf->hdr.op.result;
   if (err == 0) {
     *data = rf->data;
@@ -358,6 +383,11 @@ int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
   }
   exco__uv_req_release(&rf->hdr);
   return err;
+}
+
+int exco_uv_fs_read_file_timeout(const char *path, char **data, size_t *len,
+                                 uint64_t timeout_ms) {
+  return exco_uv_fs_read_file_max(path, data, len, 0, timeout_ms);
 }
 
 int exco_uv_fs_read_file(const char *path, char **data, size_t *len) {

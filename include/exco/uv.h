@@ -366,21 +366,38 @@ EXCO_UV_API int exco_uv_fs_unlink(const char *path);
 EXCO_UV_API int exco_uv_fs_unlink_timeout(const char *path,
                                           uint64_t timeout_ms);
 
+/** exco_uv_fs_read_file()'s size limit: 1 GiB. */
+#define EXCO_UV_READ_FILE_MAX ((size_t)1 << 30)
+
 /**
  * Reads the whole file @p path (until end of file, so /proc files work)
- * in one thread-pool job.
+ * in one thread-pool job, up to EXCO_UV_READ_FILE_MAX bytes
+ * (exco_uv_fs_read_file_max() sets another limit).
+ *
+ * A read given up by a timeout, a deadline or a cancellation stops at its
+ * next chunk (each read(2) of the job): from a pipe or a device that never
+ * ends it reads at most one more chunk, and frees what it read.
  *
  * @param data  receives a malloc'd buffer of *len bytes plus a NUL byte;
  *              the caller frees it with free().  Set only on success.
  * @param len   receives the length (may be NULL).
- * @return 0; a UV_E* code; EXCO_ECANCELED; EXCO_ENOMEM (also when the
- *         file is too large for memory); EXCO_EINVAL if @p path or @p data
- *         is NULL.
+ * @return 0; a UV_E* code; UV_EFBIG if the file has more than the limit;
+ *         EXCO_ECANCELED; EXCO_ENOMEM (also when the file is too large for
+ *         memory); EXCO_EINVAL if @p path or @p data is NULL.
  */
 EXCO_UV_API int exco_uv_fs_read_file(const char *path, char **data,
                                      size_t *len);
 EXCO_UV_API int exco_uv_fs_read_file_timeout(const char *path, char **data,
                                              size_t *len, uint64_t timeout_ms);
+
+/**
+ * exco_uv_fs_read_file_timeout() with a limit of @p max bytes (0: the
+ * default, EXCO_UV_READ_FILE_MAX).  @p timeout_ms may be
+ * EXCO_UV_NO_TIMEOUT.
+ */
+EXCO_UV_API int exco_uv_fs_read_file_max(const char *path, char **data,
+                                         size_t *len, size_t max,
+                                         uint64_t timeout_ms);
 
 /* ---------------------------------------------------------------------- */
 /* DNS                                                                     */
