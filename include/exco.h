@@ -88,6 +88,30 @@
  * flags (fetestexcept()) follow the coroutine or the thread is not
  * specified.
  *
+ * FORK
+ *
+ * In the child of fork() only the thread that called it exists.  exco's
+ * process-wide state is made safe for the child (pthread_atfork): its
+ * locks are not held by threads that are gone, and the timer thread that
+ * serves executors without a timer hook is started again when the child
+ * first needs one.  Executors, tasks, wakers and promises inherited from
+ * the parent may be used in the child only if no other thread of the
+ * parent was using them at the fork (a prefork server that forks before
+ * it starts threads is fine); otherwise the child makes executors of its
+ * own and leaves the inherited ones alone (their locks may be held, their
+ * timers are forgotten).  tests/test-fork.c forks 40 times while two
+ * threads run tasks.
+ *
+ * SIGNALS
+ *
+ * No exco function is async-signal-safe: not exco_waker_wake(), not
+ * exco_promise_resolve(), not exco_spawn().  A wake takes the host's
+ * locks (the local executor's mutex, a driver's queue), which the
+ * interrupted code may hold, and would deadlock or corrupt them.  To wait
+ * for a signal in a coroutine, use the libuv driver's exco_uv_signal(),
+ * or a self-pipe (write(2) in the handler is async-signal-safe) and an fd
+ * wait (exco_libev_wait_fd(), exco_libevent_wait_fd(), exco_glib_wait_fd()).
+ *
  * ERRORS
  *
  * Functions that can fail return 0 (or a documented non-negative value)

@@ -174,6 +174,18 @@ struct exco_task {
 #endif
 };
 
+/*
+ * fork.c: pthread_atfork() handlers.  Each module with a process-wide lock
+ * takes it before fork() (PREPARE) and lets it go after, in the parent
+ * (PARENT) and in the child (CHILD), which also forgets threads that
+ * don't exist there.
+ */
+enum { EXCO__FORK_PREPARE, EXCO__FORK_PARENT, EXCO__FORK_CHILD };
+void exco__executor_fork(int phase);
+void exco__timers_fork(int phase);
+void exco__seed_fork(int phase);
+void exco__overflow_fork(int phase);
+
 /* Allocation goes through exco_replace_allocator()'s functions. */
 void *exco__malloc(size_t size);
 void exco__free(void *ptr);

@@ -22,6 +22,14 @@ static exco_executor exco__default;
 static int exco__default_ready;
 static pthread_mutex_t exco__default_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* fork(): the default executor's set-up lock is consistent in the child. */
+void exco__executor_fork(int phase) {
+  if (phase == EXCO__FORK_PREPARE)
+    pthread_mutex_lock(&exco__default_lock);
+  else
+    pthread_mutex_unlock(&exco__default_lock);
+}
+
 int exco__executor_valid(const exco_executor *ex) {
   return ex != NULL && ex->magic == EXCO__EXEC_MAGIC;
 }

@@ -15,6 +15,7 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/promise.c \
 	%reldir%/stack.c \
 	%reldir%/overflow.c \
+	%reldir%/fork.c \
 	%reldir%/seed.c
 
 ## Exactly one context-switch backend, chosen by configure

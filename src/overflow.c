@@ -158,6 +158,13 @@ static void exco__overflow_handler(int sig, siginfo_t *si, void *uc) {
   errno = saved;
 }
 
+void exco__overflow_fork(int phase) {
+  if (phase == EXCO__FORK_PREPARE)
+    pthread_mutex_lock(&exco__overflow_lock);
+  else
+    pthread_mutex_unlock(&exco__overflow_lock);
+}
+
 int exco_overflow_report_install(void) {
   struct sigaction sa;
   int err = 0;

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "exco-internal.h"
 #include "exco.h"
 #include "rust_async_executor.h"
 
@@ -26,6 +27,13 @@ static _Atomic(RustAsyncExecutorTaskRun) exco__seed_task_run;
 /* Serialises rust_async_executor_init() calls: each stores task_run, and
  * puts the old one back if exco_init() refuses the new set-up. */
 static pthread_mutex_t exco__seed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void exco__seed_fork(int phase) {
+  if (phase == EXCO__FORK_PREPARE)
+    pthread_mutex_lock(&exco__seed_lock);
+  else
+    pthread_mutex_unlock(&exco__seed_lock);
+}
 
 static void exco__seed_run(void *ext, exco_task *intern) {
   RustAsyncExecutorTaskRun run =

@@ -236,6 +236,38 @@ static void exco__helper_kick(uint64_t due) {
   exco__helper_joinable = 1;
 }
 
+/*
+ * fork(): the helper's lock is held across it (so the child's copy is
+ * consistent), and in the child, where only the forking thread exists,
+ * the helper is gone: a later timer starts a new one.  The parent's
+ * timers belong to executors the child must not run (exco.h, FORK): the
+ * child's helper queue starts empty.
+ */
+void exco__timers_fork(int phase) {
+  pthread_condattr_t attr;
+
+  exco__timers_helper(); /* initialised, so the lock exists */
+  switch (phase) {
+  case EXCO__FORK_PREPARE:
+    pthread_mutex_lock(&exco__helper_q.lock);
+    break;
+  case EXCO__FORK_PARENT:
+    pthread_mutex_unlock(&exco__helper_q.lock);
+    break;
+  default:
+    exco__helper_running = 0;
+    exco__helper_joinable = 0;
+    exco__helper_quit = 0;
+    exco__helper_q.root = NULL;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&exco__helper_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_unlock(&exco__helper_q.lock);
+    break;
+  }
+}
+
 /* At exit (or when the library is unloaded): no thread left behind. */
 __attribute__((destructor)) static void exco__helper_fini(void) {
   int join;

@@ -34,6 +34,7 @@ exco_core_tests = \
 	%reldir%/test-host-call \
 	%reldir%/test-threads \
 	%reldir%/test-overflow \
+	%reldir%/test-fork \
 	%reldir%/test-wake \
 	%reldir%/test-cancel \
 	%reldir%/test-promise \
@@ -70,6 +71,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_overflow_SOURCES = %reldir%/test-overflow.c
 %canon_reldir%_test_overflow_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_overflow_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_fork_SOURCES = %reldir%/test-fork.c
+%canon_reldir%_test_fork_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_fork_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_wake_SOURCES = %reldir%/test-wake.c
 %canon_reldir%_test_wake_CFLAGS = $(exco_test_cflags)

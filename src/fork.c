@@ -1,0 +1,41 @@
+/*
+ * fork.c -- exco across fork(): pthread_atfork() handlers for the
+ * process-wide locks and the timer helper thread (see FORK in exco.h).
+ *
+ * Registered once, when the library is loaded.  The prepare handlers take
+ * every process-wide lock of exco (none is ever taken while another of
+ * them is held, so their order doesn't matter), so no other thread holds
+ * one at the moment of the fork; the parent and the child let them go,
+ * and the child also forgets the timer helper thread, which it doesn't
+ * have.
+ */
+#include "config.h"
+
+#include <pthread.h>
+
+#include "exco-internal.h"
+
+static void exco__fork_prepare(void) {
+  exco__executor_fork(EXCO__FORK_PREPARE);
+  exco__seed_fork(EXCO__FORK_PREPARE);
+  exco__overflow_fork(EXCO__FORK_PREPARE);
+  exco__timers_fork(EXCO__FORK_PREPARE);
+}
+
+static void exco__fork_parent(void) {
+  exco__timers_fork(EXCO__FORK_PARENT);
+  exco__overflow_fork(EXCO__FORK_PARENT);
+  exco__seed_fork(EXCO__FORK_PARENT);
+  exco__executor_fork(EXCO__FORK_PARENT);
+}
+
+static void exco__fork_child(void) {
+  exco__timers_fork(EXCO__FORK_CHILD);
+  exco__overflow_fork(EXCO__FORK_CHILD);
+  exco__seed_fork(EXCO__FORK_CHILD);
+  exco__executor_fork(EXCO__FORK_CHILD);
+}
+
+__attribute__((constructor)) static void exco__fork_register(void) {
+  (void)pthread_atfork(exco__fork_prepare, exco__fork_parent, exco__fork_child);
+}
