@@ -32,6 +32,10 @@
 #define BENCH_PEER_RAW_LIBEV "raw-libev"
 #define BENCH_PEER_EXCO_LIBEVENT "exco-libevent"
 #define BENCH_PEER_RAW_LIBEVENT "raw-libevent"
+/* W2 and W4 only: exco's GLib driver and plain GLib sources (when
+ * exco-bench was built with GLib). */
+#define BENCH_PEER_EXCO_GLIB "exco-glib"
+#define BENCH_PEER_RAW_GLIB "raw-glib"
 
 typedef struct bench_opts {
   int reps;         /* recorded repetitions per measurement */
@@ -65,6 +69,8 @@ typedef struct bench_opts {
 #define BENCH_P_RAW_LIBEV 0x20u
 #define BENCH_P_EXCO_LIBEVENT 0x40u
 #define BENCH_P_RAW_LIBEVENT 0x80u
+#define BENCH_P_EXCO_GLIB 0x100u
+#define BENCH_P_RAW_GLIB 0x200u
 
 extern bench_opts bench_o;
 
@@ -148,31 +154,36 @@ typedef enum bench_host_kind {
   BENCH_HOST_EXCO_UV,
   BENCH_HOST_SEED_UV,
   BENCH_HOST_LOCAL,
-  BENCH_HOST_EXCO_LIBEV,   /* exco_libev_executor_new() on its own loop */
-  BENCH_HOST_EXCO_LIBEVENT /* exco_libevent_executor_new() on a base */
+  BENCH_HOST_EXCO_LIBEV,    /* exco_libev_executor_new() on its own loop */
+  BENCH_HOST_EXCO_LIBEVENT, /* exco_libevent_executor_new() on a base */
+  BENCH_HOST_EXCO_GLIB      /* exco_glib_executor_new() on its own context */
 } bench_host_kind;
 
 typedef struct bench_host {
   bench_host_kind kind;
   const char *peer; /* BENCH_PEER_* */
   uv_loop_t *loop;  /* NULL for the local executor and other hosts */
-  void *other;      /* the struct ev_loop or event_base of other hosts */
+  void *other; /* the struct ev_loop, event_base or GMainContext of others */
+  int stopped; /* GLib: bench_host_stop() was called during this run */
   exco_executor *ex;
 } bench_host;
 
 /* Sets up a loop (if any) and an executor.  Returns 0 or an EXCO_E*. */
 int bench_host_init(bench_host *h, bench_host_kind kind);
-/* Runs until every task spawned on the host has finished (or uv_stop()). */
+/* Runs until every task spawned on the host has finished, or until
+ * bench_host_stop(). */
 int bench_host_run(bench_host *h);
 /* From inside a task: make bench_host_run() return soon even though
- * tasks are still pending (uv_stop(); nothing for the local executor,
- * whose run returns by itself when no task is ready). */
+ * tasks are still pending (uv_stop(), ev_break(), event_base_loopbreak(),
+ * a flag for GLib; nothing for the local executor, whose run returns by
+ * itself when no task is ready). */
 void bench_host_stop(bench_host *h);
 /* Tears down; every task must have been dropped. */
 void bench_host_close(bench_host *h);
 /* Loops over the selected exco hosts: BENCH_HOST_* values, -1 at end. */
 extern const bench_host_kind bench_host_kinds[];
-/* The exco drivers of other hosts built in (libev, libevent), -1 at end:
+/* The exco drivers of other hosts built in (libev, libevent, GLib), -1 at
+ * end:
  * measured in W2 and W4, whose tasks use no libuv awaitables. */
 extern const bench_host_kind bench_other_host_kinds[];
 unsigned bench_host_bit(bench_host_kind kind);
@@ -191,6 +202,9 @@ int bench_never_poll(void *arg, exco_waker *waker);
  */
 long bench_park(bench_host *h, long p, unsigned flags, exco_task **tasks,
                 int *err);
+/* Nonzero: bench_park()'s tasks sleep for an hour (exco_sleep(), a timer
+ * each) instead of awaiting a future that is never ready. */
+extern int bench_park_sleeping;
 /* Cancels and releases @n parked tasks and runs @h until they are gone. */
 int bench_unpark(bench_host *h, exco_task **tasks, long n);
 

@@ -2,8 +2,8 @@
  * hosts.c -- the exco peers of exco-bench: the same exco tasks run under
  * exco's uv driver, under the seed's driver design (one uv_async_t per
  * task) and under exco's built-in local executor; for W2 and W4 also
- * under exco's libev and libevent drivers, when exco-bench is built with
- * them (BENCH_LIBEV, BENCH_LIBEVENT).
+ * under exco's libev, libevent and GLib drivers, when exco-bench is built
+ * with them (BENCH_LIBEV, BENCH_LIBEVENT, BENCH_GLIB).
  */
 #include "config.h"
 
@@ -20,6 +20,9 @@
 #ifdef BENCH_LIBEVENT
 #include "exco/libevent.h"
 #endif
+#ifdef BENCH_GLIB
+#include "exco/glib.h"
+#endif
 
 const bench_host_kind bench_host_kinds[] = {
     BENCH_HOST_EXCO_UV, BENCH_HOST_SEED_UV, BENCH_HOST_LOCAL,
@@ -31,6 +34,9 @@ const bench_host_kind bench_other_host_kinds[] = {
 #endif
 #ifdef BENCH_LIBEVENT
     BENCH_HOST_EXCO_LIBEVENT,
+#endif
+#ifdef BENCH_GLIB
+    BENCH_HOST_EXCO_GLIB,
 #endif
     (bench_host_kind)-1};
 
@@ -46,6 +52,8 @@ unsigned bench_host_bit(bench_host_kind kind) {
     return BENCH_P_EXCO_LIBEV;
   case BENCH_HOST_EXCO_LIBEVENT:
     return BENCH_P_EXCO_LIBEVENT;
+  case BENCH_HOST_EXCO_GLIB:
+    return BENCH_P_EXCO_GLIB;
   }
   return 0;
 }
@@ -62,6 +70,8 @@ const char *bench_host_peer(bench_host_kind kind) {
     return BENCH_PEER_EXCO_LIBEV;
   case BENCH_HOST_EXCO_LIBEVENT:
     return BENCH_PEER_EXCO_LIBEVENT;
+  case BENCH_HOST_EXCO_GLIB:
+    return BENCH_PEER_EXCO_GLIB;
   }
   return "?";
 }
@@ -73,6 +83,7 @@ int bench_host_init(bench_host *h, bench_host_kind kind) {
   h->peer = bench_host_peer(kind);
   h->loop = NULL;
   h->other = NULL;
+  h->stopped = 0;
   h->ex = NULL;
   if (kind == BENCH_HOST_LOCAL)
     return exco_executor_new_local(&h->ex);
@@ -105,6 +116,21 @@ int bench_host_init(bench_host *h, bench_host_kind kind) {
       event_base_free(base);
     else
       h->other = base;
+    return err;
+#else
+    return EXCO_ENOTSUP;
+#endif
+  }
+  if (kind == BENCH_HOST_EXCO_GLIB) {
+#ifdef BENCH_GLIB
+    /* The executor takes a reference of its own on the context. */
+    GMainContext *gctx = g_main_context_new();
+
+    err = exco_glib_executor_new(&h->ex, gctx);
+    if (err != 0)
+      g_main_context_unref(gctx);
+    else
+      h->other = gctx;
     return err;
 #else
     return EXCO_ENOTSUP;
@@ -152,12 +178,23 @@ int bench_host_run(bench_host *h) {
   if (h->kind == BENCH_HOST_EXCO_LIBEVENT)
     return event_base_dispatch(h->other) < 0 ? EXCO_EINVAL : 0;
 #endif
+#ifdef BENCH_GLIB
+  if (h->kind == BENCH_HOST_EXCO_GLIB) {
+    /* exco_glib_run_until_idle(), but bench_host_stop() can end it early:
+     * W4 and bench_park() keep tasks pending on purpose. */
+    h->stopped = 0;
+    while (!h->stopped && exco_executor_live(h->ex) > 0)
+      g_main_context_iteration(h->other, TRUE);
+    return 0;
+  }
+#endif
   return uv_run(h->loop, UV_RUN_DEFAULT) < 0 ? EXCO_EINVAL : 0;
 }
 
 void bench_host_stop(bench_host *h) {
   if (h->loop != NULL)
     uv_stop(h->loop);
+  h->stopped = 1;
 #ifdef BENCH_LIBEV
   if (h->kind == BENCH_HOST_EXCO_LIBEV)
     ev_break(h->other, EVBREAK_ALL);
@@ -172,7 +209,8 @@ void bench_host_close(bench_host *h) {
   if (h->kind == BENCH_HOST_LOCAL) {
     exco_executor_free(h->ex);
   } else if (h->kind == BENCH_HOST_EXCO_LIBEV ||
-             h->kind == BENCH_HOST_EXCO_LIBEVENT) {
+             h->kind == BENCH_HOST_EXCO_LIBEVENT ||
+             h->kind == BENCH_HOST_EXCO_GLIB) {
     exco_executor_free(h->ex);
 #ifdef BENCH_LIBEV
     if (h->kind == BENCH_HOST_EXCO_LIBEV)
@@ -181,6 +219,14 @@ void bench_host_close(bench_host *h) {
 #ifdef BENCH_LIBEVENT
     if (h->kind == BENCH_HOST_EXCO_LIBEVENT)
       event_base_free(h->other);
+#endif
+#ifdef BENCH_GLIB
+    if (h->kind == BENCH_HOST_EXCO_GLIB) {
+      /* Let whatever the freed executor left behind be dispatched. */
+      while (g_main_context_iteration(h->other, FALSE))
+        ;
+      g_main_context_unref(h->other);
+    }
 #endif
     h->other = NULL;
   } else if (h->kind == BENCH_HOST_EXCO_UV) {
@@ -209,11 +255,15 @@ int bench_never_poll(void *arg, exco_waker *waker) {
 }
 
 static long parked_started;
+int bench_park_sleeping;
 
 static void *parked(void *arg) {
   (void)arg;
   parked_started++;
-  exco_await(bench_never_poll, NULL, NULL);
+  if (bench_park_sleeping)
+    exco_sleep(3600 * 1000);
+  else
+    exco_await(bench_never_poll, NULL, NULL);
   return NULL;
 }
 

@@ -39,8 +39,9 @@ noinst_HEADERS += %reldir%/seed-driver.h
 	src/libexco.la \
 	$(LIBUV_LIBS) $(PTHREAD_LIBS)
 
-## W2 and W4 also measure exco's libev and libevent drivers against plain
-## callbacks of those hosts, when configure found them.  libevent first:
+## W2 and W4 also measure exco's libev, libevent and GLib drivers against
+## plain callbacks (GLib: sources) of those hosts, when configure found
+## them.  libevent first:
 ## Debian's libev also defines libevent's names (event_add, ...) for its
 ## compatibility layer, and the first library linked wins them.
 if HAVE_LIBEVENT
@@ -51,6 +52,10 @@ endif
 if HAVE_LIBEV
 %canon_reldir%_exco_bench_CPPFLAGS += -DBENCH_LIBEV=1 $(LIBEV_CFLAGS)
 %canon_reldir%_exco_bench_LDADD += drivers/libev/libexco-libev.la $(LIBEV_LIBS)
+endif
+if HAVE_GLIB
+%canon_reldir%_exco_bench_CPPFLAGS += -DBENCH_GLIB=1 $(GLIB_CFLAGS)
+%canon_reldir%_exco_bench_LDADD += drivers/glib/libexco-glib.la $(GLIB_LIBS)
 endif
 
 ## W6 compares every context backend in one binary.  libexco is built

@@ -49,6 +49,10 @@ static const struct {
     {BENCH_PEER_EXCO_LIBEVENT, BENCH_P_EXCO_LIBEVENT},
     {BENCH_PEER_RAW_LIBEVENT, BENCH_P_RAW_LIBEVENT},
 #endif
+#ifdef BENCH_GLIB
+    {BENCH_PEER_EXCO_GLIB, BENCH_P_EXCO_GLIB},
+    {BENCH_PEER_RAW_GLIB, BENCH_P_RAW_GLIB},
+#endif
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -108,6 +112,12 @@ static void usage(FILE *f) {
           "  %-13s exco's libevent driver (W2, W4)\n"
           "  %-13s plain libevent callbacks doing the same work (W2, W4)\n",
           BENCH_PEER_EXCO_LIBEVENT, BENCH_PEER_RAW_LIBEVENT);
+#endif
+#ifdef BENCH_GLIB
+  fprintf(f,
+          "  %-13s exco's GLib driver (W2, W4)\n"
+          "  %-13s plain GLib sources doing the same work (W2, W4)\n",
+          BENCH_PEER_EXCO_GLIB, BENCH_PEER_RAW_GLIB);
 #endif
   fprintf(f, "\nWorkloads (by id or name; default: all):\n");
   for (i = 0; i < NWORKLOADS; i++)

@@ -13,8 +13,8 @@
  * a "yield" in plain libuv: one eventfd write per step, and one scan of
  * every async handle per loop wakeup.  It is timed the same way.
  *
- * exco-libev, exco-libevent: the same exco tasks on exco's libev and
- * libevent drivers (when exco-bench is built with them).
+ * exco-libev, exco-libevent, exco-glib: the same exco tasks on exco's
+ * libev, libevent and GLib drivers (when exco-bench is built with them).
  *
  * raw-libev: N started ev_idle watchers; each callback counts one step
  * and stops its watcher after K + 1 calls.  libev's way to "run again on
@@ -27,6 +27,11 @@
  * events; a zero timeout is its "on the next loop iteration", and the
  * timeout is a common timeout (event_base_init_common_timeout()), so the
  * N re-adds cost a queue append each, not a heap insertion.
+ *
+ * raw-glib: N idle GSources on a GMainContext of their own, each
+ * dispatched K + 1 times (its callback returns G_SOURCE_CONTINUE until
+ * then): a "yield" in plain GLib, where every iteration prepares, checks
+ * and dispatches each ready source.
  */
 #include "config.h"
 
@@ -39,6 +44,9 @@
 #endif
 #ifdef BENCH_LIBEVENT
 #include <event2/event.h>
+#endif
+#ifdef BENCH_GLIB
+#include <glib.h>
 #endif
 
 /* The steady-state window, shared by the exco and raw runs. */
@@ -258,7 +266,54 @@ out:
 }
 #endif
 
-#if defined(BENCH_LIBEV) || defined(BENCH_LIBEVENT)
+#ifdef BENCH_GLIB
+typedef struct glib_step {
+  long done; /* dispatches so far */
+} glib_step;
+
+static gboolean glib_step_cb(gpointer data) {
+  glib_step *s = data;
+
+  /* As raw_cb: the first dispatch is the start, each later one a yield. */
+  if (s->done++ == 0)
+    clock_started();
+  else
+    clk.yields++;
+  if (s->done <= bench_o.w2_k)
+    return G_SOURCE_CONTINUE;
+  clock_finished();
+  return G_SOURCE_REMOVE;
+}
+
+static double rep_raw_glib(void *ctx, char *note, size_t len) {
+  long n = bench_o.w2_n, i;
+  glib_step *steps = calloc((size_t)n, sizeof(*steps));
+  GMainContext *gctx;
+
+  (void)ctx;
+  if (steps == NULL) {
+    snprintf(note, len, "out of memory");
+    return -1;
+  }
+  gctx = g_main_context_new();
+  clock_reset();
+  for (i = 0; i < n; i++) {
+    GSource *s = g_idle_source_new();
+
+    g_source_set_callback(s, glib_step_cb, &steps[i], NULL);
+    g_source_attach(s, gctx);
+    g_source_unref(s);
+  }
+  /* Every source removes itself after its last step. */
+  while (clk.finished < n)
+    g_main_context_iteration(gctx, TRUE);
+  g_main_context_unref(gctx);
+  free(steps);
+  return clock_result(note, len);
+}
+#endif
+
+#if defined(BENCH_LIBEV) || defined(BENCH_LIBEVENT) || defined(BENCH_GLIB)
 /* Measures @fn (ctx unused: it makes its own loop) as the row of @peer. */
 static void raw_host_measure(bench_result *t, unsigned bit, const char *peer,
                              bench_rep_fn fn, const char *what) {
@@ -297,5 +352,10 @@ void bench_w2_yield(void) {
                    rep_raw_libevent,
                    "event per task, re-added with a common zero timeout by "
                    "its own callback for each step");
+#endif
+#ifdef BENCH_GLIB
+  raw_host_measure(&t, BENCH_P_RAW_GLIB, BENCH_PEER_RAW_GLIB, rep_raw_glib,
+                   "idle GSource per task, dispatched again "
+                   "(G_SOURCE_CONTINUE) for each step");
 #endif
 }

@@ -25,6 +25,16 @@
  * raw-libevent: P added timer events, and one event re-added with a
  * common zero timeout by its own callback, which ends the run with
  * event_base_loopbreak().
+ *
+ * exco-glib (when exco-bench is built with GLib): the P tasks sleep for
+ * an hour instead (exco's timers, on the driver's one GSource), as the
+ * idle items of raw-glib are timeouts too:
+ *
+ * raw-glib: P timeout GSources of an hour on a GMainContext, and one idle
+ * GSource dispatched again (G_SOURCE_CONTINUE) for each step.  GLib
+ * prepares and checks every source of a context in each iteration, so
+ * its cost per step grows with P; exco's pending tasks are no sources at
+ * all.
  */
 #include "config.h"
 
@@ -37,6 +47,9 @@
 #endif
 #ifdef BENCH_LIBEVENT
 #include <event2/event.h>
+#endif
+#ifdef BENCH_GLIB
+#include <glib.h>
 #endif
 
 /* Yields are counted against the clock every CHECK of them. */
@@ -138,6 +151,9 @@ static void run_exco(bench_host_kind kind, long p, bench_result **rows) {
     return;
   }
   c.h = &h;
+  /* The GLib peer's pending tasks sleep (timers), as raw-glib's idle
+   * sources are timeouts. */
+  bench_park_sleeping = kind == BENCH_HOST_EXCO_GLIB;
   if (p > 0) {
     parked = malloc(sizeof(*parked) * (size_t)p);
     if (parked == NULL) {
@@ -160,6 +176,7 @@ static void run_exco(bench_host_kind kind, long p, bench_result **rows) {
       *rows = r;
   }
   bench_unpark(&h, parked, n);
+  bench_park_sleeping = 0;
   free(parked);
   bench_host_close(&h);
 }
@@ -194,7 +211,7 @@ static void run_raw(long p) {
   free(c.idle);
 }
 
-#if defined(BENCH_LIBEV) || defined(BENCH_LIBEVENT)
+#if defined(BENCH_LIBEV) || defined(BENCH_LIBEVENT) || defined(BENCH_GLIB)
 /* One more step of a raw yielder: 1 to go on, 0 to stop. */
 static int raw_more(long yields, uint64_t deadline) {
   return yields < bench_o.w4_k &&
@@ -352,6 +369,73 @@ static void run_raw_libevent(long p) {
 }
 #endif
 
+#ifdef BENCH_GLIB
+typedef struct w4_glib {
+  GMainContext *ctx;
+  long yields;
+  uint64_t deadline;
+  int done; /* the stepping source has removed itself */
+} w4_glib;
+
+static gboolean glib_step_cb(gpointer data) {
+  w4_glib *g = data;
+
+  g->yields++;
+  if (raw_more(g->yields, g->deadline))
+    return G_SOURCE_CONTINUE;
+  g->done = 1;
+  return G_SOURCE_REMOVE;
+}
+
+static double rep_raw_glib(void *ctx, char *note, size_t len) {
+  w4_glib *g = ctx;
+  uint64_t t0 = bench_now_ns();
+  GSource *s = g_idle_source_new();
+
+  (void)note;
+  (void)len;
+  g->yields = 0;
+  g->done = 0;
+  g->deadline = t0 + (uint64_t)(bench_o.w4_seconds * 1e9);
+  g_source_set_callback(s, glib_step_cb, g, NULL);
+  g_source_attach(s, g->ctx);
+  g_source_unref(s);
+  while (!g->done)
+    g_main_context_iteration(g->ctx, TRUE);
+  return (double)(bench_now_ns() - t0) / (double)g->yields;
+}
+
+static void run_raw_glib(long p) {
+  bench_result t = {0};
+  w4_glib g = {0};
+  GSource **timers;
+  long i;
+
+  fill(&t, p);
+  t.peer = BENCH_PEER_RAW_GLIB;
+  snprintf(t.note, sizeof(t.note),
+           "P pending timeout GSources (1 h); one idle GSource dispatched "
+           "again for each step");
+  timers = malloc(sizeof(*timers) * (size_t)(p > 0 ? p : 1));
+  if (timers == NULL) {
+    bench_skip(&t, "out of memory");
+    return;
+  }
+  g.ctx = g_main_context_new();
+  for (i = 0; i < p; i++) {
+    timers[i] = g_timeout_source_new(3600 * 1000);
+    g_source_attach(timers[i], g.ctx);
+  }
+  bench_measure(&t, rep_raw_glib, &g);
+  for (i = 0; i < p; i++) {
+    g_source_destroy(timers[i]);
+    g_source_unref(timers[i]);
+  }
+  g_main_context_unref(g.ctx);
+  free(timers);
+}
+#endif
+
 void bench_w4_idle(void) {
   const bench_host_kind *k;
   bench_result *first = NULL, *last = NULL;
@@ -376,6 +460,10 @@ void bench_w4_idle(void) {
 #ifdef BENCH_LIBEVENT
     if (bench_peer_on(BENCH_P_RAW_LIBEVENT))
       run_raw_libevent(p);
+#endif
+#ifdef BENCH_GLIB
+    if (bench_peer_on(BENCH_P_RAW_GLIB))
+      run_raw_glib(p);
 #endif
     if (i == 0)
       first = r;
