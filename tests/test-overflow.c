@@ -340,8 +340,8 @@ START_TEST(install_twice_and_guard_limits) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("overflow");
-  TCase *tc = h_tcase("report", 60);
+  Suite *s;
+  TCase *tc;
 
 #ifdef SKIP_ALL
   puts("skipped: sanitizers own SIGSEGV and report overflows themselves");
@@ -353,6 +353,8 @@ int main(void) {
     puts("skipped under valgrind");
     return 0;
   }
+  s = suite_create("overflow");
+  tc = h_tcase("report", 60);
   tcase_add_test(tc, without_the_handler_the_default_stays);
   tcase_add_test(tc, recursion_is_reported);
   tcase_add_test(tc, small_stack_is_reported);

@@ -127,7 +127,7 @@ static int readme_counts(cf_rig *r, cf_counts *out) {
 
 const cf_adapter cf_this_adapter = {
     .name = "seed-readme",
-    .caps = CF_LOOP_EXIT | CF_COUNTS | CF_DEFAULT_EXECUTOR,
+    .caps = CF_LOOP_EXIT | CF_COUNTS | CF_UNORDERED_WAKES | CF_DEFAULT_EXECUTOR,
     .make = readme_make,
     .run = readme_run_rig,
     .fini = readme_fini,

@@ -110,7 +110,7 @@ static int seed_counts(cf_rig *r, cf_counts *out) {
 
 const cf_adapter cf_this_adapter = {
     .name = "seed",
-    .caps = CF_LOOP_EXIT | CF_COUNTS,
+    .caps = CF_LOOP_EXIT | CF_COUNTS | CF_UNORDERED_WAKES,
     .make = seed_make,
     .run = seed_run,
     .fini = seed_fini,

@@ -956,7 +956,7 @@ START_TEST(timers_sleep_order_and_deadline) {
     ck_assert_int_eq(tm.r_sleep[i], 0);
     ck_assert_int_ge(tm.slept[i], (int64_t)sleep_ms[i]);
   }
-  for (i = 1; i < NSLEEP; i++) {
+  for (i = 1; i < NSLEEP && !(AD->caps & CF_UNORDERED_WAKES); i++) {
     int a = tm.order[i - 1], b = tm.order[i];
 
     ck_assert_msg(tm.due[a] <= tm.due[b] + 0.001,
