@@ -88,6 +88,18 @@
  * flags (fetestexcept()) follow the coroutine or the thread is not
  * specified.
  *
+ * C++
+ *
+ * Coroutines may throw and catch C++ exceptions, and suspend inside catch
+ * blocks and in destructors that run during unwinding: each coroutine has
+ * its own stack of caught exceptions (what "throw;" and
+ * std::current_exception() see) and its own std::uncaught_exceptions()
+ * count, which the C++ runtime otherwise keeps per thread; exco swaps them
+ * at every switch when a C++ runtime (libstdc++ or libc++abi, through the
+ * Itanium ABI's __cxa_get_globals()) is in the process when libexco is
+ * loaded.  An exception must not propagate out of a coroutine's function,
+ * nor through exco_await() or any other exco frame: catch it inside.
+ *
  * FORK
  *
  * In the child of fork() only the thread that called it exists.  exco's

@@ -163,6 +163,12 @@ struct exco_task {
   exco_task *rq_next;
   exco__ctx ctx;    /* the coroutine */
   exco__ctx caller; /* whoever resumed it */
+  /* The C++ runtime's per-thread exception state (caught exceptions,
+   * uncaught count) of the suspended coroutine (switch.h). */
+  struct exco__eh_globals {
+    void *caught;
+    unsigned int uncaught;
+  } eh;
 #ifdef EXCO__HAVE_ASAN
   void *asan_fake;                 /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */

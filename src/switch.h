@@ -70,6 +70,24 @@ static inline uintptr_t exco__thread_id(void) {
 int *exco__errno_ptr(void);
 
 /*
+ * C++ exceptions.  The C++ runtime (libstdc++'s libsupc++, libc++abi)
+ * keeps the stack of caught exceptions (what "throw;" rethrows) and the
+ * count that std::uncaught_exceptions() returns per thread, in the block
+ * __cxa_get_globals() returns: { caughtExceptions, uncaughtExceptions },
+ * the start of the Itanium C++ ABI's __cxa_eh_globals.  Coroutines that
+ * suspend inside a catch block or a destructor during unwinding would
+ * share it.  So each coroutine keeps its own copy: the poller swaps it in
+ * before the switch and out after.  The reference is weak: without a C++
+ * runtime in the process it is NULL and this costs one branch.  (A C++
+ * runtime loaded later with dlopen(RTLD_LOCAL) is not seen.)
+ */
+extern struct exco__eh_globals *__cxa_get_globals(void) __attribute__((weak));
+
+static inline struct exco__eh_globals *exco__eh(void) {
+  return __cxa_get_globals != NULL ? __cxa_get_globals() : NULL;
+}
+
+/*
  * Poller -> coroutine.  Sanitizers are told about the stack we are about
  * to run on, so ASan doesn't report the coroutine's frames as a wild stack
  * and TSan keeps a separate shadow stack per coroutine.  errno is the
@@ -79,7 +97,12 @@ int *exco__errno_ptr(void);
 static inline void exco__switch_in(exco_task *t) {
   exco_task *prev = exco__tls_current;
   int saved_errno = errno;
+  struct exco__eh_globals *eh = exco__eh(), host_eh;
 
+  if (eh != NULL) {
+    host_eh = *eh;
+    *eh = t->eh;
+  }
   exco__tls_current = t;
 #ifdef EXCO__HAVE_ASAN
   void *fake = NULL;
@@ -95,6 +118,10 @@ static inline void exco__switch_in(exco_task *t) {
 #endif
   exco__tls_current = prev;
   errno = saved_errno;
+  if (eh != NULL) {
+    t->eh = *eh;
+    *eh = host_eh;
+  }
 }
 
 /*

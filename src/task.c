@@ -135,6 +135,8 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->was_cancelled = 0;
   t->deadline = EXCO_NO_DEADLINE;
   t->host_fn = NULL;
+  t->eh.caught = NULL;
+  t->eh.uncaught = 0;
   atomic_init(&t->home, 0);
   t->ex = ex;
   t->ext = NULL;

@@ -322,6 +322,24 @@ TESTS += %reldir%/test-dart
 
 endif
 
+# C++: per-coroutine exception state
+## Built with the C++ compiler configure found (HAVE_CXX); libexco itself
+## is C and takes the C++ runtime's state through a weak reference.
+
+if HAVE_CHECK
+if HAVE_CXX
+
+check_PROGRAMS += %reldir%/test-cxx
+TESTS += %reldir%/test-cxx
+
+%canon_reldir%_test_cxx_SOURCES = %reldir%/test-cxx.cc
+%canon_reldir%_test_cxx_CPPFLAGS = $(AM_CPPFLAGS)
+%canon_reldir%_test_cxx_CXXFLAGS = $(WARN_CFLAGS) $(CHECK_CFLAGS)
+%canon_reldir%_test_cxx_LDADD = src/libexco.la $(CHECK_LIBS) -lpthread
+
+endif
+endif
+
 # libev driver tests
 ## libexco-libev (include/exco/libev.h), when configure found libev.  Its
 ## conformance program is in tests/conformance/local.mk.
