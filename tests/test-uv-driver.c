@@ -147,7 +147,10 @@ START_TEST(budget_lets_timers_run) {
    * timers, and this would hang until the watchdog fires. */
   tl_run(&t);
   ck_assert_int_eq(sleeper_done, 1);
-  ck_assert_int_gt(busy_yields, 16);
+  /* More than one loop iteration ran, none with more than a budget of
+   * polls.  (How many yields fit in 5 ms depends on the machine's load:
+   * under valgrind on a busy machine, barely one budget.) */
+  ck_assert_int_gt(busy_yields, 0);
   ck_assert_int_gt(check_calls, 1);
   ck_assert_int_le(max_per_iteration, 16);
   ck_assert_int_eq(exco_uv_executor_set_budget(t.ex, 0), 0);
