@@ -172,6 +172,7 @@
 #define EXCO_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -883,6 +884,116 @@ EXCO_API int exco_executor_close(exco_executor *ex, exco_close_cb cb,
                                  void *arg);
 
 /* ---------------------------------------------------------------------- */
+/* Listing tasks, and a watchdog for polls that never end                  */
+/* ---------------------------------------------------------------------- */
+
+/** Where a task is, as exco_task_get_info() reports it. */
+typedef enum exco_task_state {
+  EXCO_TASK_SPAWNED,    /* not polled yet */
+  EXCO_TASK_READY,      /* woken: a poll is owed */
+  EXCO_TASK_RUNNING,    /* inside a poll right now */
+  EXCO_TASK_PENDING,    /* suspended, waiting for a wake */
+  EXCO_TASK_CANCELLING, /* cancelled, not finished yet */
+  EXCO_TASK_FINISHED    /* its function has returned (or never will run) */
+} exco_task_state;
+
+/** A snapshot of one task (exco_task_get_info()). */
+typedef struct exco_task_info {
+  const char *name; /* exco_spawn_opts.name, or NULL */
+  exco_task_state state;
+  uint64_t age_ms;     /* since exco_spawn() */
+  unsigned long polls; /* polls so far */
+  /* What a suspended task waits for: "yield", "sleep", "join",
+   * "promise", a driver's label ("uv", "libev.fd", ...), "await" for an
+   * unlabelled exco_await(); NULL while it runs or before it starts. */
+  const char *waiting_on;
+  const char *file; /* where it awaits (EXCO_SITE(), EXCO_TRACE_AWAITS) */
+  int line;         /* or NULL and 0 */
+  size_t stack_size;
+  /* The stack's high-water mark, rounded up to pages: from the top of the
+   * stack to the lowest page that is resident (mincore(2)).  A pooled
+   * stack may keep pages an earlier task touched: the mark is an upper
+   * bound.  0 once the stack is released. */
+  size_t stack_used;
+} exco_task_info;
+
+/**
+ * Fills @p out with a snapshot of @p task.  From any thread, while
+ * something keeps the task alive (a join handle, or inside
+ * exco_executor_foreach()); the fields are read without stopping the task,
+ * so they may be a moment apart.
+ *
+ * @return 0; EXCO_EINVAL if an argument is NULL or @p task is not a task.
+ */
+EXCO_API int exco_task_get_info(exco_task *task, exco_task_info *out);
+
+/** "spawned", "ready", "running", "pending", "cancelling", "finished". */
+EXCO_API const char *exco_task_state_name(exco_task_state state);
+
+/**
+ * Writes one line per live task of @p ex to @p f:
+ *
+ *     exco executor 0x55d0c0a1e2a0 (uv): 2 live tasks
+ *       "reader 3"  pending  age 1532 ms  polls 12  stack 8192/262144
+ *           waiting on uv at server.c:42
+ *
+ * (fields separated by two spaces, the second line indented).  From any
+ * thread; the list is walked under the executor's task list lock, so the
+ * executor's own threads wait for it meanwhile.
+ *
+ * @return the number of tasks listed; EXCO_EINVAL if an argument is NULL
+ *         or @p ex is not an executor.
+ */
+EXCO_API int exco_executor_dump(exco_executor *ex, FILE *f);
+
+/**
+ * Labels the running task's next await for listings: a driver's
+ * awaitable calls it with a static string ("libev.fd") just before
+ * exco_await().  The label lasts until that await returns.
+ */
+EXCO_API void exco_await_label(const char *kind);
+
+/**
+ * Records where the running task is about to await, for listings and
+ * the gdb script (file and line are kept, not copied: pass string
+ * literals).  EXCO_SITE() passes the current file and line; compiling
+ * with -DEXCO_TRACE_AWAITS makes exco_await(), exco_yield(), exco_sleep(),
+ * exco_join() and exco_promise_await() do it by themselves.
+ */
+EXCO_API void exco_await_site(const char *file, int line);
+#define EXCO_SITE() exco_await_site(__FILE__, __LINE__)
+
+/**
+ * Called by the watchdog thread when a poll of @p task has run for
+ * @p running_ms without suspending; once per such poll.  The task is not
+ * stopped (nothing can stop a coroutine from outside): this is for
+ * reporting.  Runs on the watchdog thread while the task is kept alive.
+ */
+typedef void (*exco_watchdog_fn)(exco_executor *ex, exco_task *task,
+                                 uint64_t running_ms, void *arg);
+
+/**
+ * Opts @p ex in to the stall watchdog: a thread of exco's (one for the
+ * process, started on first use, joined at exit) looks at the executor's
+ * running tasks every quarter of the smallest threshold and reports each
+ * poll that has lasted @p threshold_ms or more -- a coroutine in a busy
+ * loop, one that ignores EXCO_ECANCELED and retries, a blocking call on
+ * the loop thread.  The default report (@p fn NULL) is one line on
+ * stderr:
+ *
+ *     exco: task "spinner" (executor local) has run 1003 ms in one poll
+ *     without suspending
+ *
+ * With the watchdog on, each poll reads the clock once more (some 20 ns).
+ *
+ * @param threshold_ms  0 turns the watchdog off for @p ex.
+ * @return 0; EXCO_EINVAL if @p ex is not an executor; EXCO_ENOMEM if the
+ *         thread could not be started.
+ */
+EXCO_API int exco_executor_watchdog(exco_executor *ex, uint64_t threshold_ms,
+                                    exco_watchdog_fn fn, void *arg);
+
+/* ---------------------------------------------------------------------- */
 /* The built-in local executor                                             */
 /* ---------------------------------------------------------------------- */
 
@@ -939,6 +1050,18 @@ EXCO_API int exco_replace_allocator(void *(*malloc_fn)(size_t),
  * switch; per-coroutine signal masks, see THREADS).
  */
 EXCO_API const char *exco_context_backend(void);
+
+/* Awaits that record their file and line (see exco_await_site()). */
+#ifdef EXCO_TRACE_AWAITS
+#define exco_await(poll, cancel, arg)                                          \
+  (exco_await_site(__FILE__, __LINE__), exco_await((poll), (cancel), (arg)))
+#define exco_yield() (exco_await_site(__FILE__, __LINE__), exco_yield())
+#define exco_sleep(ms) (exco_await_site(__FILE__, __LINE__), exco_sleep(ms))
+#define exco_join(task, result)                                                \
+  (exco_await_site(__FILE__, __LINE__), exco_join((task), (result)))
+#define exco_promise_await(p, value)                                           \
+  (exco_await_site(__FILE__, __LINE__), exco_promise_await((p), (value)))
+#endif
 
 #ifdef __cplusplus
 }

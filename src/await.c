@@ -50,17 +50,9 @@ static int exco__await_deadline(exco_task *t, exco_poll_fn poll,
   return err;
 }
 
-int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
-  exco_task *t = exco__current();
-
-  if (t == NULL)
-    return EXCO_EPERM;
-  if (poll == NULL)
-    return EXCO_EINVAL;
-  if (exco__task_cancelled(t))
-    return EXCO_ECANCELED;
-  if (poll(arg, (exco_waker *)t))
-    return 0;
+/* The suspending part of exco_await(). */
+static int exco__await_pending(exco_task *t, exco_poll_fn poll,
+                               exco_cancel_fn cancel, void *arg) {
   if (t->deadline != EXCO_NO_DEADLINE)
     return exco__await_deadline(t, poll, cancel, arg);
   do {
@@ -72,6 +64,26 @@ int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
     }
   } while (!poll(arg, (exco_waker *)t));
   return 0;
+}
+
+int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
+  exco_task *t = exco__current();
+  int err = 0;
+
+  if (t == NULL)
+    return EXCO_EPERM;
+  if (poll == NULL)
+    return EXCO_EINVAL;
+  if (exco__task_cancelled(t))
+    err = EXCO_ECANCELED;
+  else if (!poll(arg, (exco_waker *)t)) {
+    /* Listings say what a suspended task waits for (debug.c). */
+    if (atomic_load_explicit(&t->wait_kind, memory_order_relaxed) == NULL)
+      atomic_store_explicit(&t->wait_kind, "await", memory_order_relaxed);
+    err = exco__await_pending(t, poll, cancel, arg);
+  }
+  exco__await_unlabel(t);
+  return err;
 }
 
 int exco_yield(void) {
@@ -86,7 +98,9 @@ int exco_yield(void) {
    * the mark while the task runs, so it needs no atomic operation here;
    * the poll publishes it in the state word. */
   t->yielded = 1;
+  atomic_store_explicit(&t->wait_kind, "yield", memory_order_relaxed);
   exco__switch_suspend(t);
+  exco__await_unlabel(t);
   return exco__task_cancelled(t) ? EXCO_ECANCELED : 0;
 }
 
@@ -152,6 +166,7 @@ static int exco__sleep_due(uint64_t due) {
   if (exco__task_cancelled(t))
     return EXCO_ECANCELED;
   s.polled = 0;
+  atomic_store_explicit(&t->wait_kind, "sleep", memory_order_relaxed);
   exco__timer_arm(t->ex->timers, &s.tm, due, t);
   err = exco_await(exco__sleep_poll, NULL, &s);
   exco__timer_disarm(t->ex->timers, &s.tm);
@@ -228,6 +243,7 @@ int exco_join(exco_task *task, void **result) {
   if (exco__task_cancelled(cur))
     return EXCO_ECANCELED;
   if (!exco__join_ready(task)) {
+    atomic_store_explicit(&cur->wait_kind, "join", memory_order_relaxed);
     err = exco__waitq_wait(&task->joiners, &w, exco__join_ready, task);
     if (err != 0)
       return err;

@@ -115,7 +115,11 @@ struct exco_executor {
   struct exco__local *local;  /* EXCO__KIND_LOCAL */
   struct exco__runq *runq;    /* EXCO__KIND_RUNQ */
   int is_default;
-  int migrate; /* exco_executor_set_migration() */
+  int migrate;               /* exco_executor_set_migration() */
+  exco__list reg_link;       /* in debug.c's list of all executors */
+  _Atomic uint64_t watch_ns; /* exco_executor_watchdog() threshold, 0: off */
+  exco_watchdog_fn watch_fn;
+  void *watch_arg;
   exco__stack_pool *pool;
   exco__timers *timers; /* own_timers, or the helper thread's */
   exco__timers own_timers;
@@ -144,6 +148,17 @@ struct exco_task {
   int64_t deadline;            /* exco_deadline_set(), in exco_now() ms */
   /* The thread of the first poll (exco__thread_id()), 0 before it. */
   atomic_uintptr_t home;
+  /* For listings and the watchdog (debug.c), read from other threads:
+   * what the task waits for and where, when it was spawned, how often it
+   * was polled, and when the poll in progress began (0: none, or no
+   * watchdog on its executor). */
+  _Atomic(const char *) wait_kind;
+  _Atomic(const char *) site_file;
+  atomic_int site_line;
+  uint64_t spawn_ns;
+  atomic_ulong polls;
+  _Atomic uint64_t poll_start;
+  unsigned long watch_reported; /* the poll the watchdog reported */
   /* exco_host_call(): the function the poller runs on its own stack
    * before it resumes the coroutine; NULL when none is asked for. */
   void (*host_fn)(void *arg);
@@ -191,6 +206,11 @@ void exco__executor_fork(int phase);
 void exco__timers_fork(int phase);
 void exco__seed_fork(int phase);
 void exco__overflow_fork(int phase);
+
+/* debug.c: the list of all executors (for the watchdog and gdb). */
+void exco__registry_add(exco_executor *ex);
+void exco__registry_remove(exco_executor *ex);
+void exco__debug_fork(int phase);
 
 /* Allocation goes through exco_replace_allocator()'s functions. */
 void *exco__malloc(size_t size);

@@ -125,6 +125,7 @@ static int exco__executor_init(exco_executor *ex, const exco_driver_ops *ops,
     return err;
   }
   ex->magic = EXCO__EXEC_MAGIC;
+  exco__registry_add(ex);
   return 0;
 }
 
@@ -148,6 +149,7 @@ void exco__executor_destroy(exco_executor *ex) {
   exco_close_cb cb = ex->close_cb;
   void *arg = ex->close_arg;
 
+  exco__registry_remove(ex);
   ex->magic = 0;
   if (ex->ops->close != NULL)
     ex->ops->close(ex->data);

@@ -3,9 +3,9 @@
  * process-wide locks and the timer helper thread (see FORK in exco.h).
  *
  * Registered once, when the library is loaded.  The prepare handlers take
- * every process-wide lock of exco (none is ever taken while another of
- * them is held, so their order doesn't matter), so no other thread holds
- * one at the moment of the fork; the parent and the child let them go,
+ * every process-wide lock of exco, in the order in which code may nest
+ * them (the default executor's set-up lock before the executor list's),
+ * so no other thread holds one at the moment of the fork; the parent and the child let them go,
  * and the child also forgets the timer helper thread, which it doesn't
  * have.
  */
@@ -17,6 +17,7 @@
 
 static void exco__fork_prepare(void) {
   exco__executor_fork(EXCO__FORK_PREPARE);
+  exco__debug_fork(EXCO__FORK_PREPARE);
   exco__seed_fork(EXCO__FORK_PREPARE);
   exco__overflow_fork(EXCO__FORK_PREPARE);
   exco__timers_fork(EXCO__FORK_PREPARE);
@@ -26,6 +27,7 @@ static void exco__fork_parent(void) {
   exco__timers_fork(EXCO__FORK_PARENT);
   exco__overflow_fork(EXCO__FORK_PARENT);
   exco__seed_fork(EXCO__FORK_PARENT);
+  exco__debug_fork(EXCO__FORK_PARENT);
   exco__executor_fork(EXCO__FORK_PARENT);
 }
 
@@ -33,6 +35,7 @@ static void exco__fork_child(void) {
   exco__timers_fork(EXCO__FORK_CHILD);
   exco__overflow_fork(EXCO__FORK_CHILD);
   exco__seed_fork(EXCO__FORK_CHILD);
+  exco__debug_fork(EXCO__FORK_CHILD);
   exco__executor_fork(EXCO__FORK_CHILD);
 }
 

@@ -16,6 +16,7 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/stack.c \
 	%reldir%/overflow.c \
 	%reldir%/fork.c \
+	%reldir%/debug.c \
 	%reldir%/seed.c
 
 ## Exactly one context-switch backend, chosen by configure

@@ -116,6 +116,7 @@ int exco_promise_await(exco_promise *p, void **value) {
     return EXCO_EPERM;
   /* The promise must outlive the wait even if its other owners let go. */
   exco_promise_ref(p);
+  exco_await_label("promise");
   err = exco__waitq_wait(&p->q, &w, exco__promise_ready, &pw);
   if (err != 0) {
     /* Gave up: no longer the waiter.  (A wait that ended with the value

@@ -155,6 +155,12 @@ static inline void exco__switch_out(exco_task *t, int final) {
   (void) final;
 }
 
+/* An await has returned: nothing to list any more (debug.c). */
+static inline void exco__await_unlabel(exco_task *t) {
+  atomic_store_explicit(&t->wait_kind, NULL, memory_order_relaxed);
+  atomic_store_explicit(&t->site_file, NULL, memory_order_relaxed);
+}
+
 /* The first thing a new coroutine does on its own stack. */
 static inline void exco__switch_started(exco_task *t) {
 #ifdef EXCO__HAVE_ASAN

@@ -137,6 +137,13 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->host_fn = NULL;
   t->eh.caught = NULL;
   t->eh.uncaught = 0;
+  atomic_init(&t->wait_kind, NULL);
+  atomic_init(&t->site_file, NULL);
+  atomic_init(&t->site_line, 0);
+  atomic_init(&t->polls, 0);
+  atomic_init(&t->poll_start, 0);
+  t->watch_reported = 0;
+  t->spawn_ns = exco__coarse_now_ns();
   atomic_init(&t->home, 0);
   t->ex = ex;
   t->ext = NULL;
@@ -365,7 +372,16 @@ static inline int exco__task_poll_inline(exco_task *t) {
       return exco__task_poll_refuse(t, s);
   }
 
-  exco__resume(t);
+  atomic_store_explicit(
+      &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  if (atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0) {
+    atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
+    exco__resume(t);
+    atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
+  } else {
+    exco__resume(t);
+  }
 
   if (t->finished) {
     exco__finish(t);

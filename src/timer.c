@@ -22,6 +22,16 @@ uint64_t exco__now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t exco__coarse_now_ns(void) {
+  struct timespec ts;
+
+#ifdef CLOCK_MONOTONIC_COARSE
+  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+  return exco__now_ns();
+}
+
 uint64_t exco_driver_now_ns(void) {
   return exco__now_ns();
 }

@@ -61,6 +61,9 @@ uint64_t exco__timers_next(exco__timers *q);
 
 /* exco_now() in nanoseconds; converts deadlines in ms. */
 uint64_t exco__now_ns(void);
+/* The same clock, as cheaply as it can be read (a few milliseconds of
+ * resolution where the system has a coarse clock): for task ages. */
+uint64_t exco__coarse_now_ns(void);
 uint64_t exco__ms_to_due(int64_t deadline_ms);
 
 #endif

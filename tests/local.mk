@@ -35,6 +35,7 @@ exco_core_tests = \
 	%reldir%/test-threads \
 	%reldir%/test-overflow \
 	%reldir%/test-fork \
+	%reldir%/test-debug \
 	%reldir%/test-wake \
 	%reldir%/test-cancel \
 	%reldir%/test-promise \
@@ -75,6 +76,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_fork_SOURCES = %reldir%/test-fork.c
 %canon_reldir%_test_fork_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_fork_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_debug_SOURCES = %reldir%/test-debug.c
+%canon_reldir%_test_debug_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_debug_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_wake_SOURCES = %reldir%/test-wake.c
 %canon_reldir%_test_wake_CFLAGS = $(exco_test_cflags)

@@ -82,6 +82,7 @@ int exco_glib_wait_fd(int fd, GIOCondition condition) {
   wt.waker = exco_waker_current();
   wt.fired = 0;
   wt.attached = 0;
+  exco_await_label("glib.fd");
   err = exco_await(exco__glib_wait_poll, exco__glib_wait_cancel, &wt);
   /* Destroyed by now if it fired or the await failed after attaching it;
    * destroying again is harmless, and covers a task cancelled before its

@@ -70,6 +70,7 @@ int exco_libev_wait_fd(int fd, int events) {
   wt.io.data = &wt;
   wt.revents = 0;
   wt.waker = exco_waker_current();
+  exco_await_label("libev.fd");
   err = exco_await(exco__libev_wait_poll, exco__libev_wait_cancel, &wt);
   /* The watcher is stopped by now: it fired (and stopped itself), or the
    * await failed and the cancel function stopped it -- or the task was

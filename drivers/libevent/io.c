@@ -83,6 +83,7 @@ int exco_libevent_wait_fd(int fd, int events) {
   wt.failed = 0;
   wt.revents = 0;
   wt.waker = exco_waker_current();
+  exco_await_label("libevent.fd");
   err = exco_await(exco__libevent_wait_poll, exco__libevent_wait_cancel, &wt);
   /* The event is deleted by now: it fired (libevent deleted it), the add
    * failed, or the await failed and the cancel function deleted it -- or

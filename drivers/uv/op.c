@@ -79,6 +79,7 @@ int exco__uv_op_wait(exco__uv_op *op, uint64_t timeout_ms) {
 
   if (timeout_ms != EXCO__UV_NO_TIMEOUT)
     exco_deadline_after(timeout_ms, &prev);
+  exco_await_label("uv");
   err = exco_await(exco__uv_op_poll, NULL, op);
   if (timeout_ms != EXCO__UV_NO_TIMEOUT)
     exco_deadline_set(prev, NULL);
