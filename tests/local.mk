@@ -231,6 +231,20 @@ exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 
 endif
 
+## The soak test (tests/soak.c): 10 million cross-thread wakes with random
+## cancels, drops and spawns on local, libuv and callbacks executors, exact
+## counts at the end.  Not part of make check (a minute or more);
+## EXCO_SOAK_WAKES=N runs a shorter one (CI does, under ASan).
+check_PROGRAMS += %reldir%/soak
+%canon_reldir%_soak_SOURCES = %reldir%/soak.c
+%canon_reldir%_soak_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
+%canon_reldir%_soak_CFLAGS = $(AM_CFLAGS)
+%canon_reldir%_soak_LDADD = drivers/uv/libexco-uv.la src/libexco.la \
+	$(LIBUV_LIBS) -lpthread
+check-soak: %reldir%/soak
+	$(LIBTOOL) --mode=execute ./%reldir%/soak
+.PHONY: check-soak
+
 ## The wake protocol's model (tests/model/README.md), checked exhaustively
 ## with spin; about a minute.  Not part of make check: it needs spin.
 EXTRA_DIST += %reldir%/model/wake.pml %reldir%/model/check.sh \
