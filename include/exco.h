@@ -469,8 +469,8 @@ EXCO_API size_t exco_stack_guard(void);
  * the coroutine running on that thread (or, for an EXCO_SPAWN_NOGUARD
  * stack, lands below it), the handler writes
  *
- *     exco: stack overflow in task "name": stack 262144 bytes, guard
- *     1048576 bytes; fault 4120 bytes below the stack, 266264 bytes deep
+ *     exco: stack overflow in task "deep": stack 262144 bytes, guard
+ *     1048576 bytes; fault 224 bytes below the stack, 262368 bytes deep
  *
  * to stderr and calls abort().  Any other fault goes to the handler that
  * was installed before (called as it asked to be, with or without
