@@ -421,3 +421,25 @@ TESTS += %reldir%/test-glib
 endif
 endif
 endif
+
+# gdb script
+## tools/exco-gdb.py run by gdb -batch against tests/gdb-target (named
+## coroutines suspended in known functions): "exco tasks" lists them and
+## "exco bt" walks a suspended one's stack from its saved registers.  Run
+## when configure found gdb.
+
+EXTRA_DIST += %reldir%/gdb-test.sh
+
+## The gdb configure found, for gdb-test.sh (and a place for other
+## scripts' settings: add to it with +=).
+AM_TESTS_ENVIRONMENT = GDB='$(GDB)'; export GDB;
+
+if HAVE_GDB
+
+check_PROGRAMS += %reldir%/gdb-target
+TESTS += %reldir%/gdb-test.sh
+
+%canon_reldir%_gdb_target_SOURCES = %reldir%/gdb-target.c
+%canon_reldir%_gdb_target_LDADD = src/libexco.la
+
+endif
