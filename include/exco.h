@@ -941,6 +941,11 @@ EXCO_API const char *exco_task_state_name(exco_task_state state);
  * thread; the list is walked under the executor's task list lock, so the
  * executor's own threads wait for it meanwhile.
  *
+ * The same listing from a debugger, without calling into the process:
+ * the gdb script installed as $(pkgdatadir)/exco-gdb.py (tools/ in the
+ * sources) adds "exco tasks", and "exco bt TASK" for the backtrace of a
+ * suspended task (README, Debugging).
+ *
  * @return the number of tasks listed; EXCO_EINVAL if an argument is NULL
  *         or @p ex is not an executor.
  */
