@@ -4,8 +4,7 @@
  *
  * Registered once, when the library is loaded.  The prepare handlers take
  * every process-wide lock of exco, in the order in which code may nest
- * them (the default executor's set-up lock before the executor list's),
- * so no other thread holds one at the moment of the fork; the parent and the child let them go,
+ * them, so no other thread holds one at the moment of the fork; the parent and the child let them go,
  * and the child also forgets the timer helper thread, which it doesn't
  * have.
  */
@@ -15,10 +14,13 @@
 
 #include "exco-internal.h"
 
+/* The order in which code may nest the locks: rust_async_executor_init()
+ * holds the seed's lock while exco_init() takes the default executor's,
+ * which is held while the executor list's is taken. */
 static void exco__fork_prepare(void) {
+  exco__seed_fork(EXCO__FORK_PREPARE);
   exco__executor_fork(EXCO__FORK_PREPARE);
   exco__debug_fork(EXCO__FORK_PREPARE);
-  exco__seed_fork(EXCO__FORK_PREPARE);
   exco__overflow_fork(EXCO__FORK_PREPARE);
   exco__timers_fork(EXCO__FORK_PREPARE);
 }
@@ -26,17 +28,17 @@ static void exco__fork_prepare(void) {
 static void exco__fork_parent(void) {
   exco__timers_fork(EXCO__FORK_PARENT);
   exco__overflow_fork(EXCO__FORK_PARENT);
-  exco__seed_fork(EXCO__FORK_PARENT);
   exco__debug_fork(EXCO__FORK_PARENT);
   exco__executor_fork(EXCO__FORK_PARENT);
+  exco__seed_fork(EXCO__FORK_PARENT);
 }
 
 static void exco__fork_child(void) {
   exco__timers_fork(EXCO__FORK_CHILD);
   exco__overflow_fork(EXCO__FORK_CHILD);
-  exco__seed_fork(EXCO__FORK_CHILD);
   exco__debug_fork(EXCO__FORK_CHILD);
   exco__executor_fork(EXCO__FORK_CHILD);
+  exco__seed_fork(EXCO__FORK_CHILD);
 }
 
 __attribute__((constructor)) static void exco__fork_register(void) {

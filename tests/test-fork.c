@@ -200,10 +200,24 @@ START_TEST(child_of_a_busy_process_uses_exco) {
 }
 END_TEST
 
+#if defined(__SANITIZE_THREAD__)
+#define EXCO_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EXCO_TEST_TSAN 1
+#endif
+#endif
+
 int main(void) {
   Suite *s;
   TCase *tc;
 
+#ifdef EXCO_TEST_TSAN
+  /* TSan does not support starting threads in the child of a
+   * multi-threaded process, which is what the children here do. */
+  puts("skipped: ThreadSanitizer can't start threads after such a fork");
+  return 77;
+#endif
   /* Under valgrind every child runs as slowly, and the forks are what is
    * tested, not memory: the plain builds and ASan/TSan run it. */
   if (h_under_valgrind()) {
