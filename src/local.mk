@@ -13,6 +13,7 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/runq.c \
 	%reldir%/local.c \
 	%reldir%/promise.c \
+	%reldir%/chan.c \
 	%reldir%/stack.c \
 	%reldir%/overflow.c \
 	%reldir%/fork.c \
@@ -51,7 +52,7 @@ noinst_HEADERS += \
 	-version-info $(EXCO_LT_VERSION_INFO) -no-undefined
 %canon_reldir%_libexco_la_LIBADD = $(PTHREAD_LIBS)
 
-excoinclude_HEADERS += include/exco/driver.h
+excoinclude_HEADERS += include/exco/driver.h include/exco/sync.h
 
 ## The C interface of the Rust crate extern_executor, for drivers written
 ## for it (src/seed.c).

@@ -44,7 +44,8 @@ exco_core_tests = \
 	%reldir%/test-stack \
 	%reldir%/test-oom \
 	%reldir%/test-races \
-	%reldir%/test-context
+	%reldir%/test-context \
+	%reldir%/test-chan
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
@@ -108,6 +109,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_stack_SOURCES = %reldir%/test-stack.c
 %canon_reldir%_test_stack_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_stack_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_chan_SOURCES = %reldir%/test-chan.c
+%canon_reldir%_test_chan_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_chan_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_oom_SOURCES = %reldir%/test-oom.c
 %canon_reldir%_test_oom_CFLAGS = $(exco_test_cflags)

@@ -1,0 +1,278 @@
+/*
+ * exco/sync.h -- the concurrency toolkit: channels and select.
+ *
+ * OVERVIEW
+ *
+ * A channel carries elements of one fixed size (given at creation) from
+ * senders to receivers, first in, first out.  Its capacity decides when a
+ * send waits:
+ *
+ *   0                      rendezvous: a send waits until a receiver
+ *                          takes the element, and a receive until a
+ *                          sender comes;
+ *   1 .. N                 bounded: a send waits while N elements are
+ *                          buffered;
+ *   EXCO_CHAN_UNBOUNDED    unbounded: a send never waits (it may fail
+ *                          with EXCO_ENOMEM).
+ *
+ * Any number of senders and receivers may use a channel at once, from
+ * coroutines on any executor and from plain threads:
+ *
+ *   - In a coroutine, a blocking operation suspends the coroutine (the
+ *     loop thread goes on running other tasks) and is resumed by the
+ *     party that completes it, from whatever thread that party runs on.
+ *     It obeys the task's cancellation and deadline (exco_task_cancel(),
+ *     exco_deadline_set()).
+ *   - Outside a coroutine, a blocking operation blocks the calling thread
+ *     on a condition variable.  Only the _until forms' deadline ends such
+ *     a wait early.  Never call a blocking form outside a coroutine on a
+ *     thread that runs an executor's loop: the coroutine that would
+ *     complete the operation could never run.
+ *
+ * Every blocking operation also has a try_ form that never waits and
+ * returns EXCO_EAGAIN where the blocking one would wait.
+ *
+ *     exco_chan *c;
+ *     int v = 42, got;
+ *     exco_chan_new(&c, sizeof(int), 16);
+ *     exco_chan_send(c, &v);            // in a producer
+ *     exco_chan_recv(c, &got);          // in a consumer
+ *     exco_chan_close(c);               // no more sends; receivers drain
+ *     exco_chan_unref(c);
+ *
+ * ELEMENTS AND OWNERSHIP
+ *
+ * Elements are copied by value (memcpy of the element size): a send
+ * copies from the caller's element, a receive copies into the caller's.
+ * When the element is a pointer, the channel moves the pointer and owns
+ * nothing it points to; by convention the receiver takes over what a
+ * successful send handed in, and a sender keeps what a failed send did not
+ * deliver.  An operation that returns an error moved nothing: no element
+ * was taken from the sender's buffer and none was written to the
+ * receiver's.  Elements still buffered when the last reference goes are
+ * discarded without any call; drain a channel (receive until EXCO_EPIPE)
+ * if its elements own memory.
+ *
+ * CLOSING
+ *
+ * exco_chan_close() says that no more elements will be sent.  Sends after
+ * it, and sends waiting at that moment, fail with EXCO_EPIPE (a waiting
+ * sender's element is not delivered).  Receives go on returning the
+ * buffered elements in order; once the buffer is empty they, and the
+ * receives waiting at that moment, return EXCO_EPIPE.  Closing is
+ * final: a channel can't be reopened.
+ *
+ * CANCELLATION AND DEADLINES
+ *
+ * A coroutine's blocking operation returns EXCO_ECANCELED if its task is
+ * cancelled (at once, without trying, if it was cancelled before the
+ * call) and EXCO_ETIMEDOUT if the task's deadline or the call's own
+ * deadline passes while it waits.  Such an operation is withdrawn without
+ * side effects: it moved no element and it took no other party's
+ * element or wake.  An operation that another party completed before the
+ * cancellation or deadline took effect returns success, and the
+ * cancellation (or the deadline) is seen by the next await.  So an
+ * element is never lost between a sender and a receiver that gives up.
+ * The try_ forms ignore cancellation and deadlines.
+ *
+ * FAIRNESS
+ *
+ * Waiting senders and waiting receivers are each served first come,
+ * first served.  exco_chan_select() picks among the clauses that are
+ * ready at once from a random starting clause, so none is starved.
+ *
+ * THREADS AND LIFETIME
+ *
+ * Every function here may be called from any thread.  Channels are
+ * reference counted: exco_chan_new() returns one reference, which the
+ * caller owns; exco_chan_ref() makes another for each party that may
+ * outlive the others, and exco_chan_unref() gives one back (the last frees
+ * the channel).  A caller must hold a reference to every channel it
+ * passes to a call for the whole call, including the time it waits.
+ */
+#ifndef EXCO_SYNC_H
+#define EXCO_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exco.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Errors used by the toolkit (in addition to those of exco.h)             */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * The channel is closed: a send on a closed channel, or a receive on a
+ * closed channel whose buffer is empty.
+ */
+#define EXCO_EPIPE (-EPIPE)
+/** A try_ form (or a select without wait) would have had to wait. */
+#define EXCO_EAGAIN (-EAGAIN)
+
+/* ---------------------------------------------------------------------- */
+/* Channels                                                                */
+/* ---------------------------------------------------------------------- */
+
+/** A channel of fixed-size elements. */
+typedef struct exco_chan exco_chan;
+
+/** Capacity of a channel whose sends never wait. */
+#define EXCO_CHAN_UNBOUNDED SIZE_MAX
+
+/** Largest element size a channel accepts (bytes). */
+#define EXCO_CHAN_ELEM_MAX ((size_t)1 << 20)
+
+/**
+ * Creates a channel.
+ *
+ * @param out        receives the channel; the caller owns one reference.
+ * @param elem_size  bytes per element, 0 to EXCO_CHAN_ELEM_MAX (0 makes a
+ *                   channel of pure events; its element pointers may be
+ *                   NULL).
+ * @param capacity   0 (rendezvous), a buffer size, or EXCO_CHAN_UNBOUNDED.
+ *                   A bounded buffer is allocated at once; an unbounded
+ *                   one grows as needed.
+ * @return 0; EXCO_EINVAL if @p out is NULL or @p elem_size is too large;
+ *         EXCO_ENOMEM (also if @p capacity times @p elem_size does not
+ *         fit in memory).
+ */
+EXCO_API int exco_chan_new(exco_chan **out, size_t elem_size, size_t capacity);
+
+/** Adds a reference; returns @p c (NULL if @p c is NULL). */
+EXCO_API exco_chan *exco_chan_ref(exco_chan *c);
+
+/**
+ * Gives back a reference; the last one frees the channel with whatever is
+ * still buffered (see ELEMENTS AND OWNERSHIP).  No operation may be
+ * waiting on the channel then (it would hold a reference).  NULL is
+ * ignored.
+ */
+EXCO_API void exco_chan_unref(exco_chan *c);
+
+/**
+ * Sends the element at @p elem: copies it into the buffer, or straight to
+ * a waiting receiver, waiting (see OVERVIEW) while neither can take it.
+ *
+ * @return 0 once the element was taken (by the buffer or a receiver);
+ *         EXCO_EPIPE if the channel is closed, before or while waiting;
+ *         EXCO_ECANCELED, EXCO_ETIMEDOUT (coroutines: the task's
+ *         cancellation or deadline); EXCO_ENOMEM (unbounded channel whose
+ *         buffer could not grow); EXCO_EINVAL if @p c is NULL, or @p elem
+ *         is NULL and the element size is not 0.  On error nothing was
+ *         sent.
+ */
+EXCO_API int exco_chan_send(exco_chan *c, const void *elem);
+
+/**
+ * Receives the oldest element into @p elem, waiting while there is none.
+ *
+ * @return 0 with the element at @p elem; EXCO_EPIPE once the channel is
+ *         closed and drained (@p elem is not written); EXCO_ECANCELED,
+ *         EXCO_ETIMEDOUT; EXCO_EINVAL as for exco_chan_send().
+ */
+EXCO_API int exco_chan_recv(exco_chan *c, void *elem);
+
+/**
+ * exco_chan_send() and exco_chan_recv() with a deadline of their own, an
+ * exco_now() time (EXCO_NO_DEADLINE for none): they return EXCO_ETIMEDOUT
+ * if it passes while they wait.  In a coroutine the task's own deadline
+ * applies too (the sooner wins); outside one this is the only way to
+ * bound the wait.  A deadline already past still completes an operation
+ * that needs no wait.
+ */
+EXCO_API int exco_chan_send_until(exco_chan *c, const void *elem,
+                                  int64_t deadline);
+EXCO_API int exco_chan_recv_until(exco_chan *c, void *elem, int64_t deadline);
+
+/**
+ * Sends or receives only if that can be done without waiting.
+ *
+ * @return as the blocking forms, with EXCO_EAGAIN where they would wait;
+ *         never EXCO_ECANCELED or EXCO_ETIMEDOUT.
+ */
+EXCO_API int exco_chan_try_send(exco_chan *c, const void *elem);
+EXCO_API int exco_chan_try_recv(exco_chan *c, void *elem);
+
+/**
+ * Closes @p c (see CLOSING): wakes every waiting sender and receiver that
+ * can no longer complete.  From any thread; the caller keeps its
+ * reference.
+ *
+ * @return 0; EXCO_EINVAL if @p c is NULL; EXCO_EALREADY if closed already.
+ */
+EXCO_API int exco_chan_close(exco_chan *c);
+
+/**
+ * Elements buffered right now (a snapshot; 0 for a rendezvous channel).
+ *
+ * @return the count (>= 0), or EXCO_EINVAL if @p c is NULL.
+ */
+EXCO_API long exco_chan_len(exco_chan *c);
+
+/** @return 1 if closed, 0 if not, EXCO_EINVAL if @p c is NULL. */
+EXCO_API int exco_chan_is_closed(exco_chan *c);
+
+/* ---------------------------------------------------------------------- */
+/* Select                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/** Clause operations for exco_chan_select(). */
+enum { EXCO_CHAN_SEND = 1, EXCO_CHAN_RECV = 2 };
+
+/** Most clauses one exco_chan_select() takes. */
+#define EXCO_SELECT_MAX 64
+
+/**
+ * One operation of a select.  Set chan, op and elem; result is written by
+ * the select; the private words are the select's own (it links them into
+ * the channels while it waits) and need no initialisation.
+ */
+typedef struct exco_chan_clause {
+  exco_chan *chan; /* the channel (the caller holds a reference) */
+  int op;          /* EXCO_CHAN_SEND or EXCO_CHAN_RECV */
+  void *elem;      /* send: the element to send; recv: where it goes */
+  int result;      /* out: 0, or EXCO_EPIPE, for the chosen clause */
+  void *exco_private_[3];
+} exco_chan_clause;
+
+/**
+ * Waits until one of the @p n clauses can be done, does exactly that one,
+ * and says which.  The others are withdrawn without side effects.  When
+ * several can be done at once, one is chosen at random.  A clause on a
+ * closed channel counts as done: a send at once, a receive once the
+ * buffer is drained; its result is then EXCO_EPIPE and nothing was moved.
+ * A channel may appear in several clauses, in both directions.
+ *
+ * @param clauses   an array of @p n clauses, owned by the caller, which
+ *                  must not touch it during the call (it may live on the
+ *                  coroutine's stack).
+ * @param n         0 to EXCO_SELECT_MAX; 0 just waits for the deadline
+ *                  (or cancellation).
+ * @param deadline  an exco_now() time, or EXCO_NO_DEADLINE; in a
+ *                  coroutine the task's deadline applies too.
+ * @return the index of the clause done (its result says 0 or EXCO_EPIPE);
+ *         EXCO_ETIMEDOUT, EXCO_ECANCELED (as for exco_chan_send(); no
+ *         clause was done); EXCO_ENOMEM (a send to an unbounded channel
+ *         that could not grow); EXCO_EINVAL if @p clauses is NULL with
+ *         @p n > 0, @p n is too large, or a clause has no channel, an
+ *         unknown op, or a NULL elem with a nonzero element size.
+ */
+EXCO_API int exco_chan_select(exco_chan_clause *clauses, size_t n,
+                              int64_t deadline);
+
+/**
+ * exco_chan_select() with a default case: does one clause that is ready
+ * now, or returns EXCO_EAGAIN at once.  Ignores cancellation and
+ * deadlines.
+ */
+EXCO_API int exco_chan_try_select(exco_chan_clause *clauses, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EXCO_SYNC_H */
