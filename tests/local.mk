@@ -45,7 +45,8 @@ exco_core_tests = \
 	%reldir%/test-oom \
 	%reldir%/test-races \
 	%reldir%/test-context \
-	%reldir%/test-chan
+	%reldir%/test-chan \
+	%reldir%/test-select
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
@@ -113,6 +114,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_chan_SOURCES = %reldir%/test-chan.c
 %canon_reldir%_test_chan_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_chan_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_select_SOURCES = %reldir%/test-select.c
+%canon_reldir%_test_select_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_select_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_oom_SOURCES = %reldir%/test-oom.c
 %canon_reldir%_test_oom_CFLAGS = $(exco_test_cflags)
