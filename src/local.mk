@@ -14,6 +14,7 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/local.c \
 	%reldir%/promise.c \
 	%reldir%/chan.c \
+	%reldir%/sync.c \
 	%reldir%/stack.c \
 	%reldir%/overflow.c \
 	%reldir%/fork.c \

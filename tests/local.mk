@@ -46,7 +46,8 @@ exco_core_tests = \
 	%reldir%/test-races \
 	%reldir%/test-context \
 	%reldir%/test-chan \
-	%reldir%/test-select
+	%reldir%/test-select \
+	%reldir%/test-sync
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
@@ -118,6 +119,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_select_SOURCES = %reldir%/test-select.c
 %canon_reldir%_test_select_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_select_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_sync_SOURCES = %reldir%/test-sync.c
+%canon_reldir%_test_sync_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_sync_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_oom_SOURCES = %reldir%/test-oom.c
 %canon_reldir%_test_oom_CFLAGS = $(exco_test_cflags)

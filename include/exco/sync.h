@@ -1,5 +1,6 @@
 /*
- * exco/sync.h -- the concurrency toolkit: channels and select.
+ * exco/sync.h -- the concurrency toolkit: channels and select; mutexes,
+ * condition variables, semaphores and wait groups for coroutines.
  *
  * OVERVIEW
  *
@@ -271,6 +272,163 @@ EXCO_API int exco_chan_select(exco_chan_clause *clauses, size_t n,
  * deadlines.
  */
 EXCO_API int exco_chan_try_select(exco_chan_clause *clauses, size_t n);
+
+/* ---------------------------------------------------------------------- */
+/* Mutex, condition variable, semaphore, wait group                        */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * These suspend a coroutine instead of blocking its thread, so the loop
+ * goes on running other tasks while one waits.  Waiters are served first
+ * come, first served, and a release hands the mutex, the permit or the
+ * signal straight to the oldest waiter, so a stream of newcomers can't
+ * starve it.  A waiter that is cancelled (or whose deadline passes) after
+ * it was handed something passes it on to the next waiter before it
+ * returns its error, so no wakeup that belonged to another is lost.
+ *
+ * The waiting calls (lock, wait, acquire) need a coroutine and return
+ * EXCO_EPERM outside one; the releasing ones (unlock by the holder,
+ * signal, broadcast, release, done) may be called from any thread.  All
+ * four objects are allocated by their _new() function and owned by the
+ * caller, who frees them with _free() once no task uses them any more.
+ */
+
+/** A mutual-exclusion lock held by one task at a time. */
+typedef struct exco_mutex exco_mutex;
+
+/** @return 0; EXCO_EINVAL if @p out is NULL; EXCO_ENOMEM. */
+EXCO_API int exco_mutex_new(exco_mutex **out);
+
+/**
+ * Frees @p m.
+ *
+ * @return 0; EXCO_EINVAL if @p m is NULL; EXCO_EBUSY if it is locked or
+ *         has waiters (it is left intact).
+ */
+EXCO_API int exco_mutex_free(exco_mutex *m);
+
+/**
+ * Locks @p m for the running task, suspending while another task holds
+ * it.  Not recursive.
+ *
+ * @return 0, the task holds @p m; EXCO_ECANCELED, EXCO_ETIMEDOUT (the
+ *         task's cancellation or deadline; not held); EXCO_EDEADLK if the
+ *         task holds it already; EXCO_EPERM outside a coroutine;
+ *         EXCO_EINVAL if @p m is NULL.
+ */
+EXCO_API int exco_mutex_lock(exco_mutex *m);
+
+/**
+ * Locks @p m if it is free and nobody waits for it.
+ *
+ * @return 0; EXCO_EBUSY if held (by anyone, the caller included);
+ *         EXCO_EPERM outside a coroutine; EXCO_EINVAL.
+ */
+EXCO_API int exco_mutex_trylock(exco_mutex *m);
+
+/**
+ * Unlocks @p m, handing it to the oldest waiter if there is one.  Called
+ * by the task that holds it (which may have moved to another thread).
+ *
+ * @return 0; EXCO_EPERM if the running task does not hold it (or the
+ *         caller is not a coroutine); EXCO_EINVAL if @p m is NULL.
+ */
+EXCO_API int exco_mutex_unlock(exco_mutex *m);
+
+/** A condition variable, used with an exco_mutex. */
+typedef struct exco_cond exco_cond;
+
+/** @return 0; EXCO_EINVAL if @p out is NULL; EXCO_ENOMEM. */
+EXCO_API int exco_cond_new(exco_cond **out);
+
+/** @return 0; EXCO_EINVAL; EXCO_EBUSY if tasks wait on it. */
+EXCO_API int exco_cond_free(exco_cond *cv);
+
+/**
+ * Unlocks @p m, waits for a signal or broadcast on @p cv, and locks @p m
+ * again.  The task must hold @p m.  Signals that come before the call
+ * are not remembered (check the condition under the mutex, in a loop).
+ *
+ * @return 0 with @p m held; EXCO_ETIMEDOUT (the task's deadline passed
+ *         while waiting for the signal) with @p m held again;
+ *         EXCO_ECANCELED, the task was cancelled: @p m is NOT held when
+ *         this is returned (the caller must not unlock it);
+ *         EXCO_EPERM if the task does not hold @p m or this is not a
+ *         coroutine; EXCO_EINVAL if an argument is NULL.
+ */
+EXCO_API int exco_cond_wait(exco_cond *cv, exco_mutex *m);
+
+/**
+ * Wakes the oldest waiter (signal) or all of them (broadcast).  From any
+ * thread, with or without the mutex.
+ *
+ * @return the number of waiters woken (0 or 1 for signal); EXCO_EINVAL.
+ */
+EXCO_API int exco_cond_signal(exco_cond *cv);
+EXCO_API int exco_cond_broadcast(exco_cond *cv);
+
+/** A counting semaphore. */
+typedef struct exco_sem exco_sem;
+
+/** @return 0; EXCO_EINVAL if @p out is NULL or @p permits < 0; ENOMEM. */
+EXCO_API int exco_sem_new(exco_sem **out, long permits);
+
+/** @return 0; EXCO_EINVAL; EXCO_EBUSY if tasks wait on it. */
+EXCO_API int exco_sem_free(exco_sem *s);
+
+/**
+ * Takes one permit, suspending while there is none.
+ *
+ * @return 0; EXCO_ECANCELED, EXCO_ETIMEDOUT (no permit taken; one handed
+ *         over meanwhile went to the next waiter); EXCO_EPERM outside a
+ *         coroutine; EXCO_EINVAL.
+ */
+EXCO_API int exco_sem_acquire(exco_sem *s);
+
+/** Takes a permit if one is free: 0, EXCO_EAGAIN, EXCO_EINVAL.  Any
+ * thread. */
+EXCO_API int exco_sem_try_acquire(exco_sem *s);
+
+/**
+ * Gives back one permit, to the oldest waiter if there is one.  From any
+ * thread.
+ *
+ * @return 0; EXCO_EINVAL if @p s is NULL or the count would overflow
+ *         LONG_MAX (nothing is released then).
+ */
+EXCO_API int exco_sem_release(exco_sem *s);
+
+/** Permits free right now (a snapshot), or EXCO_EINVAL. */
+EXCO_API long exco_sem_value(exco_sem *s);
+
+/** A wait group: waits until a count of outstanding jobs drops to 0. */
+typedef struct exco_waitgroup exco_waitgroup;
+
+/** @return 0 (the count starts at 0); EXCO_EINVAL; EXCO_ENOMEM. */
+EXCO_API int exco_waitgroup_new(exco_waitgroup **out);
+
+/** @return 0; EXCO_EINVAL; EXCO_EBUSY if tasks wait on it. */
+EXCO_API int exco_waitgroup_free(exco_waitgroup *wg);
+
+/**
+ * Adds @p n (which may be negative) to the count; when it reaches 0 every
+ * waiter is woken.  From any thread.
+ *
+ * @return 0; EXCO_EINVAL if @p wg is NULL or the count would go below 0
+ *         or overflow (the count is left unchanged).
+ */
+EXCO_API int exco_waitgroup_add(exco_waitgroup *wg, long n);
+
+/** exco_waitgroup_add(@p wg, -1). */
+EXCO_API int exco_waitgroup_done(exco_waitgroup *wg);
+
+/**
+ * Waits until the count is 0 (returns at once if it is).
+ *
+ * @return 0; EXCO_ECANCELED, EXCO_ETIMEDOUT; EXCO_EPERM outside a
+ *         coroutine; EXCO_EINVAL.
+ */
+EXCO_API int exco_waitgroup_wait(exco_waitgroup *wg);
 
 #ifdef __cplusplus
 }
