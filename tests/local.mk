@@ -262,7 +262,8 @@ check-soak: %reldir%/soak
 
 ## The wake protocol's model (tests/model/README.md), checked exhaustively
 ## with spin; about a minute.  Not part of make check: it needs spin.
-EXTRA_DIST += %reldir%/model/wake.pml %reldir%/model/check.sh \
+EXTRA_DIST += %reldir%/model/wake.pml %reldir%/model/chan.pml \
+	%reldir%/model/check.sh \
 	%reldir%/model/README.md
 check-model:
 	$(SHELL) $(top_srcdir)/%reldir%/model/check.sh

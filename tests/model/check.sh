@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/model/check.sh [--full] -- checks wake.pml with spin, exhaustively.
+# tests/model/check.sh [--full] -- checks wake.pml (the wake protocol) and
+# chan.pml (the channel and select handoff) with spin, exhaustively.
 #
 # The model must pass every property in each configuration, every
 # reachability probe must be reached, and every deliberate bug (mutant)
@@ -24,9 +25,10 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$here/wake.pml" "$work/"
+cp "$here/wake.pml" "$here/chan.pml" "$work/"
 cd "$work" || exit 1
 failures=0
+model=wake.pml # the model run() checks
 
 # run NAME EXPECT MODE PATTERN -- DEFINES...
 #   EXPECT: pass, or fail (then PATTERN, an ERE, must match pan's report).
@@ -36,7 +38,7 @@ run() {
   local name=$1 expect=$2 mode=$3 pattern=$4 ccflags out t0 t1 ok=0
   shift 5
   rm -f pan pan.* ./*.trail
-  if ! spin "$@" -a wake.pml >spin.log 2>&1; then
+  if ! spin "$@" -a "$model" >spin.log 2>&1; then
     echo "FAIL $name: spin -a failed"; cat spin.log
     failures=$((failures + 1)); return
   fi
@@ -79,8 +81,8 @@ run() {
   else
     echo "FAIL $name (expected $expect): errors=${errs:-?}"
     printf '%s\n' "$out" | grep -E 'violated|cycle|invalid end|errors:'
-    [ -f wake.pml.trail ] &&
-      spin "$@" -t -p -g wake.pml 2>&1 | tail -60
+    [ -f "$model.trail" ] &&
+      spin "$@" -t -p -g "$model" 2>&1 | tail -60
     failures=$((failures + 1))
   fi
 }
@@ -124,6 +126,26 @@ run "MUT_REFUSE_DROP_MARK"      fail safety "$monitor" -- \
 # pushed returns.  Kept to show the two-thread host is what exposes it.
 run "MUT_WAKE_BEFORE_CLEAR, 1 thread" pass safety '' -- \
   -DMUT_WAKE_BEFORE_CLEAR
+
+model=chan.pml
+echo "== the model of src/chan.c: all properties hold"
+run "channels and select"       pass safety '' --
+echo "== reachability probes: each situation is reached"
+for p in 1 2 3 4; do
+  run "chan probe $p" fail safety "assertion violated \\($p!=$p\\)" -- -DPROBE=$p
+done
+echo "== deliberate bugs: each is caught"
+run "MUT_CLAIM_NO_CAS"          fail safety 'assertion violated .*sent_ok' -- \
+  -DMUT_CLAIM_NO_CAS
+run "MUT_CANCEL_NO_CAS"         fail safety 'assertion violated .*sent_ok' -- \
+  -DMUT_CANCEL_NO_CAS
+run "MUT_LEAVE_NO_LOCK"         fail safety 'assertion violated .*(pstate|alive)' -- \
+  -DMUT_LEAVE_NO_LOCK
+run "MUT_LINK_UNLOCKED"         fail safety 'assertion violated .*(closed|clch)' -- \
+  -DMUT_LINK_UNLOCKED
+run "MUT_CLOSE_NO_WAKE"         fail safety 'assertion violated .*closed' -- \
+  -DMUT_CLOSE_NO_WAKE
+model=wake.pml
 
 if [ $full = 1 ]; then
   echo "== bigger configurations"
