@@ -59,6 +59,10 @@ typedef struct bench_opts {
   int w7_clients;
   double w7_seconds;
   int w7_size; /* bytes per echo request */
+  long w8_t;   /* W8: sending threads */
+  long w8_n;   /* W8: items in all */
+  long w9_k;   /* W9: tasks */
+  long w9_m;   /* W9: critical sections in all */
 } bench_opts;
 
 #define BENCH_P_EXCO_UV 0x1u
@@ -71,6 +75,8 @@ typedef struct bench_opts {
 #define BENCH_P_RAW_LIBEVENT 0x80u
 #define BENCH_P_EXCO_GLIB 0x100u
 #define BENCH_P_RAW_GLIB 0x200u
+#define BENCH_P_BOOST 0x400u /* Boost.Fiber (W3 channel, W8, W9) */
+#define BENCH_P_GO 0x800u    /* Go (W3 channel, W8, W9) */
 
 extern bench_opts bench_o;
 
@@ -226,6 +232,10 @@ void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what);
 void bench_w1_spawn(void);
 void bench_w2_yield(void);
 void bench_w3_pingpong(void);
+/* W3's channel case (w8-sync.c), run by bench_w3_pingpong(). */
+void bench_w3_channel(void);
+void bench_w8_fanin(void);
+void bench_w9_mutex(void);
 void bench_w4_idle(void);
 void bench_w5_memory(void);
 void bench_w6_switch(void);

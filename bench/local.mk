@@ -15,7 +15,8 @@ bin_PROGRAMS += %reldir%/exco-bench
 	%reldir%/w4-idle.c \
 	%reldir%/w5-memory.c \
 	%reldir%/w6-switch.c \
-	%reldir%/w7-echo.c
+	%reldir%/w7-echo.c \
+	%reldir%/w8-sync.c
 
 noinst_HEADERS += \
 	%reldir%/bench.h \
@@ -29,7 +30,19 @@ noinst_HEADERS += %reldir%/seed-driver.h
 %canon_reldir%_libexco_uv_seed_la_SOURCES = %reldir%/seed-driver.c
 %canon_reldir%_libexco_uv_seed_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
 
-%canon_reldir%_exco_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS)
+%canon_reldir%_exco_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUV_CFLAGS) \
+	-DBENCH_PEER_DIR='"$(abs_top_builddir)/%reldir%"' \
+	-DBENCH_SRC_DIR='"$(abs_top_srcdir)/%reldir%"'
+
+## Peers from outside exco for W3's channel case, W8 and W9
+## (bench/w8-sync.c): Boost.Fiber, built when configure finds it, and Go,
+## built by exco-bench at run time when the go tool is on PATH.
+EXTRA_DIST += %reldir%/peers/chanpeer.go %reldir%/peers/boost_fiber.cc
+if HAVE_BOOST_FIBER
+noinst_PROGRAMS += %reldir%/peer-boost-fiber
+%canon_reldir%_peer_boost_fiber_SOURCES = %reldir%/peers/boost_fiber.cc
+%canon_reldir%_peer_boost_fiber_LDADD = $(BOOST_FIBER_LIBS) $(PTHREAD_LIBS)
+endif
 %canon_reldir%_exco_bench_LDADD = \
 	%reldir%/libbench-ctx-uc.la \
 	%reldir%/libbench-ctx-sc.la \

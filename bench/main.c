@@ -30,6 +30,10 @@ static const workload workloads[] = {
     {"W6", "switch", bench_w6_switch,
      "context switch round trip and create+destroy, per backend"},
     {"W7", "echo", bench_w7_echo, "TCP echo over loopback; requests/s"},
+    {"W8", "fan-in", bench_w8_fanin,
+     "T threads send into one channel drained by one task; ns/item"},
+    {"W9", "mutex", bench_w9_mutex,
+     "K tasks take turns on a mutex, yielding inside; ns/section"},
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -53,6 +57,8 @@ static const struct {
     {BENCH_PEER_EXCO_GLIB, BENCH_P_EXCO_GLIB},
     {BENCH_PEER_RAW_GLIB, BENCH_P_RAW_GLIB},
 #endif
+    {"boost-fiber", BENCH_P_BOOST},
+    {"go", BENCH_P_GO},
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -84,6 +90,10 @@ static void defaults(int quick) {
   o->w7_clients = quick ? 8 : 50;
   o->w7_seconds = quick ? 0.05 : 0.5;
   o->w7_size = 64;
+  o->w8_t = 4;
+  o->w8_n = quick ? 20000 : 1000000;
+  o->w9_k = 8;
+  o->w9_m = quick ? 20000 : 400000;
 }
 
 static void usage(FILE *f) {
@@ -146,6 +156,9 @@ static void usage(FILE *f) {
              "  --w7-clients=C --w7-seconds=S --w7-size=BYTES\n"
              "                               W7: clients, duration per rep, "
              "request size\n"
+             "  --w8-t=T --w8-n=N            W8: sending threads (at most 8), "
+             "items\n"
+             "  --w9-k=K --w9-m=M            W9: tasks, critical sections\n"
              "  --help\n");
 }
 
@@ -246,7 +259,11 @@ enum {
   O_W6S,
   O_W7C,
   O_W7S,
-  O_W7Z
+  O_W7Z,
+  O_W8T,
+  O_W8N,
+  O_W9K,
+  O_W9M
 };
 
 static const struct option longopts[] = {
@@ -274,6 +291,10 @@ static const struct option longopts[] = {
     {"w7-clients", required_argument, NULL, O_W7C},
     {"w7-seconds", required_argument, NULL, O_W7S},
     {"w7-size", required_argument, NULL, O_W7Z},
+    {"w8-t", required_argument, NULL, O_W8T},
+    {"w8-n", required_argument, NULL, O_W8N},
+    {"w9-k", required_argument, NULL, O_W9K},
+    {"w9-m", required_argument, NULL, O_W9M},
     {NULL, 0, NULL, 0},
 };
 
@@ -364,6 +385,20 @@ static void parse(int argc, char **argv) {
       break;
     case O_W7Z:
       bench_o.w7_size = (int)num("w7-size", optarg, 1);
+      break;
+    case O_W8T:
+      bench_o.w8_t = num("w8-t", optarg, 1);
+      if (bench_o.w8_t > BENCH_MAX_P)
+        bench_o.w8_t = BENCH_MAX_P;
+      break;
+    case O_W8N:
+      bench_o.w8_n = num("w8-n", optarg, 1);
+      break;
+    case O_W9K:
+      bench_o.w9_k = num("w9-k", optarg, 1);
+      break;
+    case O_W9M:
+      bench_o.w9_m = num("w9-m", optarg, 1);
       break;
     case 'h':
     case O_HELP:

@@ -128,4 +128,5 @@ void bench_w3_pingpong(void) {
   bench_hosts_measure(&t, rep_exco);
   bench_raw_measure(&t, rep_raw,
                     "two uv_async_t whose callbacks send each other");
+  bench_w3_channel();
 }
