@@ -171,8 +171,9 @@ struct exco_task {
   void *result;
   const char *name;
   exco__stack *stack;
-  exco__list ex_link;  /* in ex->tasks while live */
-  exco__waitq joiners; /* exco_join() waiters; signalled at DONE */
+  exco__list ex_link;         /* in ex->tasks while live */
+  exco__waitq joiners;        /* exco_join() waiters; signalled at DONE */
+  struct exco__tls_slot *tls; /* task-local values (scope.c), or NULL */
   /* The shared run queue's link (runq.c): the ready queue or the
    * cross-thread list, never both (a task is queued once per wake). */
   exco_task *rq_next;
@@ -305,6 +306,9 @@ int exco__task_poll(exco_task *t);
 int exco__task_drop(exco_task *t);
 /* Suspends the running coroutine until its next poll (await.c). */
 void exco__task_suspend(exco_task *t);
+/* scope.c: runs the task's task-local destructors and frees its slots,
+ * on its own stack, once its function has returned. */
+void exco__tls_finish(exco_task *t);
 /* Releases a stack hold (await.c), for the poller's side of a finish. */
 void exco__task_unhold(exco_task *t);
 

@@ -15,6 +15,8 @@ lib_LTLIBRARIES += %reldir%/libexco.la
 	%reldir%/promise.c \
 	%reldir%/chan.c \
 	%reldir%/sync.c \
+	%reldir%/scope.c \
+	%reldir%/offload.c \
 	%reldir%/stack.c \
 	%reldir%/overflow.c \
 	%reldir%/fork.c \

@@ -92,6 +92,8 @@ static void exco__entry(void *arg) {
   exco__switch_started(t);
   errno = 0;
   t->result = t->fn(t->arg);
+  if (t->tls != NULL)
+    exco__tls_finish(t);
   t->finished = 1;
   exco__switch_out(t, 1);
   /* A finished context is never resumed. */
@@ -152,6 +154,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->result = NULL;
   t->name = o.name;
   t->rq_next = NULL;
+  t->tls = NULL;
   exco__waitq_init(&t->joiners, 1);
 
   err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);

@@ -47,7 +47,8 @@ exco_core_tests = \
 	%reldir%/test-context \
 	%reldir%/test-chan \
 	%reldir%/test-select \
-	%reldir%/test-sync
+	%reldir%/test-sync \
+	%reldir%/test-scope
 
 check_PROGRAMS += $(exco_core_tests)
 TESTS += $(exco_core_tests)
@@ -123,6 +124,10 @@ TESTS += $(exco_core_tests)
 %canon_reldir%_test_sync_SOURCES = %reldir%/test-sync.c
 %canon_reldir%_test_sync_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_sync_LDADD = $(exco_test_ldadd)
+
+%canon_reldir%_test_scope_SOURCES = %reldir%/test-scope.c
+%canon_reldir%_test_scope_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_scope_LDADD = $(exco_test_ldadd)
 
 %canon_reldir%_test_oom_SOURCES = %reldir%/test-oom.c
 %canon_reldir%_test_oom_CFLAGS = $(exco_test_cflags)

@@ -1,6 +1,7 @@
 /*
  * exco/sync.h -- the concurrency toolkit: channels and select; mutexes,
- * condition variables, semaphores and wait groups for coroutines.
+ * condition variables, semaphores and wait groups for coroutines;
+ * task-local storage; scopes (structured concurrency); blocking offload.
  *
  * OVERVIEW
  *
@@ -429,6 +430,169 @@ EXCO_API int exco_waitgroup_done(exco_waitgroup *wg);
  *         coroutine; EXCO_EINVAL.
  */
 EXCO_API int exco_waitgroup_wait(exco_waitgroup *wg);
+
+/* ---------------------------------------------------------------------- */
+/* Task-local storage                                                      */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * A key names one slot in every task.  Keys are process-wide, like
+ * pthread keys; at most EXCO_TLS_KEYS_MAX exist at a time.
+ */
+typedef unsigned exco_tls_key;
+
+/** Most keys that can exist at once. */
+#define EXCO_TLS_KEYS_MAX 64
+
+/**
+ * Creates a key.  When a task's function returns (normally or after a
+ * cancellation), each of its non-NULL values is set to NULL and passed to
+ * @p dtor, on the task's own stack (so @p dtor may use task-local values
+ * and must not await); values that destructors set again get up to four
+ * more rounds.
+ *
+ * @param dtor  may be NULL.
+ * @return 0; EXCO_EINVAL if @p key is NULL; EXCO_EAGAIN if
+ *         EXCO_TLS_KEYS_MAX keys exist.
+ */
+EXCO_API int exco_tls_key_create(exco_tls_key *key, void (*dtor)(void *));
+
+/**
+ * Deletes a key.  Values still set under it are forgotten, without their
+ * destructor (as pthread_key_delete()); the caller frees them if needed.
+ *
+ * @return 0; EXCO_EINVAL if @p key does not exist.
+ */
+EXCO_API int exco_tls_key_delete(exco_tls_key key);
+
+/**
+ * Sets the running task's value for @p key (the task owns what it points
+ * to as far as the destructor goes).
+ *
+ * @return 0; EXCO_EPERM outside a coroutine; EXCO_EINVAL if @p key does
+ *         not exist; EXCO_ENOMEM (the first value of a key in a task
+ *         allocates a slot; later ones do not).
+ */
+EXCO_API int exco_tls_set(exco_tls_key key, void *value);
+
+/** The running task's value for @p key; NULL if none, if @p key does not
+ * exist, or outside a coroutine. */
+EXCO_API void *exco_tls_get(exco_tls_key key);
+
+/* ---------------------------------------------------------------------- */
+/* Scopes: structured concurrency                                          */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A scope owns a group of child tasks.  exco_scope_join() -- leaving the
+ * scope -- waits until every child has finished.  The first child that
+ * fails (returns nonzero), the parent's cancellation or deadline while it
+ * waits in exco_scope_join(), or exco_scope_cancel(), cancels every child
+ * still running; join then still waits for all of them, so no child
+ * outlives the join.  (One exception: if the parent task is being dropped
+ * by its host it can't wait any more; then join returns at once with the
+ * children cancelled, and keeps the parent's stack mapped -- a stack hold
+ * -- until the last child has finished, so arguments on that stack stay
+ * valid.)
+ */
+
+/** A group of child tasks. */
+typedef struct exco_scope exco_scope;
+
+/** A child's function: 0 for success, a negative EXCO_E* code for a
+ * failure (which cancels its siblings). */
+typedef int (*exco_scope_fn)(void *arg);
+
+/**
+ * Creates a scope.  The caller owns it and frees it with
+ * exco_scope_free() after exco_scope_join().
+ *
+ * @return 0; EXCO_EINVAL if @p out is NULL; EXCO_ENOMEM.
+ */
+EXCO_API int exco_scope_new(exco_scope **out);
+
+/**
+ * Spawns @p fn(@p arg) as a child of @p s on @p ex (NULL: the running
+ * coroutine's executor, or the default one), as exco_spawn() does.  From
+ * any thread, until exco_scope_join() has returned.
+ *
+ * @return 0; EXCO_ECANCELED if the scope is cancelled or failed already
+ *         (nothing is spawned); EXCO_EINVAL if @p s or @p fn is NULL, or
+ *         join has returned; exco_spawn()'s errors (EXCO_ENOMEM,
+ *         EXCO_ESHUTDOWN, ...).
+ */
+EXCO_API int exco_scope_spawn(exco_scope *s, exco_executor *ex,
+                              exco_scope_fn fn, void *arg,
+                              const exco_spawn_opts *opts);
+
+/**
+ * Cancels every child still running; later spawns fail.  From any thread.
+ *
+ * @return 0; EXCO_EINVAL if @p s is NULL.
+ */
+EXCO_API int exco_scope_cancel(exco_scope *s);
+
+/**
+ * Leaves the scope: waits until every child has finished (see above).
+ * Called once, by a coroutine.
+ *
+ * @return 0 if every child returned 0; else the first failure: a child's
+ *         nonzero return, or EXCO_ECANCELED / EXCO_ETIMEDOUT for the
+ *         parent's own cancellation or deadline, or EXCO_ECANCELED after
+ *         exco_scope_cancel(); EXCO_EPERM outside a coroutine; EXCO_EINVAL
+ *         if @p s is NULL or joined already.
+ */
+EXCO_API int exco_scope_join(exco_scope *s);
+
+/**
+ * Frees @p s.  Call it after exco_scope_join() (or when nothing was
+ * spawned); the scope's memory goes once its last child has finished.
+ *
+ * @return 0; EXCO_EINVAL if @p s is NULL; EXCO_EBUSY if children were
+ *         spawned and join was not called (nothing is freed).
+ */
+EXCO_API int exco_scope_free(exco_scope *s);
+
+/* ---------------------------------------------------------------------- */
+/* Blocking offload                                                        */
+/* ---------------------------------------------------------------------- */
+
+/** A blocking function for exco_offload(). */
+typedef void *(*exco_offload_fn)(void *arg);
+
+/**
+ * Runs @p fn(@p arg) on a worker thread of exco's built-in pool and
+ * awaits its result, so a blocking call (a DNS lookup, a file read, a
+ * long computation) does not block the loop.  Works on every executor.
+ * The pool starts its threads on demand, up to EXCO_OFFLOAD_THREADS, and
+ * queues jobs beyond that.
+ *
+ * A cancelled or timed-out offload returns at once, but the function
+ * still runs to its end on its worker: the running task's stack stays
+ * mapped (a stack hold) until then, so @p arg may point into it, and the
+ * function's result is dropped (have @p fn free it through @p arg if it
+ * owns memory).
+ *
+ * @param result  receives fn's return value on success; may be NULL.
+ * @return 0; EXCO_ECANCELED, EXCO_ETIMEDOUT (the task's cancellation or
+ *         deadline); EXCO_EPERM outside a coroutine; EXCO_EINVAL if
+ *         @p fn is NULL; EXCO_ENOMEM, or EXCO_EAGAIN if no worker thread
+ *         could be started and none runs; EXCO_ESHUTDOWN after
+ *         exco_offload_shutdown().
+ */
+EXCO_API int exco_offload(exco_offload_fn fn, void *arg, void **result);
+
+/** Most worker threads of the offload pool. */
+#define EXCO_OFFLOAD_THREADS 4
+
+/**
+ * Stops the offload pool: the queued jobs are run, then the workers exit
+ * and are joined.  Later offloads fail with EXCO_ESHUTDOWN.  exco calls
+ * it at process exit (atexit) if the pool was started; call it earlier
+ * to have the threads gone before, for example, a leak checker looks.
+ * Must not be called from a worker (an offloaded function).
+ */
+EXCO_API void exco_offload_shutdown(void);
 
 #ifdef __cplusplus
 }
