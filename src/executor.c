@@ -309,10 +309,23 @@ int exco_executor_new_local(exco_executor **out) {
   return exco__executor_make(out, &exco__local_ops, NULL);
 }
 
+/* The live count, read under the task list's lock: a stake dropped on
+ * another thread (a stack hold released there) stores the count and then
+ * unlocks, so a count of 0 read without the lock could let the executor
+ * be freed under that unlock. */
+static long exco__executor_live_locked(exco_executor *ex) {
+  long n;
+
+  exco__spin_lock(&ex->tasks_lock);
+  n = atomic_load_explicit(&ex->live, memory_order_relaxed);
+  exco__spin_unlock(&ex->tasks_lock);
+  return n;
+}
+
 int exco_executor_free(exco_executor *ex) {
   if (!exco__executor_valid(ex) || ex->is_default)
     return EXCO_EINVAL;
-  if (atomic_load_explicit(&ex->live, memory_order_acquire) != 0)
+  if (exco__executor_live_locked(ex) != 0)
     return EXCO_EBUSY;
   if (ex->closing)
     return EXCO_EALREADY;
@@ -330,7 +343,7 @@ void *exco_executor_data(exco_executor *ex) {
 long exco_executor_live(exco_executor *ex) {
   if (!exco__executor_valid(ex))
     return EXCO_EINVAL;
-  return atomic_load_explicit(&ex->live, memory_order_acquire);
+  return exco__executor_live_locked(ex);
 }
 
 /* ---------------------------------------------------------------------- */
