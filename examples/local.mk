@@ -6,7 +6,9 @@ EXCO_EXAMPLES = \
 	%reldir%/read_file \
 	%reldir%/ns_lookup \
 	%reldir%/echo_server \
-	%reldir%/echo_client
+	%reldir%/echo_client \
+	%reldir%/pipeline \
+	%reldir%/scope_deadline
 
 noinst_PROGRAMS += $(EXCO_EXAMPLES)
 
@@ -32,6 +34,14 @@ EXCO_EXAMPLE_LDADD = drivers/uv/libexco-uv.la src/libexco.la $(LIBUV_LIBS)
 %canon_reldir%_echo_client_SOURCES = %reldir%/echo_client.c
 %canon_reldir%_echo_client_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
 %canon_reldir%_echo_client_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+%canon_reldir%_pipeline_SOURCES = %reldir%/pipeline.c
+%canon_reldir%_pipeline_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_pipeline_LDADD = $(EXCO_EXAMPLE_LDADD)
+
+%canon_reldir%_scope_deadline_SOURCES = %reldir%/scope_deadline.c
+%canon_reldir%_scope_deadline_CPPFLAGS = $(EXCO_EXAMPLE_CPPFLAGS)
+%canon_reldir%_scope_deadline_LDADD = $(EXCO_EXAMPLE_LDADD)
 
 ## The libev driver's example, when configure found libev.
 if HAVE_LIBEV
