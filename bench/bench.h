@@ -1,7 +1,7 @@
 /*
  * bench.h -- the harness shared by exco-bench's workloads.
  *
- * Every workload (W1..W7, described in BENCHMARKS.md, "Workloads") measures one
+ * Every workload (W1..W9, described in BENCHMARKS.md, "Workloads") measures one
  * or more "peers" doing the same work: exco's uv driver, the seed's driver
  * design (one uv_async_t per task) driving exco's core, exco's built-in
  * local executor, and plain libuv callbacks.  Each measurement is repeated

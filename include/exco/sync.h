@@ -494,6 +494,14 @@ EXCO_API void *exco_tls_get(exco_tls_key key);
  * children cancelled, and keeps the parent's stack mapped -- a stack hold
  * -- until the last child has finished, so arguments on that stack stay
  * valid.)
+ *
+ * A child counts from exco_scope_spawn() until its function returns.  A
+ * host that drops a task before its first poll never runs it (exco.h,
+ * exco_drop()); a scope whose child is dropped so waits for it for ever.
+ * exco's own hosts and drivers never do that to a live executor's tasks
+ * (closing one cancels them, and cancelled tasks still run their
+ * function), but a three-callback host tearing down must cancel or join
+ * scopes first.
  */
 
 /** A group of child tasks. */
