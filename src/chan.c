@@ -318,7 +318,7 @@ static void exco__chanset_make(exco__chanset *s, exco_chan_clause *cl,
   for (i = 0; i < n; i++) {
     exco_chan *c = cl[i].chan;
 
-    for (j = s->n; j > 0 && s->c[j - 1] > c; j--)
+    for (j = s->n; j > 0 && (uintptr_t)s->c[j - 1] > (uintptr_t)c; j--)
       ;
     if (j > 0 && s->c[j - 1] == c)
       continue;
