@@ -483,6 +483,50 @@ START_TEST(waitgroup_wakes_all) {
 }
 END_TEST
 
+typedef struct wgdl {
+  exco_waitgroup *wg;
+  int ms; /* deadline; -1: none (cancelled instead) */
+  int r;
+} wgdl;
+
+static void *fn_wg_deadline(void *arg) {
+  wgdl *w = arg;
+  int64_t prev;
+
+  if (w->ms >= 0)
+    exco_deadline_after((uint64_t)w->ms, &prev);
+  w->r = exco_waitgroup_wait(w->wg);
+  if (w->ms >= 0)
+    exco_deadline_set(prev, NULL);
+  return NULL;
+}
+
+/* A wait group's wait ends with the task's deadline or cancellation, and
+ * leaves no waiter behind.  _i: 0 deadline, 1 cancel. */
+START_TEST(waitgroup_gives_up) {
+  h_host h;
+  exco_task *t;
+  wgdl w;
+
+  memset(&w, 0, sizeof(w));
+  h_host_init(&h);
+  ck_assert_int_eq(exco_waitgroup_new(&w.wg), 0);
+  ck_assert_int_eq(exco_waitgroup_add(w.wg, 1), 0);
+  w.ms = _i ? -1 : 20;
+  w.r = 1;
+  ck_assert_int_eq(exco_spawn(h.ex, fn_wg_deadline, &w, NULL, &t), 0);
+  ck_assert_int_eq(h_host_run_until_idle(&h), 1);
+  ck_assert_int_eq(exco_waitgroup_free(w.wg), EXCO_EBUSY);
+  if (_i)
+    ck_assert_int_eq(exco_task_cancel(t), 0);
+  ck_assert_int_eq(h_host_run(&h), 0);
+  ck_assert_int_eq(w.r, _i ? EXCO_ECANCELED : EXCO_ETIMEDOUT);
+  exco_task_release(t);
+  ck_assert_int_eq(exco_waitgroup_free(w.wg), 0);
+  h_host_destroy(&h);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* Stress: a counter under the mutex, a pool under the semaphore           */
 /* ---------------------------------------------------------------------- */
@@ -600,6 +644,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cond_deadline);
   tcase_add_test(tc, sem_handoff_and_cancel);
   tcase_add_test(tc, waitgroup_wakes_all);
+  tcase_add_loop_test(tc, waitgroup_gives_up, 0, 2);
   suite_add_tcase(s, tc);
   tcase_add_test(ts, stress_exact_counts);
   suite_add_tcase(s, ts);
