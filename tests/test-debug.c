@@ -16,6 +16,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -168,7 +169,7 @@ START_TEST(dump_lines) {
   memset(&l, 0, sizeof(l));
   ck_assert_int_eq(exco_promise_new(&l.p), 0);
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
-  spawn_named(ex, fn_promise, &l, "reader 3");
+  exco_task_release(spawn_named(ex, fn_promise, &l, "reader 3"));
   ck_assert_int_eq(exco_run_until_idle(ex), 1);
   f = open_memstream(&buf, &len);
   ck_assert_ptr_nonnull(f);
@@ -244,8 +245,8 @@ START_TEST(watchdog_reports_a_stalled_poll_once) {
   atomic_init(&w.release, 0);
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
   ck_assert_int_eq(exco_executor_watchdog(ex, 50, on_stall, &w), 0);
-  spawn_named(ex, fn_polite, &w, "polite");
-  spawn_named(ex, fn_spin, &w, "spinner");
+  exco_task_release(spawn_named(ex, fn_polite, &w, "polite"));
+  exco_task_release(spawn_named(ex, fn_spin, &w, "spinner"));
   ck_assert_int_eq(exco_run(ex), 0);
   ck_assert_int_eq(atomic_load(&w.reports), 1);
   ck_assert_str_eq(w.name, "spinner");
@@ -280,7 +281,7 @@ START_TEST(watchdog_default_report) {
   dup2(fd, STDERR_FILENO);
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
   ck_assert_int_eq(exco_executor_watchdog(ex, 50, NULL, NULL), 0);
-  spawn_named(ex, fn_spin_ms, &spin, "hog");
+  exco_task_release(spawn_named(ex, fn_spin_ms, &spin, "hog"));
   ck_assert_int_eq(exco_run(ex), 0);
   ck_assert_int_eq(exco_executor_free(ex), 0);
   fflush(stderr);
