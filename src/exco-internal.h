@@ -207,6 +207,9 @@ void exco__executor_fork(int phase);
 void exco__timers_fork(int phase);
 void exco__seed_fork(int phase);
 void exco__overflow_fork(int phase);
+/* scope.c (the task-local key table) and offload.c (the worker pool). */
+void exco__tls_fork(int phase);
+void exco__offload_fork(int phase);
 
 /* debug.c: the list of all executors (for the watchdog and gdb). */
 void exco__registry_add(exco_executor *ex);

@@ -6,7 +6,8 @@
  * every process-wide lock of exco, in the order in which code may nest
  * them, so no other thread holds one at the moment of the fork; the parent and the child let them go,
  * and the child also forgets the timer helper thread, which it doesn't
- * have.
+ * have, and the offload pool's workers (a later offload starts new ones,
+ * which also run the jobs queued at the fork).
  */
 #include "config.h"
 
@@ -23,9 +24,13 @@ static void exco__fork_prepare(void) {
   exco__debug_fork(EXCO__FORK_PREPARE);
   exco__overflow_fork(EXCO__FORK_PREPARE);
   exco__timers_fork(EXCO__FORK_PREPARE);
+  exco__tls_fork(EXCO__FORK_PREPARE);
+  exco__offload_fork(EXCO__FORK_PREPARE);
 }
 
 static void exco__fork_parent(void) {
+  exco__offload_fork(EXCO__FORK_PARENT);
+  exco__tls_fork(EXCO__FORK_PARENT);
   exco__timers_fork(EXCO__FORK_PARENT);
   exco__overflow_fork(EXCO__FORK_PARENT);
   exco__debug_fork(EXCO__FORK_PARENT);
@@ -34,6 +39,8 @@ static void exco__fork_parent(void) {
 }
 
 static void exco__fork_child(void) {
+  exco__offload_fork(EXCO__FORK_CHILD);
+  exco__tls_fork(EXCO__FORK_CHILD);
   exco__timers_fork(EXCO__FORK_CHILD);
   exco__overflow_fork(EXCO__FORK_CHILD);
   exco__debug_fork(EXCO__FORK_CHILD);

@@ -74,6 +74,21 @@ static void *exco__worker(void *arg) {
   return NULL;
 }
 
+void exco__offload_fork(int phase) {
+  if (phase == EXCO__FORK_PREPARE) {
+    pthread_mutex_lock(&exco__pool.lock);
+    return;
+  }
+  if (phase == EXCO__FORK_CHILD) {
+    /* The workers stayed in the parent, and so did the waiters the
+     * condition variable counts: a new one, with no phantom waiters. */
+    exco__pool.nthreads = 0;
+    exco__pool.idle = 0;
+    pthread_cond_init(&exco__pool.cond, NULL);
+  }
+  pthread_mutex_unlock(&exco__pool.lock);
+}
+
 void exco_offload_shutdown(void) {
   int i, n;
 

@@ -36,6 +36,13 @@ static pthread_mutex_t exco__keys_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define EXCO__TLS_ROUNDS 5
 
+void exco__tls_fork(int phase) {
+  if (phase == EXCO__FORK_PREPARE)
+    pthread_mutex_lock(&exco__keys_lock);
+  else
+    pthread_mutex_unlock(&exco__keys_lock);
+}
+
 static int exco__key_valid(exco_tls_key key) {
   unsigned i = key & 0xffu;
 
