@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "exco/sync.h"
 
@@ -515,6 +517,38 @@ START_TEST(offload_gives_up) {
 }
 END_TEST
 
+/* A child forked while the pool runs gets workers of its own. */
+START_TEST(offload_after_fork) {
+  exco_executor *ex;
+  int status = -1;
+  pid_t pid;
+  off o;
+
+#ifdef H_TSAN
+  return; /* TSan can't start threads in a child of a threaded process */
+#endif
+  o.v = 5;
+  o.r = 1;
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_offload, &o, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(o.r, 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    o.v = 7;
+    o.r = 1;
+    if (exco_spawn(ex, fn_offload, &o, NULL, NULL) != 0 || exco_run(ex) != 0)
+      _exit(2);
+    _exit(o.r == 0 && o.v == 14 ? 0 : 1);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
 static void *fn_offload_after_shutdown(void *arg) {
   off *o = arg;
 
@@ -556,6 +590,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, scope_arguments);
   tcase_add_test(tc, offload_many);
   tcase_add_loop_test(tc, offload_gives_up, 0, 2);
+  tcase_add_test(tc, offload_after_fork);
   tcase_add_test(tc, offload_shutdown);
   suite_add_tcase(s, tc);
   return s;
