@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -193,6 +194,53 @@ START_TEST(wait_fd_ready) {
   ck_assert_int_eq(both.result, EV_WRITE);
   close(sv[0]);
   close(sv[1]);
+  tloop_fini(&t, 0);
+}
+END_TEST
+
+/*
+ * Signals, the way exco.h says (SIGNALS): no exco call in the handler,
+ * only write(2) to a self-pipe, and a coroutine that waits for the pipe.
+ * The handler may run anywhere: here inside another coroutine, while the
+ * waiter is suspended.
+ */
+static int sig_pipe[2];
+
+static void on_sigusr2(int sig) {
+  char c = (char)sig;
+
+  (void)!write(sig_pipe[1], &c, 1);
+}
+
+static void *fn_raise_later(void *arg) {
+  (void)arg;
+  /* Runs after the waiter has suspended (spawned second, same loop). */
+  raise(SIGUSR2);
+  return NULL;
+}
+
+START_TEST(signal_through_a_self_pipe) {
+  struct sigaction sa, old;
+  fdwait w;
+  tloop t;
+
+  tloop_init(&t);
+  ck_assert_int_eq(pipe(sig_pipe), 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigusr2;
+  sigemptyset(&sa.sa_mask);
+  ck_assert_int_eq(sigaction(SIGUSR2, &sa, &old), 0);
+  memset(&w, 0, sizeof(w));
+  w.fd = sig_pipe[0];
+  w.events = EV_READ;
+  ck_assert_int_eq(exco_spawn(t.ex, fn_wait, &w, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(t.ex, fn_raise_later, NULL, NULL, NULL), 0);
+  tloop_run(&t);
+  sigaction(SIGUSR2, &old, NULL);
+  ck_assert_int_eq(w.result, EV_READ);
+  ck_assert_int_eq(w.got, SIGUSR2);
+  close(sig_pipe[0]);
+  close(sig_pipe[1]);
   tloop_fini(&t, 0);
 }
 END_TEST
@@ -801,6 +849,7 @@ int main(void) {
 
   tcase_add_test(tc, wait_fd_ready);
   tcase_add_test(tc, wait_fd_pipe_other_thread);
+  tcase_add_test(tc, signal_through_a_self_pipe);
   tcase_add_test(tc, wait_fd_errors);
   tcase_add_test(tc, wait_fd_deadline);
   tcase_add_test(tc, wait_fd_cancel);
