@@ -46,6 +46,10 @@ typedef struct bench_opts {
   unsigned only;    /* bit i set: run workload W(i+1) */
   unsigned peers;   /* BENCH_P_* bits: which peers to run */
   long w1_n, w1_batch;
+  long w1r_r[BENCH_MAX_P]; /* W1R: live tasks per round, smallest first */
+  int w1r_nr;
+  long w1r_passes; /* rounds per repetition */
+  long w1r_touch;  /* KiB of stack each task touches */
   long w2_n, w2_k;
   long w3_m;
   long w4_k;
@@ -92,7 +96,7 @@ void bench_trim(void);
 /* ---- results --------------------------------------------------------- */
 
 typedef struct bench_result {
-  const char *workload; /* "W1".."W7" */
+  const char *workload; /* "W1".."W7", "W1R" */
   const char *title;    /* "spawn", "yield", ... */
   char cse[48];         /* the case within the workload, e.g. "P=1000" */
   const char *peer;     /* BENCH_PEER_* or a backend name for W6 */
@@ -230,6 +234,7 @@ void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what);
 /* ---- workloads ------------------------------------------------------- */
 
 void bench_w1_spawn(void);
+void bench_w1r_rounds(void);
 void bench_w2_yield(void);
 void bench_w3_pingpong(void);
 /* W3's channel case (w8-sync.c), run by bench_w3_pingpong(). */

@@ -10,6 +10,7 @@ bin_PROGRAMS += %reldir%/exco-bench
 	%reldir%/report.c \
 	%reldir%/hosts.c \
 	%reldir%/w1-spawn.c \
+	%reldir%/w1r-rounds.c \
 	%reldir%/w2-yield.c \
 	%reldir%/w3-pingpong.c \
 	%reldir%/w4-idle.c \

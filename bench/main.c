@@ -20,6 +20,8 @@ typedef struct workload {
 
 static const workload workloads[] = {
     {"W1", "spawn", bench_w1_spawn, "N tasks that finish at once; ns/task"},
+    {"W1R", "rounds", bench_w1r_rounds,
+     "rounds of R live tasks that then finish; ns/task, RSS after"},
     {"W2", "yield", bench_w2_yield, "N tasks x K yields; ns/yield"},
     {"W3", "ping-pong", bench_w3_pingpong,
      "two tasks pass a token M times; ns/hop"},
@@ -72,6 +74,12 @@ static void defaults(int quick) {
   o->timeout = quick ? 300 : 1800;
   o->w1_n = quick ? 20000 : 200000;
   o->w1_batch = 100;
+  o->w1r_r[0] = quick ? 1000 : 4000;
+  o->w1r_r[1] = quick ? 4000 : 16000;
+  o->w1r_r[2] = quick ? 8000 : 30000;
+  o->w1r_nr = 3;
+  o->w1r_passes = quick ? 2 : 4;
+  o->w1r_touch = 4;
   o->w2_n = quick ? 1000 : 10000;
   o->w2_k = quick ? 20 : 100;
   o->w3_m = quick ? 5000 : 100000;
@@ -143,6 +151,12 @@ static void usage(FILE *f) {
              "  --timeout=S      give up (exit 3) after S seconds; 0: never\n"
              "                   (default 1800, quick 300)\n"
              "  --w1-n=N --w1-batch=B        W1: tasks, spawned B at a time\n"
+             "  --w1r-r=R1,R2,.. --w1r-passes=P --w1r-touch=KIB\n"
+             "                               W1R: live tasks per round (the "
+             "first is\n"
+             "                               the reference), rounds per rep, "
+             "KiB of\n"
+             "                               stack each task touches\n"
              "  --w2-n=N --w2-k=K            W2: tasks and yields per task\n"
              "  --w3-m=M                     W3: hops\n"
              "  --w4-p=P1,P2,.. --w4-k=K --w4-seconds=S\n"
@@ -209,6 +223,18 @@ static int add_p(const char *s) {
   return 0;
 }
 
+static int add_r(const char *s) {
+  char *end;
+  long v = strtol(s, &end, 10);
+
+  if (*end == 'k' || *end == 'K')
+    v *= 1000, end++;
+  if (*end != '\0' || v < 1 || bench_o.w1r_nr == BENCH_MAX_P)
+    return -1;
+  bench_o.w1r_r[bench_o.w1r_nr++] = v;
+  return 0;
+}
+
 static long num(const char *opt, const char *s, long lo) {
   char *end;
   long v = strtol(s, &end, 10);
@@ -246,6 +272,9 @@ enum {
   O_HELP,
   O_W1N,
   O_W1B,
+  O_W1RR,
+  O_W1RP,
+  O_W1RT,
   O_W2N,
   O_W2K,
   O_W3M,
@@ -277,6 +306,9 @@ static const struct option longopts[] = {
     {"help", no_argument, NULL, O_HELP},
     {"w1-n", required_argument, NULL, O_W1N},
     {"w1-batch", required_argument, NULL, O_W1B},
+    {"w1r-r", required_argument, NULL, O_W1RR},
+    {"w1r-passes", required_argument, NULL, O_W1RP},
+    {"w1r-touch", required_argument, NULL, O_W1RT},
     {"w2-n", required_argument, NULL, O_W2N},
     {"w2-k", required_argument, NULL, O_W2K},
     {"w3-m", required_argument, NULL, O_W3M},
@@ -341,6 +373,17 @@ static void parse(int argc, char **argv) {
       break;
     case O_W1B:
       bench_o.w1_batch = num("w1-batch", optarg, 1);
+      break;
+    case O_W1RR:
+      bench_o.w1r_nr = 0;
+      if (each_item(optarg, add_r) != 0)
+        exit(2);
+      break;
+    case O_W1RP:
+      bench_o.w1r_passes = num("w1r-passes", optarg, 1);
+      break;
+    case O_W1RT:
+      bench_o.w1r_touch = num("w1r-touch", optarg, 0);
       break;
     case O_W2N:
       bench_o.w2_n = num("w2-n", optarg, 1);
