@@ -154,13 +154,24 @@
  * (exco_set_stack_guard()).  Build coroutine code with
  * -fstack-clash-protection where the compiler has it (gcc 8+, clang 11+;
  * libexco itself is): every frame then touches its pages in order, so
- * any overflow hits the guard.  Freed stacks are pooled per executor and
- * reused.  Each guard splits a kernel mapping, so vm.max_map_count (65530
- * by default on Linux) bounds the number of guarded stacks to about
- * 32,000; past it exco_spawn() fails with EXCO_ENOMEM.
- * EXCO_SPAWN_NOGUARD stacks are carved from large shared mappings instead
- * and have a canary word checked at every switch, so a process can hold a
- * million of them.
+ * any overflow hits the guard.  Each guard splits a kernel mapping, so
+ * vm.max_map_count (65530 by default on Linux) bounds the number of
+ * guarded stacks to about 32,000; past it exco_spawn() fails with
+ * EXCO_ENOMEM.  EXCO_SPAWN_NOGUARD stacks are carved from large shared
+ * mappings instead and have a canary word checked at every switch, so a
+ * process can hold a million of them.
+ *
+ * Freed stacks are pooled per executor and reused without a system call,
+ * however many there are, within two process-wide limits
+ * (exco_set_stack_pool_limits()).  Pooled stacks keep at most a bounded
+ * number of bytes resident (by default 1/16 of physical memory, within
+ * 64 and 512 MiB): one that would go over it has its pages given back
+ * with madvise() as it is pooled (all of them; an unguarded stack keeps
+ * its top page), and costs page faults when reused.  And pooled guarded
+ * stacks never take the last mappings: one is kept only while guarded
+ * stacks, live and pooled, take at most vm.max_map_count less a
+ * sixteenth, and when a mapping fails anyway every pool of the process
+ * unmaps its guarded stacks before the spawn is given up.
  *
  * A stack overflow is a fault exco can't turn into an error.  By default
  * it is the process's SIGSEGV, as for any thread.  After
@@ -460,6 +471,49 @@ EXCO_API int exco_set_stack_guard(size_t bytes);
 
 /** The guard size that stacks mapped now get, in bytes. */
 EXCO_API size_t exco_stack_guard(void);
+
+/**
+ * Sets the process-wide limits on what the executors' stack pools keep
+ * (see STACKS), and brings the pools within them at once.
+ *
+ * @param resident_bytes  bytes that pooled stacks may keep resident, all
+ *                        pools together; pooled stacks beyond it are
+ *                        trimmed (madvise(MADV_DONTNEED); unguarded ones
+ *                        keep their top page, which still counts) but
+ *                        stay mapped.  0: the default, 1/16
+ *                        of physical memory within 64 and 512 MiB.  How
+ *                        many bytes a pooled stack keeps is measured with
+ *                        mincore() at its first release and every 256th,
+ *                        and estimated from its size class's last
+ *                        measurements in between, so the bound holds for
+ *                        tasks of one size that use their stacks alike.
+ * @param maps            kernel mappings (VMAs) that guarded stacks, live
+ *                        and pooled, may take while a freed one is still
+ *                        pooled; past it freed guarded stacks are unmapped.
+ *                        Each guarded stack takes two.  0: the default,
+ *                        vm.max_map_count (read from /proc at first use)
+ *                        less a sixteenth, which leaves the rest of the
+ *                        process about 4,000 mappings.
+ * @return 0.  Thread-safe; it waits for each pool's lock in turn.
+ */
+EXCO_API int exco_set_stack_pool_limits(size_t resident_bytes, size_t maps);
+
+/** What the stack pools of the process hold (exco_stack_pool_usage()). */
+typedef struct exco_stack_pool_stats {
+  size_t pooled;         /**< stacks in the pools */
+  size_t resident;       /**< bytes they count as resident (an estimate) */
+  size_t resident_limit; /**< the resident limit in force */
+  size_t maps;           /**< mappings of guarded stacks, live and pooled */
+  size_t maps_limit;     /**< the map limit in force */
+} exco_stack_pool_stats;
+
+/**
+ * Fills @p out with the pools' counters and limits.  Each field is read
+ * on its own, so with other threads spawning they need not add up.
+ *
+ * @return 0; EXCO_EINVAL if @p out is NULL.
+ */
+EXCO_API int exco_stack_pool_usage(exco_stack_pool_stats *out);
 
 /**
  * Opts in to stack overflow reports.  Installs a SIGSEGV and SIGBUS

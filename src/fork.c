@@ -4,10 +4,10 @@
  *
  * Registered once, when the library is loaded.  The prepare handlers take
  * every process-wide lock of exco, in the order in which code may nest
- * them, so no other thread holds one at the moment of the fork; the parent and the child let them go,
- * and the child also forgets the timer helper thread, which it doesn't
- * have, and the offload pool's workers (a later offload starts new ones,
- * which also run the jobs queued at the fork).
+ * them, so no other thread holds one at the moment of the fork; the parent
+ * and the child let them go, and the child also forgets the timer helper
+ * thread, which it doesn't have, and the offload pool's workers (a later
+ * offload starts new ones, which also run the jobs queued at the fork).
  */
 #include "config.h"
 
@@ -17,7 +17,9 @@
 
 /* The order in which code may nest the locks: rust_async_executor_init()
  * holds the seed's lock while exco_init() takes the default executor's,
- * which is held while the executor list's is taken. */
+ * which is held while the executor list's is taken.  The list of stack
+ * pools comes last: making an executor takes it under those, and nothing
+ * is taken while it is held. */
 static void exco__fork_prepare(void) {
   exco__seed_fork(EXCO__FORK_PREPARE);
   exco__executor_fork(EXCO__FORK_PREPARE);
@@ -26,9 +28,11 @@ static void exco__fork_prepare(void) {
   exco__timers_fork(EXCO__FORK_PREPARE);
   exco__tls_fork(EXCO__FORK_PREPARE);
   exco__offload_fork(EXCO__FORK_PREPARE);
+  exco__stack_fork(1);
 }
 
 static void exco__fork_parent(void) {
+  exco__stack_fork(0);
   exco__offload_fork(EXCO__FORK_PARENT);
   exco__tls_fork(EXCO__FORK_PARENT);
   exco__timers_fork(EXCO__FORK_PARENT);
@@ -39,6 +43,7 @@ static void exco__fork_parent(void) {
 }
 
 static void exco__fork_child(void) {
+  exco__stack_fork(0);
   exco__offload_fork(EXCO__FORK_CHILD);
   exco__tls_fork(EXCO__FORK_CHILD);
   exco__timers_fork(EXCO__FORK_CHILD);

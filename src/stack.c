@@ -5,9 +5,14 @@
  * Guarded stacks: one mapping each, [guard page][usable size], the guard
  * made PROT_NONE with mprotect().  That splits the mapping in two kernel
  * VMAs, so vm.max_map_count (65530 by default) caps them at about 32,000.
- * A freed guarded stack stays mapped on its size class's free list, up to
- * GUARDED_KEEP of them, so reuse costs neither a system call nor page
- * faults on the pages it already touched.
+ * A freed guarded stack stays mapped on its size class's free list, so
+ * reuse costs neither a system call nor page faults on the pages it
+ * already touched.  There is no cap on how many a class keeps (a cap
+ * below the number of live tasks a program swings between makes every
+ * swing unmap, map and fault in the difference again: 10-20 us a stack on
+ * a VM, against well under a microsecond for reuse); two process-wide
+ * limits (exco_set_stack_pool_limits()) bound what the pools hold
+ * instead, see "Limits" below.
  *
  * Unguarded stacks (EXCO_SPAWN_NOGUARD): carved from slabs, each one
  * mapping of up to SLAB_STACKS stacks, so a million of them take only
@@ -41,12 +46,43 @@
  *
  * All size classes use the exact page-rounded usable size: programs use
  * few distinct sizes, and a list of classes searched linearly is cheap.
+ *
+ * Limits.  Pools are per executor, the limits are per process (counted
+ * with atomics, so a put or get touches no shared lock):
+ *
+ * - Mappings.  Every guarded stack, live or pooled, counts two mappings.
+ *   A freed guarded stack is pooled only while that count is within the
+ *   map limit (by default vm.max_map_count less a sixteenth, read from
+ *   /proc at first use); otherwise it is unmapped.  Pooled stacks so
+ *   never take the last mappings that threads, malloc or the program
+ *   need; only live ones can.  And when mmap() or mprotect() fails with
+ *   ENOMEM anyway (live stacks, or the program's own mappings), every
+ *   pool of the process gives back its guarded stacks and the mapping is
+ *   tried once more before the spawn fails with EXCO_ENOMEM.
+ *
+ * - Resident memory.  Every pooled stack carries an estimate of the bytes
+ *   it keeps resident, and the process-wide sum stays within the
+ *   resident limit: a stack that would go over it is trimmed on its way
+ *   into the pool with madvise(MADV_DONTNEED), all of it for a guarded
+ *   stack, all but the top page (which holds the canary of the stack
+ *   above) for an unguarded one.  The mapping stays, so its reuse costs
+ *   page faults but no mmap, mprotect or munmap.  Trimmed stacks go
+ *   on a cold list that is used only when no untrimmed (hot) one is left.
+ *   The estimate can't be exact for free: mincore() costs a system call
+ *   (a microsecond or more on a VM), far more than a pooled spawn.  So a
+ *   stack is measured with mincore() at its first release and at every
+ *   SAMPLE_EVERY-th after that, and its class remembers the measurements
+ *   (at once when they grow, a quarter per sample when they shrink);
+ *   unmeasured releases count as the class's figure.  A program whose
+ *   tasks of one size go from shallow to deep is caught at the first
+ *   measured release; stacks pooled before that keep their old figure.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -113,8 +149,20 @@ static void stack_unpoison(void *lo, size_t size) {
 #define GUARD_MAX ((size_t)1024 * 1024 * 1024)
 static size_t stack_guard = GUARD_DEFAULT;
 
-/* Guarded stacks kept mapped per size class once freed. */
-#define GUARDED_KEEP 4096
+/* A released stack's resident pages are counted with mincore() at its
+ * first release and at every SAMPLE_EVERY-th after that. */
+#define SAMPLE_EVERY 256
+/* Mappings each guarded stack takes: the guard and the usable area. */
+#define GUARDED_MAPS 2
+/* The default map limit leaves vm.max_map_count / MAPS_HEADROOM_DIV
+ * mappings to the rest of the process; this when /proc can't be read. */
+#define MAPS_HEADROOM_DIV 16
+#define MAX_MAP_COUNT_FALLBACK 65530
+/* The default resident limit: physical memory / RESIDENT_DIV, within
+ * RESIDENT_MIN and RESIDENT_MAX. */
+#define RESIDENT_DIV 16
+#define RESIDENT_MIN ((size_t)64 * 1024 * 1024)
+#define RESIDENT_MAX ((size_t)512 * 1024 * 1024)
 /* Unguarded stacks per slab, and the most address space one slab takes
  * (larger stacks get fewer per slab, at least one). */
 #define SLAB_STACKS 64
@@ -124,10 +172,14 @@ static size_t stack_guard = GUARD_DEFAULT;
 #define CANARY_GAP 64
 #define CANARY_MAGIC ((uintptr_t)0x6578636f5a7e11a5ull)
 
+struct size_class;
+
 typedef struct stack_impl {
-  exco__stack pub; /* first, so an exco__stack * converts back */
-  unsigned vg_id;  /* valgrind stack id */
-  size_t klass;    /* the size class it belongs to */
+  exco__stack pub;        /* first, so an exco__stack * converts back */
+  unsigned vg_id;         /* valgrind stack id */
+  struct size_class *cls; /* its size class, set when handed out */
+  size_t resident;        /* while pooled: bytes counted as resident */
+  unsigned long releases; /* times put back, for sampling */
 } stack_impl;
 
 typedef struct slab {
@@ -138,19 +190,42 @@ typedef struct slab {
   stack_impl stacks[];
 } slab;
 
+/* Free stacks of one kind: untrimmed ones first, trimmed ones after. */
+typedef struct free_list {
+  exco__stack *hot;  /* pages as the last user left them */
+  exco__stack *cold; /* trimmed (stack_trim()) */
+} free_list;
+
 typedef struct size_class {
   struct size_class *next;
   size_t size;
-  exco__stack *guarded; /* free guarded stacks */
-  size_t nguarded;
-  exco__stack *unguarded; /* free unguarded stacks */
+  free_list guarded;
+  free_list unguarded;
+  size_t estimate; /* resident bytes of a released stack (atomic) */
 } size_class;
 
 struct exco__stack_pool {
   pthread_mutex_t lock;
   size_class *classes;
   slab *slabs;
+  /* In the process-wide list of pools (pools_lock). */
+  exco__stack_pool *prev, *next;
 };
+
+/* Every pool of the process, so that one failing mmap can empty them
+ * all.  The lock is taken before a pool's own lock, never after it. */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static exco__stack_pool *pools;
+
+/* Process-wide counters and limits (atomics, relaxed: they bound memory,
+ * they order nothing).  A limit of 0 means "the default, not computed
+ * yet". */
+static size_t maps_used;       /* mappings of guarded stacks */
+static size_t pooled_resident; /* bytes pooled stacks count as resident */
+static size_t pooled_count;    /* stacks in pools */
+static size_t pooled_guarded;  /* guarded ones among them */
+static size_t maps_limit;
+static size_t resident_limit;
 
 static size_t page_size(void) {
   static size_t cached;
@@ -178,6 +253,143 @@ static void *map_anon(size_t len, int prot) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+/* ---- Limits and counters ------------------------------------------- */
+
+/* Reads a positive number from a file of /proc; 0 if it can't. */
+static long read_proc_long(const char *path) {
+  char buf[32];
+  ssize_t n;
+  long v;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  v = strtol(buf, NULL, 10);
+  return v > 0 ? v : 0;
+}
+
+static size_t default_maps_limit(void) {
+  long v = read_proc_long("/proc/sys/vm/max_map_count");
+
+  if (v <= 0)
+    v = MAX_MAP_COUNT_FALLBACK;
+  return (size_t)v - (size_t)v / MAPS_HEADROOM_DIV;
+}
+
+static size_t default_resident_limit(void) {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  size_t v = RESIDENT_MIN;
+
+  if (pages > 0 && (size_t)pages / RESIDENT_DIV <= SIZE_MAX / page_size())
+    v = (size_t)pages / RESIDENT_DIV * page_size();
+  if (v < RESIDENT_MIN)
+    v = RESIDENT_MIN;
+  if (v > RESIDENT_MAX)
+    v = RESIDENT_MAX;
+  return v;
+}
+
+/* The limits, computed at first use unless set before. */
+static size_t limit_maps(void) {
+  size_t v = __atomic_load_n(&maps_limit, __ATOMIC_RELAXED);
+
+  if (v == 0) {
+    v = default_maps_limit();
+    __atomic_store_n(&maps_limit, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
+
+static size_t limit_resident(void) {
+  size_t v = __atomic_load_n(&resident_limit, __ATOMIC_RELAXED);
+
+  if (v == 0) {
+    v = default_resident_limit();
+    __atomic_store_n(&resident_limit, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
+
+static size_t counter_add(size_t *c, size_t n) {
+  return __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+static void counter_sub(size_t *c, size_t n) {
+  __atomic_sub_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+/* Counts the resident pages of a stack's usable area (its top page
+ * included) with mincore().  If mincore() fails, all of it. */
+static size_t resident_measure(const exco__stack *s) {
+  size_t ps = page_size(), n = 0, pages, i;
+  uintptr_t lo = (uintptr_t)s->lo & ~(uintptr_t)(ps - 1);
+  uintptr_t hi = ((uintptr_t)s->lo + s->size + ps - 1) & ~(uintptr_t)(ps - 1);
+  unsigned char vec[256];
+
+  while (lo < hi) {
+    pages = (hi - lo) / ps;
+    if (pages > sizeof(vec))
+      pages = sizeof(vec);
+    if (mincore((void *)lo, pages * ps, vec) != 0)
+      return s->size;
+    for (i = 0; i < pages; i++)
+      n += vec[i] & 1;
+    lo += pages * ps;
+  }
+  return n * ps;
+}
+
+/* Gives a pooled stack's pages back to the system; returns the bytes it
+ * may still keep resident.  A guarded stack gives all of them.  An
+ * unguarded one keeps its top page, which in its slab holds the canary of
+ * the stack above: that one may be live, and checks it at every switch. */
+static size_t stack_trim(exco__stack *s) {
+  size_t ps = page_size();
+  uintptr_t lo = (uintptr_t)s->lo;
+  uintptr_t top = (lo + s->size - 1) & ~(uintptr_t)(ps - 1);
+
+  if (!(s->flags & EXCO_SPAWN_NOGUARD)) {
+    (void)madvise(s->lo, s->size, MADV_DONTNEED);
+    return 0;
+  }
+  if (top > lo)
+    (void)madvise(s->lo, top - lo, MADV_DONTNEED);
+  return ps;
+}
+
+/* Takes a stack that leaves a pool out of the counters. */
+static void unpool_account(stack_impl *s) {
+  counter_sub(&pooled_resident, s->resident);
+  counter_sub(&pooled_count, 1);
+  if (!(s->pub.flags & EXCO_SPAWN_NOGUARD))
+    counter_sub(&pooled_guarded, 1);
+  s->resident = 0;
+}
+
+/* ---- Free lists ------------------------------------------------------ */
+
+static void list_push(exco__stack **head, exco__stack *s) {
+  s->next = *head;
+  *head = s;
+}
+
+/* Pops an untrimmed stack if there is one, else a trimmed one. */
+static exco__stack *list_pop(free_list *fl) {
+  exco__stack **head = fl->hot != NULL ? &fl->hot : &fl->cold;
+  exco__stack *s = *head;
+
+  if (s != NULL)
+    *head = s->next;
+  return s;
+}
+
+/* ---- Pools ----------------------------------------------------------- */
+
 int exco__stack_pool_new(exco__stack_pool **out) {
   exco__stack_pool *pool;
 
@@ -190,6 +402,12 @@ int exco__stack_pool_new(exco__stack_pool **out) {
     free(pool);
     return EXCO_ENOMEM;
   }
+  pthread_mutex_lock(&pools_lock);
+  pool->next = pools;
+  if (pools != NULL)
+    pools->prev = pool;
+  pools = pool;
+  pthread_mutex_unlock(&pools_lock);
   *out = pool;
   return 0;
 }
@@ -197,7 +415,21 @@ int exco__stack_pool_new(exco__stack_pool **out) {
 static void guarded_destroy(stack_impl *s) {
   STACK_DEREGISTER(s->vg_id);
   munmap(s->pub.map, s->pub.maplen);
+  counter_sub(&maps_used, GUARDED_MAPS);
   free(s);
+}
+
+/* Unmaps the pooled guarded stacks of @list. */
+static size_t destroy_list(exco__stack *list) {
+  exco__stack *next;
+  size_t n = 0;
+
+  for (; list != NULL; list = next, n++) {
+    next = list->next;
+    unpool_account((stack_impl *)list);
+    guarded_destroy((stack_impl *)list);
+  }
+  return n;
 }
 
 void exco__stack_pool_free(exco__stack_pool *pool) {
@@ -206,13 +438,21 @@ void exco__stack_pool_free(exco__stack_pool *pool) {
 
   if (pool == NULL)
     return;
+  pthread_mutex_lock(&pools_lock);
+  if (pool->prev != NULL)
+    pool->prev->next = pool->next;
+  else
+    pools = pool->next;
+  if (pool->next != NULL)
+    pool->next->prev = pool->prev;
+  pthread_mutex_unlock(&pools_lock);
   for (c = pool->classes; c != NULL; c = cnext) {
-    exco__stack *s, *snext;
+    exco__stack *s;
     cnext = c->next;
-    for (s = c->guarded; s != NULL; s = snext) {
-      snext = s->next;
-      guarded_destroy((stack_impl *)s);
-    }
+    destroy_list(c->guarded.hot);
+    destroy_list(c->guarded.cold);
+    while ((s = list_pop(&c->unguarded)) != NULL)
+      unpool_account((stack_impl *)s);
     free(c);
   }
   for (sl = pool->slabs; sl != NULL; sl = slnext) {
@@ -225,6 +465,65 @@ void exco__stack_pool_free(exco__stack_pool *pool) {
   }
   pthread_mutex_destroy(&pool->lock);
   free(pool);
+}
+
+/*
+ * Brings every pool within the limits: unmaps pooled guarded stacks while
+ * the mappings are over the map limit (all of them if @all), and trims
+ * untrimmed ones while the resident bytes are over the resident limit.
+ * Returns how many stacks it unmapped.  Rare (a failed mmap, new limits),
+ * so it does its system calls with each pool's lock held; called with no
+ * pool's lock held.
+ */
+static size_t pools_shrink(int all) {
+  size_t n = 0;
+  exco__stack_pool *p;
+
+  pthread_mutex_lock(&pools_lock);
+  for (p = pools; p != NULL; p = p->next) {
+    exco__stack *doomed = NULL, *s;
+    size_t pending = 0;
+    size_class *c;
+
+    pthread_mutex_lock(&p->lock);
+    for (c = p->classes; c != NULL; c = c->next) {
+      free_list *fl;
+
+      /* The stacks on doomed still count in maps_used until they are
+       * unmapped below. */
+      while ((all || __atomic_load_n(&maps_used, __ATOMIC_RELAXED) >
+                         limit_maps() + pending * GUARDED_MAPS) &&
+             (s = list_pop(&c->guarded)) != NULL) {
+        list_push(&doomed, s);
+        pending++;
+      }
+      for (fl = &c->guarded; fl != NULL;
+           fl = fl == &c->guarded ? &c->unguarded : NULL)
+        while (__atomic_load_n(&pooled_resident, __ATOMIC_RELAXED) >
+                   limit_resident() &&
+               (s = fl->hot) != NULL) {
+          stack_impl *si = (stack_impl *)s;
+          size_t left;
+          fl->hot = s->next;
+          left = stack_trim(s);
+          if (si->resident > left) {
+            counter_sub(&pooled_resident, si->resident - left);
+            si->resident = left;
+          }
+          list_push(&fl->cold, s);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    n += destroy_list(doomed);
+  }
+  pthread_mutex_unlock(&pools_lock);
+  return n;
+}
+
+/* Unmaps the pooled guarded stacks of every pool, after mmap() or
+ * mprotect() failed.  Returns how many. */
+static size_t pools_release(void) {
+  return pools_shrink(1);
 }
 
 /* Finds or makes the class for @size.  Called with the lock held. */
@@ -263,8 +562,8 @@ size_t exco_stack_guard(void) {
   return exco__stack_guard_size();
 }
 
-/* Maps a new guarded stack.  Called without the lock. */
-static int guarded_new(size_t size, exco__stack **out) {
+/* Maps a new guarded stack, once.  Called without the lock. */
+static int guarded_map(size_t size, exco__stack **out) {
   size_t ps = exco__stack_guard_size();
   size_t maplen = size + ps;
   stack_impl *s;
@@ -291,17 +590,39 @@ static int guarded_new(size_t size, exco__stack **out) {
   if (maplen >= (size_t)2 * 1024 * 1024)
     (void)madvise(map, maplen, MADV_NOHUGEPAGE);
 #endif
+  counter_add(&maps_used, GUARDED_MAPS);
   s->pub.lo = map + ps;
   s->pub.size = size;
   s->pub.flags = 0;
   s->pub.guard = ps;
-  s->klass = size;
   s->pub.next = NULL;
   s->pub.map = map;
   s->pub.maplen = maplen;
+  s->cls = NULL;
+  s->resident = 0;
+  s->releases = 0;
   s->vg_id = STACK_REGISTER(s->pub.lo, map + maplen);
   *out = &s->pub;
   return 0;
+}
+
+/* Maps a new guarded stack; when the system says no, empties every pool
+ * of its guarded stacks and tries once more.  Called without the lock. */
+static int guarded_new(size_t size, exco__stack **out) {
+  int err;
+
+  /* Pooled stacks (of other classes or executors: this pool had none of
+   * this class) never hold mappings that a live stack needs to stay
+   * within the map limit. */
+  if (__atomic_load_n(&maps_used, __ATOMIC_RELAXED) + GUARDED_MAPS >
+          limit_maps() &&
+      __atomic_load_n(&pooled_guarded, __ATOMIC_RELAXED) > 0)
+    pools_shrink(0);
+  err = guarded_map(size, out);
+
+  if (err == EXCO_ENOMEM && pools_release() > 0)
+    err = guarded_map(size, out);
+  return err;
 }
 
 /* Maps a new slab of unguarded stacks of @size bytes.  Called without the
@@ -348,7 +669,9 @@ static int slab_new(size_t size, slab **out) {
     s->pub.guard = 0;
     s->pub.map = chunk;
     s->pub.maplen = stride;
-    s->klass = size;
+    s->cls = NULL;
+    s->resident = 0;
+    s->releases = 0;
     s->vg_id = STACK_REGISTER(s->pub.lo, chunk + s->pub.size);
     /* Lowest address first out of the free list. */
     s->pub.next = i + 1 < n ? &sl->stacks[i + 1].pub : NULL;
@@ -382,43 +705,50 @@ int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
     return EXCO_ENOMEM;
   }
   if (flags & EXCO_SPAWN_NOGUARD) {
-    s = c->unguarded;
+    s = list_pop(&c->unguarded);
     if (s == NULL) {
       slab *sl;
+      size_t i;
       /* Map outside the lock: other threads keep using the pool.  Two
        * threads racing here both add a slab, which is harmless. */
       pthread_mutex_unlock(&pool->lock);
       err = slab_new(size, &sl);
+      if (err == EXCO_ENOMEM && pools_release() > 0)
+        err = slab_new(size, &sl);
       if (err != 0)
         return err;
       pthread_mutex_lock(&pool->lock);
       sl->next = pool->slabs;
       pool->slabs = sl;
+      for (i = 0; i < sl->count; i++)
+        sl->stacks[i].cls = c;
       s = &sl->stacks[0].pub;
       if (sl->count > 1) {
-        sl->stacks[sl->count - 1].pub.next = c->unguarded;
-        c->unguarded = &sl->stacks[1].pub;
+        sl->stacks[sl->count - 1].pub.next = c->unguarded.hot;
+        c->unguarded.hot = &sl->stacks[1].pub;
+        /* Pooled, with nothing resident yet. */
+        counter_add(&pooled_count, sl->count - 1);
       }
+      pthread_mutex_unlock(&pool->lock);
     } else {
-      c->unguarded = s->next;
+      pthread_mutex_unlock(&pool->lock);
+      unpool_account((stack_impl *)s);
       STACK_UNPOISON(s->lo, s->size);
     }
-    pthread_mutex_unlock(&pool->lock);
     /* Rewritten on every reuse: an overflow of the previous user may have
      * clobbered it.  The page is resident already (see the top). */
     canary_set(s->lo);
   } else {
-    s = c->guarded;
+    s = list_pop(&c->guarded);
+    pthread_mutex_unlock(&pool->lock);
     if (s != NULL) {
-      c->guarded = s->next;
-      c->nguarded--;
-      pthread_mutex_unlock(&pool->lock);
+      unpool_account((stack_impl *)s);
       STACK_UNPOISON(s->lo, s->size);
     } else {
-      pthread_mutex_unlock(&pool->lock);
       err = guarded_new(size, &s);
       if (err != 0)
         return err;
+      ((stack_impl *)s)->cls = c;
     }
   }
   s->next = NULL;
@@ -426,36 +756,93 @@ int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
   return 0;
 }
 
+/* Folds a measurement of a released stack into its class's figure: up at
+ * once, down by a quarter of the difference. */
+static void estimate_update(size_class *c, size_t measured) {
+  size_t old = __atomic_load_n(&c->estimate, __ATOMIC_RELAXED);
+
+  if (measured < old)
+    measured = old - (old - measured) / 4;
+  __atomic_store_n(&c->estimate, measured, __ATOMIC_RELAXED);
+}
+
 void exco__stack_put(exco__stack_pool *pool, exco__stack *stack) {
+  size_t ps = page_size(), res;
+  stack_impl *s = (stack_impl *)stack;
   size_class *c;
+  free_list *fl;
+  int cold = 0;
 
   if (pool == NULL || stack == NULL)
     return;
-  pthread_mutex_lock(&pool->lock);
-  /* The class exists: the stack came from it.  class_get() only
-   * allocates for a size it has never seen. */
-  c = class_get(pool, ((stack_impl *)stack)->klass);
+  c = s->cls;
   if (c == NULL) {
-    /* Can't happen (see above); don't crash if it does.  An unguarded
-     * stack is then lost until its slab is unmapped with the pool. */
-    pthread_mutex_unlock(&pool->lock);
+    /* Can't happen: exco__stack_get() sets the class.  Don't crash if it
+     * does.  An unguarded stack is then lost until its slab is unmapped
+     * with the pool. */
     if (!(stack->flags & EXCO_SPAWN_NOGUARD))
-      guarded_destroy((stack_impl *)stack);
+      guarded_destroy(s);
     return;
   }
-  if (stack->flags & EXCO_SPAWN_NOGUARD) {
-    stack->next = c->unguarded;
-    c->unguarded = stack;
-  } else if (c->nguarded < GUARDED_KEEP) {
-    stack->next = c->guarded;
-    c->guarded = stack;
-    c->nguarded++;
+  /* Over the map limit: the live stacks use up what pooled ones might
+   * have, so this one goes. */
+  if (!(stack->flags & EXCO_SPAWN_NOGUARD) &&
+      __atomic_load_n(&maps_used, __ATOMIC_RELAXED) > limit_maps()) {
+    guarded_destroy(s);
+    return;
+  }
+  /* The stack is ours alone here: no lock needed to measure it. */
+  if (s->releases++ % SAMPLE_EVERY == 0) {
+    res = resident_measure(stack);
+    estimate_update(c, res);
   } else {
-    pthread_mutex_unlock(&pool->lock);
-    guarded_destroy((stack_impl *)stack);
-    return;
+    res = __atomic_load_n(&c->estimate, __ATOMIC_RELAXED);
   }
+  if (res < ps)
+    res = ps;
+  if (counter_add(&pooled_resident, res) > limit_resident()) {
+    size_t left = stack_trim(stack);
+    counter_sub(&pooled_resident, res - left);
+    res = left;
+    cold = 1;
+  }
+  s->resident = res;
+  counter_add(&pooled_count, 1);
+  if (!(stack->flags & EXCO_SPAWN_NOGUARD))
+    counter_add(&pooled_guarded, 1);
+  pthread_mutex_lock(&pool->lock);
+  fl = stack->flags & EXCO_SPAWN_NOGUARD ? &c->unguarded : &c->guarded;
+  list_push(cold ? &fl->cold : &fl->hot, stack);
   pthread_mutex_unlock(&pool->lock);
+}
+
+int exco_set_stack_pool_limits(size_t resident_bytes, size_t maps) {
+  if (resident_bytes == 0)
+    resident_bytes = default_resident_limit();
+  if (maps == 0)
+    maps = default_maps_limit();
+  __atomic_store_n(&resident_limit, resident_bytes, __ATOMIC_RELAXED);
+  __atomic_store_n(&maps_limit, maps, __ATOMIC_RELAXED);
+  pools_shrink(0);
+  return 0;
+}
+
+int exco_stack_pool_usage(exco_stack_pool_stats *out) {
+  if (out == NULL)
+    return EXCO_EINVAL;
+  out->pooled = __atomic_load_n(&pooled_count, __ATOMIC_RELAXED);
+  out->resident = __atomic_load_n(&pooled_resident, __ATOMIC_RELAXED);
+  out->resident_limit = limit_resident();
+  out->maps = __atomic_load_n(&maps_used, __ATOMIC_RELAXED);
+  out->maps_limit = limit_maps();
+  return 0;
+}
+
+void exco__stack_fork(int prepare) {
+  if (prepare)
+    pthread_mutex_lock(&pools_lock);
+  else
+    pthread_mutex_unlock(&pools_lock);
 }
 
 int exco__stack_canary_ok(const exco__stack *stack) {

@@ -5,7 +5,8 @@
  * below the usable area.  Unguarded stacks (EXCO_SPAWN_NOGUARD) are carved
  * from large slab mappings, so they don't use up vm.max_map_count; they
  * have a canary word at their lowest address instead of a guard page.
- * A pool keeps freed stacks for reuse; it is thread-safe.
+ * A pool keeps freed stacks for reuse; it is thread-safe.  Pools are per
+ * executor; the limits on what they keep are per process.
  */
 #ifndef EXCO_STACK_H
 #define EXCO_STACK_H
@@ -44,11 +45,18 @@ int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
 /* The guard size for stacks mapped from now on (exco_set_stack_guard()). */
 size_t exco__stack_guard_size(void);
 
-/* Gives a stack back to the pool (or unmaps it when the pool is full). */
+/* Gives a stack back to the pool: kept mapped, trimmed (its pages but the
+ * top one given back) when the pools are over their resident limit, or
+ * unmapped when guarded stacks are over the map limit
+ * (exco_set_stack_pool_limits()). */
 void exco__stack_put(exco__stack_pool *pool, exco__stack *stack);
 
 /* For unguarded stacks: 1 if the canary at the bottom is intact, else 0.
  * Always 1 for guarded stacks. */
 int exco__stack_canary_ok(const exco__stack *stack);
+
+/* fork(): with @prepare nonzero takes the lock of the process-wide list
+ * of pools; with 0 (in the parent and in the child) lets it go. */
+void exco__stack_fork(int prepare);
 
 #endif

@@ -2,17 +2,21 @@
  * test-stack.c -- coroutine stacks (include/exco.h, STACKS): per-spawn
  * sizes, deep use, libc on the default stack, guard pages and
  * vm.max_map_count exhaustion, unguarded slabs with many parked tasks,
- * stack reuse.
+ * stack reuse, and the pools' limits (exco_set_stack_pool_limits()):
+ * resident memory given back, pooled mappings that never starve a spawn
+ * or pthread_create.
  */
 #include "harness.h"
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -467,6 +471,346 @@ START_TEST(unguarded_stacks_are_reused) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* Pool limits                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* vm.max_map_count, or 0 if /proc doesn't say. */
+static long max_map_count(void) {
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+  long v = 0;
+
+  if (f == NULL)
+    return 0;
+  if (fscanf(f, "%ld", &v) != 1)
+    v = 0;
+  fclose(f);
+  return v;
+}
+
+START_TEST(pool_limits_api) {
+  exco_stack_pool_stats st;
+  long max_maps = max_map_count();
+
+  ck_assert_int_eq(exco_stack_pool_usage(NULL), EXCO_EINVAL);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, 0), 0);
+  ck_assert_int_eq(exco_stack_pool_usage(&st), 0);
+  /* The defaults: 1/16 of memory within 64 and 512 MiB; the kernel's
+   * map limit less a sixteenth. */
+  ck_assert_uint_ge(st.resident_limit, 64 * MIB);
+  ck_assert_uint_le(st.resident_limit, 512 * MIB);
+  if (max_maps > 0)
+    ck_assert_uint_eq(st.maps_limit, (size_t)max_maps - (size_t)max_maps / 16);
+  ck_assert_int_eq(exco_set_stack_pool_limits(3 * MIB, 100), 0);
+  ck_assert_int_eq(exco_stack_pool_usage(&st), 0);
+  ck_assert_uint_eq(st.resident_limit, 3 * MIB);
+  ck_assert_uint_eq(st.maps_limit, 100);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, 0), 0);
+}
+END_TEST
+
+/* A parked task that writes @touch bytes of its stack first and checks
+ * them after the gate opens. */
+typedef struct deep_parked {
+  parked p; /* first: gate_poll() gets a parked * */
+  size_t touch;
+  uintptr_t lo, hi; /* what it wrote */
+} deep_parked;
+
+static void *fn_deep_parked(void *arg) {
+  deep_parked *d = arg;
+  volatile unsigned char *buf = __builtin_alloca(d->touch);
+  size_t i;
+
+  for (i = 0; i < d->touch; i += 512)
+    buf[i] = (unsigned char)(d->p.id + i / 512);
+  d->lo = (uintptr_t)buf;
+  d->hi = (uintptr_t)buf + d->touch;
+  if (exco_await(gate_poll, gate_cancel, &d->p) != 0)
+    d->p.g->errors++;
+  for (i = 0; i < d->touch; i += 512)
+    if (buf[i] != (unsigned char)(d->p.id + i / 512))
+      d->p.g->corrupt++;
+  d->p.g->finished++;
+  return NULL;
+}
+
+/* Bytes of [lo, hi) that are resident, by mincore(); -1 if it fails. */
+static long resident_in(uintptr_t lo, uintptr_t hi) {
+  uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+  unsigned char vec[1024];
+  size_t pages, i;
+  long n = 0;
+
+  lo &= ~(ps - 1);
+  hi = (hi + ps - 1) & ~(ps - 1);
+  pages = (hi - lo) / ps;
+  if (pages > sizeof(vec) || mincore((void *)lo, hi - lo, vec) != 0)
+    return -1;
+  for (i = 0; i < pages; i++)
+    n += vec[i] & 1;
+  return n * (long)ps;
+}
+
+/* Spawns @n deep_parked tasks from ds[first], first + step, ..., parks
+ * them on @g and returns how many spawned. */
+static long park_deep(exco_executor *ex, deep_parked *ds, long n, gate *g,
+                      size_t touch, const exco_spawn_opts *o) {
+  long i;
+
+  for (i = 0; i < n; i++) {
+    ds[i].p.g = g;
+    ds[i].p.id = i;
+    ds[i].touch = touch;
+    if (exco_spawn(ex, fn_deep_parked, &ds[i], o, NULL) != 0)
+      break;
+  }
+  return i;
+}
+
+/*
+ * n tasks each write 192 KiB of their stacks, all live at once, then all
+ * finish.  The pool keeps every stack, but with a resident limit of 4 MiB
+ * (against the 18 MiB they touched) all but 4 MiB of it is given back:
+ * mincore() over what each task wrote says so, not just the counters.
+ * A second round on the trimmed stacks works.
+ */
+static void resident_bounded(unsigned flags) {
+  const long n = 96;
+  const size_t limit = 4 * MIB, touch = 192 * KIB;
+  const long ps = sysconf(_SC_PAGESIZE);
+  exco_executor *ex;
+  exco_spawn_opts o;
+  exco_stack_pool_stats st;
+  deep_parked *ds;
+  gate g;
+  long i, total = 0, round;
+
+  memset(&o, 0, sizeof(o));
+  o.flags = flags;
+  ds = calloc((size_t)n, sizeof(*ds));
+  ck_assert_ptr_nonnull(ds);
+  ck_assert_int_eq(exco_set_stack_pool_limits(limit, 0), 0);
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  for (round = 0; round < 2; round++) {
+    memset(&g, 0, sizeof(g));
+    g.slots = calloc((size_t)n, sizeof(*g.slots));
+    ck_assert_ptr_nonnull(g.slots);
+    ck_assert_int_eq(park_deep(ex, ds, n, &g, touch, &o), n);
+    ck_assert_int_eq(exco_run_until_idle(ex), n);
+    gate_open(&g, n);
+    ck_assert_int_eq(exco_run(ex), 0);
+    ck_assert_int_eq(g.finished, n);
+    ck_assert_int_eq(g.corrupt, 0);
+    ck_assert_int_eq(g.errors, 0);
+    free(g.slots);
+
+    ck_assert_int_eq(exco_stack_pool_usage(&st), 0);
+    ck_assert_uint_ge(st.pooled, (size_t)n);
+    /* Trimmed unguarded stacks keep their top page (the canary of the
+     * stack above), and count it. */
+    ck_assert_uint_le(st.resident, flags ? limit + (size_t)(n * ps) : limit);
+    total = 0;
+    for (i = 0; i < n; i++) {
+      long r = resident_in(ds[i].lo, ds[i].hi);
+      ck_assert_int_ge(r, 0);
+      total += r;
+    }
+    /* Each trimmed stack keeps its top page, which may hold the top of
+     * what the task wrote. */
+    ck_assert_msg(total <= (long)limit + n * ps,
+                  "round %ld: %ld KiB of the pooled stacks resident, limit "
+                  "%zu KiB",
+                  round, total / 1024, limit / 1024);
+  }
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, 0), 0);
+  free(ds);
+}
+
+START_TEST(pooled_guarded_resident_is_bounded) {
+  resident_bounded(0);
+}
+END_TEST
+
+START_TEST(pooled_unguarded_resident_is_bounded) {
+  resident_bounded(EXCO_SPAWN_NOGUARD);
+}
+END_TEST
+
+/*
+ * Unguarded stacks sit back to back in a slab, each one's canary in the
+ * top page of the stack below.  Trimming a pooled stack must leave that
+ * page alone: the tasks on the stacks above are live and check their
+ * canaries at every switch (a clobbered one aborts the process).
+ */
+START_TEST(trimmed_unguarded_stacks_keep_canaries_above) {
+  const long n = 64;
+  exco_executor *ex;
+  exco_spawn_opts o;
+  deep_parked *ds;
+  gate ga, gb;
+  long i;
+
+  memset(&o, 0, sizeof(o));
+  o.flags = EXCO_SPAWN_NOGUARD;
+  ds = calloc((size_t)n * 2, sizeof(*ds));
+  ck_assert_ptr_nonnull(ds);
+  memset(&ga, 0, sizeof(ga));
+  memset(&gb, 0, sizeof(gb));
+  ga.slots = calloc((size_t)n, sizeof(*ga.slots));
+  gb.slots = calloc((size_t)n, sizeof(*gb.slots));
+  ck_assert_ptr_nonnull(ga.slots);
+  ck_assert_ptr_nonnull(gb.slots);
+  /* Every stack pooled from now on is trimmed. */
+  ck_assert_int_eq(exco_set_stack_pool_limits(1, 0), 0);
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  /* A and B alternate through the slab, lowest address first. */
+  for (i = 0; i < n; i++) {
+    ds[2 * i].p.g = &ga;
+    ds[2 * i + 1].p.g = &gb;
+    ds[2 * i].p.id = ds[2 * i + 1].p.id = i;
+    ds[2 * i].touch = ds[2 * i + 1].touch = 32 * KIB;
+    ck_assert_int_eq(exco_spawn(ex, fn_deep_parked, &ds[2 * i], &o, NULL), 0);
+    ck_assert_int_eq(exco_spawn(ex, fn_deep_parked, &ds[2 * i + 1], &o, NULL),
+                     0);
+  }
+  ck_assert_int_eq(exco_run_until_idle(ex), 2 * n);
+  gate_open(&gb, n);
+  ck_assert_int_eq(exco_run_until_idle(ex), n);
+  ck_assert_int_eq(gb.finished, n);
+  /* The B stacks are pooled and trimmed; the A tasks run on. */
+  gate_open(&ga, n);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(ga.finished, n);
+  ck_assert_int_eq(ga.corrupt + gb.corrupt, 0);
+  ck_assert_int_eq(ga.errors + gb.errors, 0);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, 0), 0);
+  free(ga.slots);
+  free(gb.slots);
+  free(ds);
+}
+END_TEST
+
+/* Spawns @n guarded tasks of @size parked on one gate, then lets them all
+ * finish.  Returns the first spawn error, or 0. */
+static int burst(exco_executor *ex, size_t size, long n, parked *ps) {
+  exco_spawn_opts o;
+  gate g;
+  long i, spawned;
+  int r = 0;
+
+  memset(&o, 0, sizeof(o));
+  o.stack_size = size;
+  memset(&g, 0, sizeof(g));
+  g.slots = calloc((size_t)n, sizeof(*g.slots));
+  ck_assert_ptr_nonnull(g.slots);
+  for (i = 0; i < n; i++) {
+    ps[i].g = &g;
+    ps[i].id = i;
+    if ((r = exco_spawn(ex, fn_parked, &ps[i], &o, NULL)) != 0)
+      break;
+    if (i % 1024 == 1023)
+      exco_run_until_idle(ex);
+  }
+  spawned = i;
+  exco_run_until_idle(ex);
+  gate_open(&g, spawned);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(g.finished, spawned);
+  ck_assert_int_eq(g.corrupt + g.errors, 0);
+  free(g.slots);
+  return r;
+}
+
+static void *thread_nop(void *arg) {
+  return arg;
+}
+
+/* After the bursts: a spawn that needs a new mapping, and a thread. */
+static void spawn_and_thread_still_work(exco_executor *ex) {
+  exco_spawn_opts o;
+  pthread_t th;
+  long ran = 0;
+
+  memset(&o, 0, sizeof(o));
+  o.stack_size = 200 * KIB; /* a size no burst used */
+  ck_assert_int_eq(exco_spawn(ex, fn_touch, &ran, &o, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(ran, 1);
+  ck_assert_int_eq(pthread_create(&th, NULL, thread_nop, NULL), 0);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+
+/*
+ * Bursts of guarded tasks of 8 stack sizes, none live between bursts,
+ * with a map limit of 400: whatever the bursts leave pooled takes at most
+ * 400 mappings (the counters, and without sanitizers /proc/self/maps).
+ */
+START_TEST(pooled_mappings_stay_within_the_limit) {
+  const long n = 300;
+  const size_t limit = 400;
+  exco_executor *ex;
+  exco_stack_pool_stats st;
+  parked *ps;
+  long k, maps0, maps1;
+
+  ps = calloc((size_t)n, sizeof(*ps));
+  ck_assert_ptr_nonnull(ps);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, limit), 0);
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  maps0 = h_map_count(0);
+  for (k = 0; k < 8; k++) {
+    ck_assert_int_eq(burst(ex, (size_t)(k + 1) * 16 * KIB, n, ps), 0);
+    ck_assert_int_eq(exco_stack_pool_usage(&st), 0);
+    ck_assert_msg(st.maps <= limit, "burst %ld: %zu mappings pooled", k,
+                  st.maps);
+  }
+  maps1 = h_map_count(0);
+  if (!H_SANITIZED)
+    ck_assert_msg(maps1 - maps0 <= (long)limit + 64,
+                  "%ld more mappings after the bursts", maps1 - maps0);
+  spawn_and_thread_still_work(ex);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, 0), 0);
+  free(ps);
+}
+END_TEST
+
+/*
+ * The same with the default limits and the real vm.max_map_count: bursts
+ * of guarded tasks of 8 sizes, each burst max_map_count / 16 + 256 tasks
+ * (4,351 with the default 65530), would leave more mappings pooled than
+ * the kernel allows the process if the pools kept them all (or kept 4,096
+ * per size, as they once did).  Every burst spawns all its tasks, and
+ * afterwards a spawn and a pthread_create still get their mappings.
+ */
+START_TEST(pooled_stacks_never_starve_the_process) {
+  const long max_maps = max_map_count();
+  long n, k;
+  exco_executor *ex;
+  parked *ps;
+
+  /* A raised limit would take minutes to fill. */
+  if (exhaust_skipped() || max_maps <= 0 || max_maps > 300000)
+    return;
+  n = max_maps / 16 + 256;
+  ps = calloc((size_t)n, sizeof(*ps));
+  ck_assert_ptr_nonnull(ps);
+  ck_assert_int_eq(exco_set_stack_pool_limits(0, 0), 0);
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  for (k = 0; k < 8; k++) {
+    int r = burst(ex, (size_t)(k + 1) * 16 * KIB, n, ps);
+    ck_assert_msg(r == 0, "burst %ld (stacks of %ld KiB): spawn failed: %s", k,
+                  (k + 1) * 16, exco_strerror(r));
+  }
+  spawn_and_thread_still_work(ex);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+  free(ps);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 /* Guard page                                                              */
 /* ---------------------------------------------------------------------- */
 
@@ -539,6 +883,15 @@ static Suite *suite(void) {
   tcase_add_test(tc, many_unguarded_parked_tasks);
   tcase_add_test(tc, guarded_stacks_are_reused);
   tcase_add_test(tc, unguarded_stacks_are_reused);
+  suite_add_tcase(s, tc);
+
+  tc = h_tcase("pool", 120);
+  tcase_add_test(tc, pool_limits_api);
+  tcase_add_test(tc, pooled_guarded_resident_is_bounded);
+  tcase_add_test(tc, pooled_unguarded_resident_is_bounded);
+  tcase_add_test(tc, trimmed_unguarded_stacks_keep_canaries_above);
+  tcase_add_test(tc, pooled_mappings_stay_within_the_limit);
+  tcase_add_test(tc, pooled_stacks_never_starve_the_process);
   suite_add_tcase(s, tc);
   return s;
 }
