@@ -5,10 +5,10 @@
  * W1 keeps at most a batch of tasks live, so every stack comes from the
  * pool.  W1R measures what W1 hides: a program whose number of live tasks
  * swings between zero and R.  A spawner task spawns R tasks; each touches
- * --w1r-touch KiB of its stack (a local array, written) and then awaits a
- * promise shared by the round.  When all R have parked, the spawner
- * resolves the promise and yields until all R have finished; that is one
- * round.  A repetition is --w1r-passes rounds, and its sample is the time
+ * --w1r-touch KiB of its stack (a local array, written) and then waits at
+ * a gate (a future that keeps each task's waker).  When all R have
+ * parked, the spawner opens the gate, wakes them all and yields until all
+ * R have finished; that is one round.  A repetition is --w1r-passes rounds, and its sample is the time
  * of all of them divided by the tasks spawned.  The discarded warm-up run
  * is the same, so the recorded rounds run on whatever the executor's
  * stack pool kept from it: with a pool that keeps every freed stack
@@ -26,15 +26,40 @@
 
 #include "bench.h"
 
+/* One round: a gate the R tasks wait at, one waker slot each. */
 typedef struct w1r_round {
   exco_executor *ex;
-  exco_promise *gate;
+  exco_waker **slots;
+  int open;
   long parked, finished;
   int err;
 } w1r_round;
 
+typedef struct w1r_task {
+  w1r_round *r;
+  long id;
+} w1r_task;
+
+static int gate_poll(void *arg, exco_waker *w) {
+  w1r_task *t = arg;
+
+  if (t->r->open)
+    return 1;
+  if (t->r->slots[t->id] == NULL)
+    t->r->slots[t->id] = exco_waker_clone(w);
+  return 0;
+}
+
+static void gate_cancel(void *arg) {
+  w1r_task *t = arg;
+
+  exco_waker_drop(t->r->slots[t->id]);
+  t->r->slots[t->id] = NULL;
+}
+
 static void *toucher(void *arg) {
-  w1r_round *r = arg;
+  w1r_task *t = arg;
+  w1r_round *r = t->r;
   size_t n = (size_t)bench_o.w1r_touch * 1024;
   volatile unsigned char *buf = NULL;
   int err;
@@ -48,32 +73,42 @@ static void *toucher(void *arg) {
     buf[n - 1] = 1;
   }
   r->parked++;
-  if ((err = exco_promise_await(r->gate, NULL)) != 0 && r->err == 0)
+  if ((err = exco_await(gate_poll, gate_cancel, t)) != 0 && r->err == 0)
     r->err = err;
   r->finished++;
   return NULL;
 }
 
 static long round_r;
+static w1r_task *round_tasks;
 
 static void *spawner(void *arg) {
   w1r_round *r = arg;
-  long pass, i;
+  long pass, i, j;
+  int err;
 
   for (pass = 0; pass < bench_o.w1r_passes && r->err == 0; pass++) {
-    if ((r->err = exco_promise_new(&r->gate)) != 0)
-      break;
+    r->open = 0;
     r->parked = r->finished = 0;
-    for (i = 0; i < round_r; i++)
-      if ((r->err = exco_spawn(r->ex, toucher, r, NULL, NULL)) != 0)
+    for (i = 0; i < round_r; i++) {
+      round_tasks[i].r = r;
+      round_tasks[i].id = i;
+      if ((err = exco_spawn(r->ex, toucher, &round_tasks[i], NULL, NULL)) !=
+          0) {
+        r->err = err;
         break;
-    while (r->err == 0 && r->parked < i)
-      r->err = exco_yield();
-    exco_promise_resolve(r->gate, NULL);
+      }
+    }
+    while (r->parked < i && (err = exco_yield()) == 0)
+      ;
+    r->open = 1;
+    for (j = 0; j < i; j++) {
+      exco_waker_wake(r->slots[j]);
+      exco_waker_drop(r->slots[j]);
+      r->slots[j] = NULL;
+    }
     while (r->finished < i && exco_yield() == 0)
       ;
-    exco_promise_unref(r->gate);
-    r->gate = NULL;
   }
   return NULL;
 }
@@ -86,13 +121,25 @@ static double rep_exco(void *ctx, char *note, size_t len) {
 
   memset(&r, 0, sizeof(r));
   r.ex = h->ex;
+  r.slots = calloc((size_t)round_r, sizeof(*r.slots));
+  round_tasks = calloc((size_t)round_r, sizeof(*round_tasks));
+  if (r.slots == NULL || round_tasks == NULL) {
+    free(r.slots);
+    free(round_tasks);
+    snprintf(note, len, "out of memory");
+    return -1;
+  }
   t0 = bench_now_ns();
   if ((err = exco_spawn(h->ex, spawner, &r, NULL, NULL)) != 0 ||
       (err = bench_host_run(h)) != 0 || (err = r.err) != 0) {
     snprintf(note, len, "%s", exco_strerror(err));
+    free(r.slots);
+    free(round_tasks);
     return -1;
   }
   t0 = bench_now_ns() - t0;
+  free(r.slots);
+  free(round_tasks);
   bench_trim();
   snprintf(note, len, "RSS after the rounds, no task live: %.1f MiB",
            (double)bench_rss_bytes() / (1024.0 * 1024.0));
