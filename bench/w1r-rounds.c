@@ -115,6 +115,7 @@ static void *spawner(void *arg) {
 
 static double rep_exco(void *ctx, char *note, size_t len) {
   bench_host *h = ctx;
+  exco_stack_pool_stats st;
   w1r_round r;
   uint64_t t0;
   int err;
@@ -141,8 +142,12 @@ static double rep_exco(void *ctx, char *note, size_t len) {
   free(r.slots);
   free(round_tasks);
   bench_trim();
-  snprintf(note, len, "RSS after the rounds, no task live: %.1f MiB",
-           (double)bench_rss_bytes() / (1024.0 * 1024.0));
+  exco_stack_pool_usage(&st);
+  snprintf(note, len,
+           "after the rounds, no task live: RSS %.1f MiB; pools hold %zu "
+           "stacks, %.1f MiB counted resident",
+           (double)bench_rss_bytes() / (1024.0 * 1024.0), st.pooled,
+           (double)st.resident / (1024.0 * 1024.0));
   return (double)t0 / (double)(round_r * bench_o.w1r_passes);
 }
 

@@ -483,10 +483,12 @@ EXCO_API size_t exco_stack_guard(void);
  *                        stay mapped.  0: the default, 1/16
  *                        of physical memory within 64 and 512 MiB.  How
  *                        many bytes a pooled stack keeps is measured with
- *                        mincore() at its first release and every 256th,
- *                        and estimated from its size class's last
- *                        measurements in between, so the bound holds for
- *                        tasks of one size that use their stacks alike.
+ *                        mincore() at its first release and every 256th;
+ *                        in between it counts as the larger of that and
+ *                        its size class's recent measurements.  So the
+ *                        bound holds for tasks of one size that use their
+ *                        stacks alike, and may be passed for a while when
+ *                        the tasks of a size grow deeper than before.
  * @param maps            kernel mappings (VMAs) that guarded stacks, live
  *                        and pooled, may take while a freed one is still
  *                        pooled; past it freed guarded stacks are unmapped.

@@ -72,10 +72,12 @@
  *   (a microsecond or more on a VM), far more than a pooled spawn.  So a
  *   stack is measured with mincore() at its first release and at every
  *   SAMPLE_EVERY-th after that, and its class remembers the measurements
- *   (at once when they grow, a quarter per sample when they shrink);
- *   unmeasured releases count as the class's figure.  A program whose
- *   tasks of one size go from shallow to deep is caught at the first
- *   measured release; stacks pooled before that keep their old figure.
+ *   (at once when they grow, a sixteenth of the way per sample when they
+ *   shrink).  An unmeasured release counts as the larger of the class's
+ *   figure and the stack's own last measurement (its pages only grow
+ *   until it is trimmed).  A program whose tasks of one size go from
+ *   shallow to deep is caught at the first measured release; stacks
+ *   pooled before that keep their old figure.
  */
 #include "config.h"
 
@@ -181,6 +183,7 @@ typedef struct stack_impl {
   unsigned vg_id;         /* valgrind stack id */
   struct size_class *cls; /* its size class, set when handed out */
   size_t resident;        /* while pooled: bytes counted as resident */
+  size_t measured;        /* by the last mincore(); 0 once trimmed */
   unsigned long releases; /* times put back, for sampling */
 } stack_impl;
 
@@ -549,6 +552,7 @@ static size_t pools_shrink(int all) {
           size_t left;
           fl->hot = s->next;
           left = stack_trim(s);
+          si->measured = 0;
           if (si->resident > left) {
             p->resident -= si->resident - left;
             si->resident = left;
@@ -644,6 +648,7 @@ static int guarded_map(size_t size, exco__stack **out) {
   s->pub.maplen = maplen;
   s->cls = NULL;
   s->resident = 0;
+  s->measured = 0;
   s->releases = 0;
   s->vg_id = STACK_REGISTER(s->pub.lo, map + maplen);
   *out = &s->pub;
@@ -714,6 +719,7 @@ static int slab_new(size_t size, slab **out) {
     s->pub.maplen = stride;
     s->cls = NULL;
     s->resident = 0;
+    s->measured = 0;
     s->releases = 0;
     s->vg_id = STACK_REGISTER(s->pub.lo, chunk + s->pub.size);
     /* Lowest address first out of the free list. */
@@ -801,12 +807,14 @@ int exco__stack_get(exco__stack_pool *pool, size_t size, unsigned flags,
 }
 
 /* Folds a measurement of a released stack into its class's figure: up at
- * once, down by a quarter of the difference. */
+ * once, down by a sixteenth of the difference, so that a few shallow
+ * tasks among deep ones of the same size (a spawner among its workers)
+ * don't make the deep ones' stacks count for less than they hold. */
 static void estimate_update(size_class *c, size_t measured) {
   size_t old = __atomic_load_n(&c->estimate, __ATOMIC_RELAXED);
 
   if (measured < old)
-    measured = old - (old - measured) / 4;
+    measured = old - (old - measured) / 16;
   __atomic_store_n(&c->estimate, measured, __ATOMIC_RELAXED);
 }
 
@@ -836,10 +844,14 @@ void exco__stack_put(exco__stack_pool *pool, exco__stack *stack) {
   }
   /* The stack is ours alone here: no lock needed to measure it. */
   if (s->releases++ % SAMPLE_EVERY == 0) {
-    res = resident_measure(stack);
+    res = s->measured = resident_measure(stack);
     estimate_update(c, res);
   } else {
+    /* Its pages only grow until it is trimmed; the class's figure says
+     * how deep its recent users went. */
     res = __atomic_load_n(&c->estimate, __ATOMIC_RELAXED);
+    if (res < s->measured)
+      res = s->measured;
   }
   if (res < ps)
     res = ps;
@@ -854,6 +866,7 @@ void exco__stack_put(exco__stack_pool *pool, exco__stack *stack) {
   /* Over the resident limit: trim it, outside the lock. */
   pthread_mutex_unlock(&pool->lock);
   res = stack_trim(stack);
+  s->measured = 0;
   pthread_mutex_lock(&pool->lock);
   list_push(&fl->cold, stack);
   pool_add(pool, s, res);
