@@ -431,6 +431,17 @@ static exco__stack *list_pop(free_list *fl) {
   return s;
 }
 
+/* Pops a trimmed stack if there is one, else an untrimmed one: the one
+ * to unmap first. */
+static exco__stack *list_pop_cold(free_list *fl) {
+  exco__stack **head = fl->cold != NULL ? &fl->cold : &fl->hot;
+  exco__stack *s = *head;
+
+  if (s != NULL)
+    *head = s->next;
+  return s;
+}
+
 /* ---- Pools ----------------------------------------------------------- */
 
 int exco__stack_pool_new(exco__stack_pool **out) {
@@ -540,7 +551,7 @@ static size_t pools_shrink(int all) {
        * unmapped below. */
       while ((all || __atomic_load_n(&maps_used, __ATOMIC_RELAXED) >
                          limit_maps() + pending * GUARDED_MAPS) &&
-             (s = list_pop(&c->guarded)) != NULL) {
+             (s = list_pop_cold(&c->guarded)) != NULL) {
         pool_remove(p, (stack_impl *)s);
         list_push(&doomed, s);
         pending++;
@@ -667,7 +678,6 @@ static int guarded_new(size_t size, exco__stack **out) {
       limit_maps())
     pools_shrink(0);
   err = guarded_map(size, out);
-
   if (err == EXCO_ENOMEM && pools_release() > 0)
     err = guarded_map(size, out);
   return err;
