@@ -67,7 +67,8 @@ long h_map_count(int guards_only) {
       continue;
     }
     if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
-        strcmp(perms, "---p") == 0 && hi - lo <= 64 * 1024)
+        strcmp(perms, "---p") == 0 &&
+        (hi - lo <= 64 * 1024 || hi - lo == exco_stack_guard()))
       n++;
   }
   fclose(f);

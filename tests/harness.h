@@ -61,8 +61,9 @@
 #endif
 
 /* Counts the process's memory mappings (lines of /proc/self/maps), or
- * returns -1.  With @guards_only, counts only small PROT_NONE mappings:
- * guard pages, which sanitizer runtimes don't make. */
+ * returns -1.  With @guards_only, counts only PROT_NONE mappings of at most
+ * 64 KiB or of exactly exco_stack_guard(): stack guards, which sanitizer
+ * runtimes don't make. */
 long h_map_count(int guards_only);
 
 /* 1 when the tests run under valgrind (EXCO_TEST_VALGRIND set). */
