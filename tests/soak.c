@@ -24,7 +24,8 @@
  *   - every task spawned ends, and each executor is freed with no task
  *     live.
  *
- * Environment: EXCO_SOAK_WAKES (wakes of waiting tasks from the producer
+ * Environment (EXCO_TEST_VALGRIND, set by check-valgrind, makes it 20,000
+ * wakes): EXCO_SOAK_WAKES (wakes of waiting tasks from the producer
  * threads, default 10,000,000; sends that find their task busy just add
  * to its mailbox and are not counted as wakes),
  * EXCO_SOAK_SEED.
@@ -414,6 +415,9 @@ int main(void) {
   int i;
 
   wakes_target = env != NULL ? strtoul(env, NULL, 10) : 10000000ul;
+  /* check-valgrind runs every check program: a short soak there. */
+  if (env == NULL && getenv("EXCO_TEST_VALGRIND") != NULL)
+    wakes_target = 20000;
   if (getenv("EXCO_SOAK_SEED") != NULL)
     seed = (unsigned)strtoul(getenv("EXCO_SOAK_SEED"), NULL, 10) | 1u;
   for (i = 0; i < NSLOTS; i++) {
