@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------- */
@@ -258,11 +259,15 @@ START_TEST(watchdog_reports_a_stalled_poll_once) {
 }
 END_TEST
 
-/* The default report, on stderr (redirected to a file here). */
-static void *fn_spin_ms(void *arg) {
-  double end = h_now() + *(double *)arg;
+/* The default report, on stderr (redirected to a file here).  The hog
+ * spins until the report is in the file (bounded), so that a slow run
+ * (valgrind runs one thread at a time) still gives the watchdog its turn. */
+static void *fn_spin_until_reported(void *arg) {
+  int fd = *(int *)arg;
+  double end = h_now() + h_wait_timeout();
+  struct stat st;
 
-  while (h_now() < end)
+  while (h_now() < end && (fstat(fd, &st) != 0 || st.st_size == 0))
     ;
   return NULL;
 }
@@ -270,7 +275,6 @@ static void *fn_spin_ms(void *arg) {
 START_TEST(watchdog_default_report) {
   char path[] = "/tmp/exco-wd-XXXXXX", buf[512];
   exco_executor *ex;
-  double spin = 0.3;
   int fd, saved;
   ssize_t n;
 
@@ -281,7 +285,7 @@ START_TEST(watchdog_default_report) {
   dup2(fd, STDERR_FILENO);
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
   ck_assert_int_eq(exco_executor_watchdog(ex, 50, NULL, NULL), 0);
-  exco_task_release(spawn_named(ex, fn_spin_ms, &spin, "hog"));
+  exco_task_release(spawn_named(ex, fn_spin_until_reported, &fd, "hog"));
   ck_assert_int_eq(exco_run(ex), 0);
   ck_assert_int_eq(exco_executor_free(ex), 0);
   fflush(stderr);
