@@ -53,12 +53,16 @@
  * - Mappings.  Every guarded stack, live or pooled, counts two mappings.
  *   A freed guarded stack is pooled only while that count is within the
  *   map limit (by default vm.max_map_count less a sixteenth, read from
- *   /proc at first use); otherwise it is unmapped.  Pooled stacks so
- *   never take the last mappings that threads, malloc or the program
- *   need; only live ones can.  And when mmap() or mprotect() fails with
- *   ENOMEM anyway (live stacks, or the program's own mappings), every
- *   pool of the process gives back its guarded stacks and the mapping is
- *   tried once more before the spawn fails with EXCO_ENOMEM.
+ *   /proc at first use); otherwise it is unmapped.  A new guarded stack
+ *   that would take the count past the limit first makes the pools give
+ *   back what is over it; one that would take it past vm.max_map_count
+ *   less a sixteenth makes them give back everything, and if that is not
+ *   enough the spawn fails with EXCO_ENOMEM: neither pooled nor live
+ *   stacks take the last mappings that threads, malloc, unguarded slabs
+ *   or the program need.  And when
+ *   mmap() or mprotect() fails with ENOMEM anyway (the program's own
+ *   mappings), every pool of the process gives back its guarded stacks
+ *   and the mapping is tried once more before the spawn fails.
  *
  * - Resident memory.  Every pooled stack carries an estimate of the bytes
  *   it keeps resident, and the process-wide sum stays within the
@@ -303,6 +307,18 @@ static size_t default_resident_limit(void) {
     v = RESIDENT_MIN;
   if (v > RESIDENT_MAX)
     v = RESIDENT_MAX;
+  return v;
+}
+
+/* vm.max_map_count less its headroom, read once. */
+static size_t kernel_maps_limit(void) {
+  static size_t cached;
+  size_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+  if (v == 0) {
+    v = default_maps_limit();
+    __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+  }
   return v;
 }
 
@@ -677,6 +693,19 @@ static int guarded_new(size_t size, exco__stack **out) {
   if (__atomic_load_n(&maps_used, __ATOMIC_RELAXED) + GUARDED_MAPS >
       limit_maps())
     pools_shrink(0);
+  /* Live stacks stay within the kernel's limit less its headroom (not
+   * the pools' limit, which a program may set lower than what it keeps
+   * live), so that the last mappings are left to threads, malloc and
+   * unguarded slabs: whether the kernel's own limit would have been hit
+   * at the mmap or at the mprotect (which needs one more) must not decide
+   * whether they get any. */
+  if (__atomic_load_n(&maps_used, __ATOMIC_RELAXED) + GUARDED_MAPS >
+      kernel_maps_limit()) {
+    pools_release();
+    if (__atomic_load_n(&maps_used, __ATOMIC_RELAXED) + GUARDED_MAPS >
+        kernel_maps_limit())
+      return EXCO_ENOMEM;
+  }
   err = guarded_map(size, out);
   if (err == EXCO_ENOMEM && pools_release() > 0)
     err = guarded_map(size, out);
