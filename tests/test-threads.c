@@ -59,10 +59,18 @@ static void *other_thread(void *arg) {
   return NULL;
 }
 
+/* Polls (or, with @do_drop, drops) @o's task on a thread of its own. */
+static void elsewhere(other *o, int do_drop) {
+  pthread_t th;
+
+  o->do_drop = do_drop;
+  h_thread_start(&th, other_thread, o);
+  h_thread_join(th);
+}
+
 START_TEST(poll_elsewhere_is_exdev_and_the_wake_is_kept) {
   flagged f = {0};
   other o = {0};
-  pthread_t th;
   h_host h;
   h_ext *e;
 
@@ -78,8 +86,7 @@ START_TEST(poll_elsewhere_is_exdev_and_the_wake_is_kept) {
   /* The owed poll, on the wrong thread. */
   o.h = &h;
   o.e = e;
-  h_thread_start(&th, other_thread, &o);
-  h_thread_join(th);
+  elsewhere(&o, 0);
   ck_assert_int_eq(o.poll, EXCO_EXDEV);
   ck_assert_int_eq(f.done, 0);
   /* Handed back: the host was woken again and has it queued. */
@@ -88,9 +95,7 @@ START_TEST(poll_elsewhere_is_exdev_and_the_wake_is_kept) {
   ck_assert_ptr_null(h_host_pop(&h));
 
   /* A drop there would cancel (resume) it: refused too. */
-  o.do_drop = 1;
-  h_thread_start(&th, other_thread, &o);
-  h_thread_join(th);
+  elsewhere(&o, 1);
   ck_assert_int_eq(o.drop, EXCO_EXDEV);
 
   /* On its own thread it goes on as if nothing happened. */
@@ -98,8 +103,7 @@ START_TEST(poll_elsewhere_is_exdev_and_the_wake_is_kept) {
   ck_assert_int_eq(f.done, 1);
   ck_assert_int_eq(f.result, 0);
   /* Finished: a drop from anywhere is fine. */
-  h_thread_start(&th, other_thread, &o);
-  h_thread_join(th);
+  elsewhere(&o, 1);
   ck_assert_int_eq(o.drop, 0);
   h_host_mark_dropped(&h, e);
   h_host_destroy(&h);
@@ -110,7 +114,6 @@ END_TEST
 START_TEST(first_poll_on_any_thread_sets_the_home) {
   flagged f = {0};
   other o = {0};
-  pthread_t th;
   h_host h;
   h_ext *e;
 
@@ -118,11 +121,10 @@ START_TEST(first_poll_on_any_thread_sets_the_home) {
   h_host_init(&h);
   ck_assert_int_eq(exco_spawn(h.ex, fn_flagged, &f, NULL, NULL), 0);
   e = h_host_pop(&h);
-  /* Never polled: a drop from another thread doesn't run it. */
+  /* The first poll, on another thread. */
   o.h = &h;
   o.e = e;
-  h_thread_start(&th, other_thread, &o);
-  h_thread_join(th);
+  elsewhere(&o, 0);
   ck_assert_int_eq(o.poll, 1);
   /* Its home is that thread now: here is elsewhere. */
   h_flag_set(&f.flag);
@@ -143,7 +145,6 @@ END_TEST
 START_TEST(unstarted_task_drops_from_any_thread) {
   flagged f = {0};
   other o = {0};
-  pthread_t th;
   h_host h;
   h_ext *e;
 
@@ -153,9 +154,7 @@ START_TEST(unstarted_task_drops_from_any_thread) {
   e = h_host_pop(&h);
   o.h = &h;
   o.e = e;
-  o.do_drop = 1;
-  h_thread_start(&th, other_thread, &o);
-  h_thread_join(th);
+  elsewhere(&o, 1);
   ck_assert_int_eq(o.drop, 0);
   ck_assert_int_eq(f.done, 0);
   h_host_mark_dropped(&h, e);
