@@ -76,6 +76,20 @@ int exco__ctx_make(exco__ctx *ctx, void *stack_lo, size_t size,
  */
 void exco__ctx_switch(exco__ctx *from, exco__ctx *to);
 
+/*
+ * Hints that @ctx will be switched to soon: where the assembly backends
+ * keep a suspended context (the top of its stack) starts loading.  A
+ * prefetch never faults, whatever the pointer.
+ */
+static inline void exco__ctx_prefetch(const exco__ctx *ctx) {
+#if !defined(EXCO_CONTEXT_UCONTEXT) && !defined(EXCO_CONTEXT_SWAPCONTEXT)
+  __builtin_prefetch(ctx->sp, 1);
+  __builtin_prefetch((char *)ctx->sp + 64, 1);
+#else
+  (void)ctx;
+#endif
+}
+
 /* "asm", "ucontext" or "swapcontext". */
 extern const char exco__ctx_backend[];
 

@@ -119,8 +119,11 @@ int exco_task_get_info(exco_task *t, exco_task_info *out) {
     out->state = EXCO_TASK_FINISHED;
   else if (f & EXCO__CANCEL)
     out->state = EXCO_TASK_CANCELLING;
-  else if (s & EXCO__RUNNING)
+  else if ((s & EXCO__RUNNING) &&
+           !atomic_load_explicit(&t->kept, memory_order_relaxed))
     out->state = EXCO_TASK_RUNNING;
+  else if (s & EXCO__RUNNING)
+    out->state = EXCO_TASK_READY; /* a yield, queued (kept RUNNING) */
   else if (s & EXCO__NOTIFIED)
     out->state = out->polls == 0 ? EXCO_TASK_SPAWNED : EXCO_TASK_READY;
   else

@@ -134,38 +134,60 @@ struct exco_executor {
 };
 
 struct exco_task {
+  /*
+   * The first two cache lines hold what a poll and a yield touch; the
+   * task is allocated on a cache-line boundary (exco__task_alloc()), so
+   * with many tasks a resume misses on two lines of the task, not five.
+   *
+   * Line 0: the state word and what the poller reads on every resume.
+   */
   uint32_t magic;
-  _Atomic unsigned state;      /* EXCO__RUNNING... */
-  _Atomic unsigned flags;      /* EXCO__CANCEL */
+  _Atomic unsigned state; /* EXCO__RUNNING... */
+  _Atomic unsigned flags; /* EXCO__CANCEL */
+  unsigned char started;  /* the context has been entered */
+  unsigned char finished; /* the function has returned */
+  unsigned char yielded;  /* exco_yield: a poll is owed (poller's side) */
+  unsigned char noguard;  /* the stack has a canary, not a guard page */
+  exco_executor *ex;
+  void *ext;          /* the host's handle */
+  exco_task *rq_next; /* the run queue's link (runq.c), or local.c's */
+  exco__ctx ctx;      /* the coroutine */
+  exco__ctx caller;   /* whoever resumed it */
+  /* exco_host_call(): the function the poller runs on its own stack
+   * before it resumes the coroutine; NULL when none is asked for. */
+  void (*host_fn)(void *arg);
+  /* Line 1.  The thread of the first poll (exco__thread_id()), 0 before
+   * it. */
+  atomic_uintptr_t home;
+  /* For listings and the watchdog (debug.c), read from other threads:
+   * how often the task was polled, when the poll in progress began (0:
+   * none, or no watchdog on its executor), and what the task waits for
+   * and where. */
+  atomic_ulong polls;
+  _Atomic uint64_t poll_start;
+  _Atomic(const char *) wait_kind;
+  _Atomic(const char *) site_file;
+  atomic_int site_line;
+  /* A yield's poll that kept RUNNING for the queue (see
+   * exco__task_poll()): the task is queued, not running. */
+  atomic_uchar kept;
+  /* The C++ runtime's per-thread exception state (caught exceptions,
+   * uncaught count) of the suspended coroutine (switch.h). */
+  struct exco__eh_globals {
+    void *caught;
+    unsigned int uncaught;
+  } eh;
+  /* The rest: spawn, finish, join, cancel. */
+  unsigned char was_cancelled; /* CANCEL as it was when DONE was published */
   atomic_int wakes_inflight;   /* threads inside the host's task_wake */
   atomic_int refs;             /* host + join handle + wakers + holds */
   atomic_int holds;            /* 1 while the coroutine lives + stack holds */
   atomic_int unreleased;       /* 2 - (dropped) - (stack released) */
-  unsigned char started;       /* the context has been entered */
-  unsigned char finished;      /* the function has returned */
-  unsigned char yielded;       /* exco_yield: a poll is owed (poller's side) */
-  unsigned char was_cancelled; /* CANCEL as it was when DONE was published */
-  int64_t deadline;            /* exco_deadline_set(), in exco_now() ms */
-  /* The thread of the first poll (exco__thread_id()), 0 before it. */
-  atomic_uintptr_t home;
-  /* For listings and the watchdog (debug.c), read from other threads:
-   * what the task waits for and where, when it was spawned, how often it
-   * was polled, and when the poll in progress began (0: none, or no
-   * watchdog on its executor). */
-  _Atomic(const char *) wait_kind;
-  _Atomic(const char *) site_file;
-  atomic_int site_line;
-  uint64_t spawn_ns;
-  atomic_ulong polls;
-  _Atomic uint64_t poll_start;
-  unsigned long watch_reported; /* the poll the watchdog reported */
-  /* exco_host_call(): the function the poller runs on its own stack
-   * before it resumes the coroutine; NULL when none is asked for. */
-  void (*host_fn)(void *arg);
+  int host_errno;              /* errno as host_fn left it */
   void *host_arg;
-  int host_errno; /* errno as host_fn left it */
-  exco_executor *ex;
-  void *ext; /* the host's handle */
+  int64_t deadline; /* exco_deadline_set(), in exco_now() ms */
+  uint64_t spawn_ns;
+  unsigned long watch_reported; /* the poll the watchdog reported */
   exco_fn fn;
   void *arg;
   void *result;
@@ -174,17 +196,7 @@ struct exco_task {
   exco__list ex_link;         /* in ex->tasks while live */
   exco__waitq joiners;        /* exco_join() waiters; signalled at DONE */
   struct exco__tls_slot *tls; /* task-local values (scope.c), or NULL */
-  /* The shared run queue's link (runq.c): the ready queue or the
-   * cross-thread list, never both (a task is queued once per wake). */
-  exco_task *rq_next;
-  exco__ctx ctx;    /* the coroutine */
-  exco__ctx caller; /* whoever resumed it */
-  /* The C++ runtime's per-thread exception state (caught exceptions,
-   * uncaught count) of the suspended coroutine (switch.h). */
-  struct exco__eh_globals {
-    void *caught;
-    unsigned int uncaught;
-  } eh;
+  void *alloc;                /* what exco__malloc() returned */
 #ifdef EXCO__HAVE_ASAN
   void *asan_fake;                 /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */
@@ -304,8 +316,18 @@ static inline int exco__task_cancelled(exco_task *t) {
   return (atomic_load_explicit(&t->flags, memory_order_seq_cst) &
           EXCO__CANCEL) != 0;
 }
-/* Polls or drops for the shared run queue, which owns its tasks. */
-int exco__task_poll(exco_task *t);
+/*
+ * Polls or drops for the executors that own their tasks' polls (runq.c,
+ * local.c).  A poll returns 0 when the function has returned (drop it),
+ * 1 when the task suspended, and, when @keep is set, 2 when it yielded:
+ * the task is still RUNNING, no wake was made, and the caller queues it
+ * and later resumes it with exco__task_poll_kept() (same returns).  To
+ * every other thread a kept task looks like one long poll, so the wake
+ * protocol is unchanged: their wakes set NOTIFIED, which the poll that
+ * finally clears RUNNING turns into a task_wake.
+ */
+int exco__task_poll(exco_task *t, int keep);
+int exco__task_poll_kept(exco_task *t);
 int exco__task_drop(exco_task *t);
 /* Suspends the running coroutine until its next poll (await.c). */
 void exco__task_suspend(exco_task *t);

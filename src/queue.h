@@ -38,6 +38,15 @@ static inline void exco__fifo_push(exco__fifo *q, exco__fifo_node *n) {
   q->tailp = &n->next;
 }
 
+/* Moves all of @from to the end of @q; @from is left empty. */
+static inline void exco__fifo_concat(exco__fifo *q, exco__fifo *from) {
+  if (from->head == NULL)
+    return;
+  *q->tailp = from->head;
+  q->tailp = from->tailp;
+  exco__fifo_init(from);
+}
+
 static inline exco__fifo_node *exco__fifo_pop(exco__fifo *q) {
   exco__fifo_node *n = q->head;
   if (n != NULL) {

@@ -129,7 +129,7 @@ static inline void exco__switch_in(exco_task *t) {
  * is given NULL for the fake stack, which tells it this stack is gone.
  */
 static inline void exco__switch_out(exco_task *t, int final) {
-  if (t->stack->flags & EXCO_SPAWN_NOGUARD) {
+  if (t->noguard) {
     /* Without a guard page an overflow is only seen after the fact.  The
      * memory below is corrupted by then: stop before anything uses it. */
     if (!exco__stack_canary_ok(t->stack)) {

@@ -20,6 +20,8 @@
  */
 #include "config.h"
 
+#include <stddef.h>
+
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -51,11 +53,42 @@ static int exco__put_last(atomic_int *count) {
   return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;
 }
 
+/*
+ * Tasks start on a cache-line boundary, so that the fields a resume
+ * touches (the first two lines of exco_task) are two lines, whatever
+ * alignment the allocator (exco_replace_allocator()) gives.
+ */
+enum { EXCO__LINE = 64 };
+
+#if !defined(EXCO_CONTEXT_UCONTEXT) && !defined(EXCO_CONTEXT_SWAPCONTEXT) &&   \
+    UINTPTR_MAX == UINT64_MAX
+_Static_assert(offsetof(exco_task, home) == EXCO__LINE,
+               "a resume's fields of exco_task fill line 0 exactly");
+_Static_assert(offsetof(exco_task, was_cancelled) == 2 * EXCO__LINE,
+               "a resume's fields of exco_task fill two lines exactly");
+#endif
+
+static exco_task *exco__task_alloc(void) {
+  void *p = exco__malloc(sizeof(exco_task) + EXCO__LINE - 1);
+  exco_task *t;
+
+  if (p == NULL)
+    return NULL;
+  t = (exco_task *)(((uintptr_t)p + EXCO__LINE - 1) &
+                    ~(uintptr_t)(EXCO__LINE - 1));
+  t->alloc = p;
+  return t;
+}
+
+static void exco__task_free(exco_task *t) {
+  t->magic = 0;
+  exco__free(t->alloc);
+}
+
 void exco__task_unref(exco_task *t) {
   if (!exco__put_last(&t->refs))
     return;
-  t->magic = 0;
-  exco__free(t);
+  exco__task_free(t);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -120,7 +153,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   if (!exco__executor_valid(ex))
     return EXCO_EINVAL;
 
-  t = exco__malloc(sizeof(*t));
+  t = exco__task_alloc();
   if (t == NULL)
     return EXCO_ENOMEM;
   t->magic = EXCO__TASK_MAGIC;
@@ -134,6 +167,8 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->started = 0;
   t->finished = 0;
   t->yielded = 0;
+  t->noguard = 0;
+  atomic_init(&t->kept, 0);
   t->was_cancelled = 0;
   t->deadline = EXCO_NO_DEADLINE;
   t->host_fn = NULL;
@@ -160,6 +195,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   err = exco__stack_get(ex->pool, o.stack_size, o.flags, &t->stack);
   if (err != 0)
     goto fail;
+  t->noguard = (t->stack->flags & EXCO_SPAWN_NOGUARD) != 0;
   /* Linked first: a closing executor refuses before the host is asked
    * for a handle it could never get back. */
   err = exco__executor_task_add(ex, t);
@@ -181,8 +217,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
 fail_stack:
   exco__stack_put(ex->pool, t->stack);
 fail:
-  t->magic = 0;
-  exco__free(t);
+  exco__task_free(t);
   return err;
 }
 
@@ -342,10 +377,74 @@ static int exco__task_poll_refuse(exco_task *t, unsigned s) {
   return EXCO_EXDEV;
 }
 
-static inline int exco__task_poll_inline(exco_task *t) {
+/*
+ * The part of a poll after the claim: resumes @t, whose RUNNING the caller
+ * owns, and handles how it came back.  @keep: see exco__task_poll().
+ */
+static inline int exco__task_run_claimed(exco_task *t, int keep) {
   exco_task_wake_cb wake;
-  unsigned s, ns;
+  unsigned s;
   void *ext;
+
+  atomic_store_explicit(
+      &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  if (atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0) {
+    atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
+    exco__resume(t);
+    atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
+  } else {
+    exco__resume(t);
+  }
+
+  if (t->finished) {
+    exco__finish(t);
+    atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
+                              memory_order_release);
+    return 0;
+  }
+
+  /*
+   * Suspended.  A wake that came while it ran (or the task's own yield)
+   * left a poll owed and called nobody: the host is told now, after
+   * RUNNING is cleared, so the poll it schedules can't find the task still
+   * running.  No drop can come between the state change and task_wake:
+   * the host doesn't drop a task while it polls it.
+   *
+   * A yield polled by an executor that queues its own tasks keeps
+   * RUNNING instead (@keep): no state change, no host call.
+   *
+   * After a yield the state is RUNNING, perhaps with NOTIFIED from a wake,
+   * and becomes NOTIFIED: a plain release store is enough, because the
+   * only concurrent writers are wakes adding NOTIFIED, which either came
+   * before (and NOTIFIED stays) or find NOTIFIED and coalesce.  Otherwise
+   * RUNNING is cleared with a read-modify-write that keeps a racing wake's
+   * NOTIFIED.
+   */
+  if (t->yielded) {
+    t->yielded = 0;
+    if (keep) {
+      atomic_store_explicit(&t->kept, 1, memory_order_relaxed);
+      return 2;
+    }
+    wake = t->ex->task_wake;
+    ext = t->ext;
+    atomic_store_explicit(&t->state, EXCO__NOTIFIED, memory_order_release);
+    wake(ext);
+    return 1;
+  }
+  wake = t->ex->task_wake;
+  ext = t->ext;
+  s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
+                                memory_order_acq_rel);
+  /* From here on the task may be another thread's: touch nothing of it. */
+  if (s & EXCO__NOTIFIED)
+    wake(ext);
+  return 1;
+}
+
+static inline int exco__task_poll_inline(exco_task *t, int keep) {
+  unsigned s, ns;
   uintptr_t home, self;
 
   if (exco__tls_current != NULL)
@@ -374,53 +473,7 @@ static inline int exco__task_poll_inline(exco_task *t) {
     else if (!t->ex->migrate)
       return exco__task_poll_refuse(t, s);
   }
-
-  atomic_store_explicit(
-      &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
-      memory_order_relaxed);
-  if (atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0) {
-    atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
-    exco__resume(t);
-    atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
-  } else {
-    exco__resume(t);
-  }
-
-  if (t->finished) {
-    exco__finish(t);
-    atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
-                              memory_order_release);
-    return 0;
-  }
-
-  /*
-   * Suspended.  A wake that came while it ran (or the task's own yield)
-   * left a poll owed and called nobody: the host is told now, after
-   * RUNNING is cleared, so the poll it schedules can't find the task still
-   * running.  No drop can come between the state change and task_wake:
-   * the host doesn't drop a task while it polls it.
-   *
-   * After a yield the state is RUNNING, perhaps with NOTIFIED from a wake,
-   * and becomes NOTIFIED: a plain release store is enough, because the
-   * only concurrent writers are wakes adding NOTIFIED, which either came
-   * before (and NOTIFIED stays) or find NOTIFIED and coalesce.  Otherwise
-   * RUNNING is cleared with a read-modify-write that keeps a racing wake's
-   * NOTIFIED.
-   */
-  wake = t->ex->task_wake;
-  ext = t->ext;
-  if (t->yielded) {
-    t->yielded = 0;
-    atomic_store_explicit(&t->state, EXCO__NOTIFIED, memory_order_release);
-    wake(ext);
-    return 1;
-  }
-  s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
-                                memory_order_acq_rel);
-  /* From here on the task may be another thread's: touch nothing of it. */
-  if (s & EXCO__NOTIFIED)
-    wake(ext);
-  return 1;
+  return exco__task_run_claimed(t, keep);
 }
 
 /* Not polled yet, or polled on this thread. */
@@ -474,8 +527,16 @@ static inline int exco__task_drop_inline(exco_task *t) {
   return 0;
 }
 
-int exco__task_poll(exco_task *t) {
-  return exco__task_poll_inline(t);
+int exco__task_poll(exco_task *t, int keep) {
+  return exco__task_poll_inline(t, keep);
+}
+
+int exco__task_poll_kept(exco_task *t) {
+  /* Still RUNNING from the poll that kept it, on its home thread (the
+   * executors that keep tasks run them on one thread, or allow
+   * migration): the claim and the home check are done. */
+  atomic_store_explicit(&t->kept, 0, memory_order_relaxed);
+  return exco__task_run_claimed(t, 1);
 }
 
 int exco__task_drop(exco_task *t) {
@@ -492,7 +553,7 @@ int exco_poll(exco_task *t) {
     return EXCO_EINVAL;
   if (t->ex->kind != EXCO__KIND_CALLBACKS)
     return EXCO_EPERM;
-  return exco__task_poll_inline(t);
+  return exco__task_poll_inline(t, 0);
 }
 
 int exco_drop(exco_task *t) {

@@ -159,6 +159,57 @@ START_TEST(info_for_each_state) {
 }
 END_TEST
 
+/*
+ * A task that yields is queued again still claimed (the executor keeps
+ * its poll; src/task.c): seen from another task meanwhile it is ready and
+ * waiting on "yield", not running; the observer sees itself running.
+ */
+typedef struct yinfo {
+  exco_task *yielder;
+  int yields;
+  int r_self, r_other;
+  exco_task_info self, other;
+} yinfo;
+
+static void *fn_yield_3(void *arg) {
+  yinfo *y = arg;
+
+  for (int k = 0; k < 3; k++)
+    if (exco_yield() == 0)
+      y->yields++;
+  return NULL;
+}
+
+static void *fn_observe(void *arg) {
+  yinfo *y = arg;
+
+  y->r_self = exco_task_get_info(exco_current(), &y->self);
+  y->r_other = exco_task_get_info(y->yielder, &y->other);
+  return NULL;
+}
+
+START_TEST(info_of_a_yielded_task) {
+  exco_executor *ex;
+  yinfo y;
+
+  memset(&y, 0, sizeof(y));
+  y.r_self = y.r_other = 1;
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  y.yielder = spawn_named(ex, fn_yield_3, &y, "yielder");
+  exco_task_release(spawn_named(ex, fn_observe, &y, "observer"));
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(y.yields, 3);
+  ck_assert_int_eq(y.r_self, 0);
+  ck_assert_int_eq(y.self.state, EXCO_TASK_RUNNING);
+  ck_assert_int_eq(y.r_other, 0);
+  ck_assert_int_eq(y.other.state, EXCO_TASK_READY);
+  ck_assert_str_eq(y.other.waiting_on, "yield");
+  ck_assert_uint_eq(y.other.polls, 1);
+  exco_task_release(y.yielder);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
 START_TEST(dump_lines) {
   exco_executor *ex;
   char *buf = NULL, want[128];
@@ -308,6 +359,7 @@ int main(void) {
   TCase *tc = h_tcase("listing", 60);
 
   tcase_add_test(tc, info_for_each_state);
+  tcase_add_test(tc, info_of_a_yielded_task);
   tcase_add_test(tc, dump_lines);
   tcase_add_test(tc, watchdog_reports_a_stalled_poll_once);
   tcase_add_test(tc, watchdog_default_report);
