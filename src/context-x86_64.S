@@ -15,7 +15,7 @@
  *   sp + 64  return address
  *
  * Only the callee-saved registers and the floating-point control words
- * are kept: exco__ctx_switch() is an ordinary function call, so the
+ * are kept (the control words are loaded only when they differ): exco__ctx_switch() is an ordinary function call, so the
  * caller has already spilled everything else.  The signal mask is not
  * touched (that is what makes glibc's swapcontext slow).
  */
@@ -51,12 +51,28 @@ exco__ctx_switch:
   stmxcsr (%rsp)
   fnstcw 4(%rsp)
 
-  /* Switch stacks: from here on we are in @to's frame. */
+  /* Switch stacks: from here on we are in @to's frame (rax keeps
+   * @from's, to compare control words). */
+  movq %rsp, %rax
   movq %rsp, (%rdi)
   movq (%rsi), %rsp
 
+  /* Loading a control word costs more than the rest of the switch
+   * together (ldmxcsr and fldcw stall the pipeline): each is loaded only
+   * when @to's differs from @from's.  For MXCSR only the control bits
+   * (rounding, exception masks, DAZ, FTZ) count; bits 0-5 are sticky
+   * exception flags, which calls don't preserve either. */
+  movl (%rsp), %ecx
+  xorl (%rax), %ecx
+  testl $0xffc0, %ecx
+  jz 1f
   ldmxcsr (%rsp)
+1:
+  movzwl 4(%rsp), %ecx
+  cmpw 4(%rax), %cx
+  je 2f
   fldcw 4(%rsp)
+2:
   addq $16, %rsp
   .cfi_adjust_cfa_offset -16
   popq %r12
