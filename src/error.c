@@ -62,12 +62,15 @@ const char *exco_strerror(int err) {
 static void *(*exco__malloc_fn)(size_t) = malloc;
 static void (*exco__free_fn)(void *) = free;
 
+int exco__alloc_libc = 1;
+
 int exco_replace_allocator(void *(*malloc_fn)(size_t),
                            void (*free_fn)(void *)) {
   if ((malloc_fn == NULL) != (free_fn == NULL))
     return EXCO_EINVAL;
   exco__malloc_fn = malloc_fn != NULL ? malloc_fn : malloc;
   exco__free_fn = free_fn != NULL ? free_fn : free;
+  exco__alloc_libc = exco__malloc_fn == malloc && exco__free_fn == free;
   return 0;
 }
 

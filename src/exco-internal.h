@@ -197,6 +197,7 @@ struct exco_task {
   exco__waitq joiners;        /* exco_join() waiters; signalled at DONE */
   struct exco__tls_slot *tls; /* task-local values (scope.c), or NULL */
   void *alloc;                /* what exco__malloc() returned */
+  unsigned char alloc_libc;   /* ... and it was malloc() (task.c) */
 #ifdef EXCO__HAVE_ASAN
   void *asan_fake;                 /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */
@@ -231,6 +232,9 @@ void exco__debug_fork(int phase);
 /* Allocation goes through exco_replace_allocator()'s functions. */
 void *exco__malloc(size_t size);
 void exco__free(void *ptr);
+/* 1 while those are malloc() and free() (task.c keeps a cache of freed
+ * task blocks then). */
+extern int exco__alloc_libc;
 
 /* executor.c */
 int exco__executor_valid(const exco_executor *ex);
