@@ -59,6 +59,7 @@ void exco_await_site(const char *file, int line) {
   if (t != NULL) {
     atomic_store_explicit(&t->site_line, line, memory_order_relaxed);
     atomic_store_explicit(&t->site_file, file, memory_order_relaxed);
+    t->site_set = 1;
   }
 }
 

@@ -135,42 +135,45 @@ struct exco_executor {
 
 struct exco_task {
   /*
-   * The first two cache lines hold what a poll and a yield touch; the
-   * task is allocated on a cache-line boundary (exco__task_alloc()), so
-   * with many tasks a resume misses on two lines of the task, not five.
-   *
-   * Line 0: the state word and what the poller reads on every resume.
+   * Line 0 holds what a yield on the run queue or the local executor
+   * touches (a kept poll, exco__task_poll()); the task is allocated on a
+   * cache-line boundary (exco__task_alloc()), so with many tasks such a
+   * yield misses on one line of the task.  Line 1 holds the rest of what
+   * a full poll touches.
    */
-  uint32_t magic;
   _Atomic unsigned state; /* EXCO__RUNNING... */
   _Atomic unsigned flags; /* EXCO__CANCEL */
   unsigned char started;  /* the context has been entered */
   unsigned char finished; /* the function has returned */
   unsigned char yielded;  /* exco_yield: a poll is owed (poller's side) */
   unsigned char noguard;  /* the stack has a canary, not a guard page */
-  exco_executor *ex;
-  void *ext;          /* the host's handle */
-  exco_task *rq_next; /* the run queue's link (runq.c), or local.c's */
+  /* A yield's poll that kept RUNNING for the queue (see
+   * exco__task_poll()): the task is queued, not running. */
+  atomic_uchar kept;
+  /* exco_await_site() was called: site_file is to be cleared when the
+   * await returns (the coroutine's side only). */
+  unsigned char site_set;
+  exco_task *rq_next; /* the run queue's link (runq.c) */
   exco__ctx ctx;      /* the coroutine */
   exco__ctx caller;   /* whoever resumed it */
   /* exco_host_call(): the function the poller runs on its own stack
    * before it resumes the coroutine; NULL when none is asked for. */
   void (*host_fn)(void *arg);
-  /* Line 1.  The thread of the first poll (exco__thread_id()), 0 before
-   * it. */
-  atomic_uintptr_t home;
   /* For listings and the watchdog (debug.c), read from other threads:
-   * how often the task was polled, when the poll in progress began (0:
-   * none, or no watchdog on its executor), and what the task waits for
-   * and where. */
+   * how often the task was polled, and what it waits for. */
   atomic_ulong polls;
-  _Atomic uint64_t poll_start;
   _Atomic(const char *) wait_kind;
-  _Atomic(const char *) site_file;
+  /* Line 1. */
+  uint32_t magic;
   atomic_int site_line;
-  /* A yield's poll that kept RUNNING for the queue (see
-   * exco__task_poll()): the task is queued, not running. */
-  atomic_uchar kept;
+  exco_executor *ex;
+  void *ext; /* the host's handle */
+  /* The thread of the first poll (exco__thread_id()), 0 before it. */
+  atomic_uintptr_t home;
+  /* When the poll in progress began (0: none, or no watchdog on its
+   * executor), and where the task waits (debug.c). */
+  _Atomic uint64_t poll_start;
+  _Atomic(const char *) site_file;
   /* The C++ runtime's per-thread exception state (caught exceptions,
    * uncaught count) of the suspended coroutine (switch.h). */
   struct exco__eh_globals {
@@ -331,7 +334,10 @@ static inline int exco__task_cancelled(exco_task *t) {
  * finally clears RUNNING turns into a task_wake.
  */
 int exco__task_poll(exco_task *t, int keep);
-int exco__task_poll_kept(exco_task *t);
+/* @watch: the executor's watchdog is on (ex->watch_ns != 0), which the
+ * caller reads from its own copy of the executor so that a kept yield
+ * touches only the task's first line. */
+int exco__task_poll_kept(exco_task *t, int watch);
 int exco__task_drop(exco_task *t);
 /* Suspends the running coroutine until its next poll (await.c). */
 void exco__task_suspend(exco_task *t);

@@ -159,7 +159,6 @@ static inline void exco__local_prefetch(exco__fifo_node *fn) {
   exco__local_node *n = exco__container_of(fn, exco__local_node, link);
 
   __builtin_prefetch(n->task, 1);
-  __builtin_prefetch((char *)n->task + 64, 1);
   exco__ctx_prefetch(&n->task->ctx);
 }
 
@@ -196,7 +195,7 @@ static long exco__local_round(struct exco__local *l) {
   exco__local_node *n;
   exco_task *t;
   long polls = 0;
-  int r;
+  int r, watch;
 
   exco__local_fire(l);
   batch = l->ready;
@@ -204,6 +203,7 @@ static long exco__local_round(struct exco__local *l) {
   if (batch.head == NULL)
     return l->tasks;
   pthread_mutex_unlock(&l->lock);
+  watch = atomic_load_explicit(&l->ex->watch_ns, memory_order_relaxed) != 0;
   exco__fifo_init(&again);
   for (;;) {
     if ((fn = exco__fifo_pop(&batch)) == NULL) {
@@ -219,7 +219,7 @@ static long exco__local_round(struct exco__local *l) {
     if (batch.head != NULL)
       exco__local_prefetch(batch.head);
     r = atomic_load_explicit(&t->kept, memory_order_relaxed)
-            ? exco__task_poll_kept(t)
+            ? exco__task_poll_kept(t, watch)
             : exco__task_poll(t, 1);
     if (r == 2) {
       exco__fifo_push(&again, &n->link);

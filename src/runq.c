@@ -199,13 +199,12 @@ void exco__runq_closed(struct exco__runq *q) {
 /*
  * Starts loading what resuming @t will touch while the task before it
  * runs: with many tasks each resume would otherwise wait on a chain of
- * misses (the task, its saved stack pointer, the stack).  The stack's
+ * misses (the task's first line, its saved stack pointer, the stack).  The stack's
  * line comes from the pointer saved at the last switch, if that is in
  * cache by now; a task not started yet has none.
  */
 static inline void exco__runq_prefetch(exco_task *t) {
   __builtin_prefetch(t, 1);
-  __builtin_prefetch((char *)t + 64, 1);
   exco__ctx_prefetch(&t->ctx);
 }
 
@@ -248,7 +247,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   struct exco__runq *q = exco__runq_of(ex);
   long n;
   exco_task *t;
-  int r;
+  int r, watch;
 
   if (q == NULL)
     return EXCO_EINVAL;
@@ -256,6 +255,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   if (exco__current() != NULL)
     return EXCO_EBUSY;
   exco__runq_drain(q);
+  watch = atomic_load_explicit(&ex->watch_ns, memory_order_relaxed) != 0;
   /* Budget 0: the tasks that are ready now, one poll each. */
   n = budget != 0 ? (long)budget : q->nready;
   while (n > 0 && (t = q->head) != NULL) {
@@ -267,7 +267,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
     q->nready--;
     n--;
     r = atomic_load_explicit(&t->kept, memory_order_relaxed)
-            ? exco__task_poll_kept(t)
+            ? exco__task_poll_kept(t, watch)
             : exco__task_poll(t, 1);
     if (r == 2) {
       /* A yield: queued again at once, still claimed; nothing to tell

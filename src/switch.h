@@ -158,7 +158,11 @@ static inline void exco__switch_out(exco_task *t, int final) {
 /* An await has returned: nothing to list any more (debug.c). */
 static inline void exco__await_unlabel(exco_task *t) {
   atomic_store_explicit(&t->wait_kind, NULL, memory_order_relaxed);
-  atomic_store_explicit(&t->site_file, NULL, memory_order_relaxed);
+  /* The site lives on the task's second line: touched only when set. */
+  if (t->site_set) {
+    t->site_set = 0;
+    atomic_store_explicit(&t->site_file, NULL, memory_order_relaxed);
+  }
 }
 
 /* The first thing a new coroutine does on its own stack. */

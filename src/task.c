@@ -62,10 +62,10 @@ enum { EXCO__LINE = 64 };
 
 #if !defined(EXCO_CONTEXT_UCONTEXT) && !defined(EXCO_CONTEXT_SWAPCONTEXT) &&   \
     UINTPTR_MAX == UINT64_MAX
-_Static_assert(offsetof(exco_task, home) == EXCO__LINE,
-               "a resume's fields of exco_task fill line 0 exactly");
+_Static_assert(offsetof(exco_task, magic) == EXCO__LINE,
+               "a kept yield's fields of exco_task fill line 0 exactly");
 _Static_assert(offsetof(exco_task, was_cancelled) == 2 * EXCO__LINE,
-               "a resume's fields of exco_task fill two lines exactly");
+               "a poll's fields of exco_task fill two lines exactly");
 #endif
 
 /*
@@ -244,6 +244,7 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   t->yielded = 0;
   t->noguard = 0;
   atomic_init(&t->kept, 0);
+  t->site_set = 0;
   t->was_cancelled = 0;
   t->deadline = EXCO_NO_DEADLINE;
   t->host_fn = NULL;
@@ -454,9 +455,10 @@ static int exco__task_poll_refuse(exco_task *t, unsigned s) {
 
 /*
  * The part of a poll after the claim: resumes @t, whose RUNNING the caller
- * owns, and handles how it came back.  @keep: see exco__task_poll().
+ * owns, and handles how it came back.  @keep: see exco__task_poll();
+ * @watch: exco__task_poll_kept().
  */
-static inline int exco__task_run_claimed(exco_task *t, int keep) {
+static inline int exco__task_run_claimed(exco_task *t, int keep, int watch) {
   exco_task_wake_cb wake;
   unsigned s;
   void *ext;
@@ -464,7 +466,7 @@ static inline int exco__task_run_claimed(exco_task *t, int keep) {
   atomic_store_explicit(
       &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
       memory_order_relaxed);
-  if (atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0) {
+  if (watch) {
     atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
     exco__resume(t);
     atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
@@ -548,7 +550,9 @@ static inline int exco__task_poll_inline(exco_task *t, int keep) {
     else if (!t->ex->migrate)
       return exco__task_poll_refuse(t, s);
   }
-  return exco__task_run_claimed(t, keep);
+  return exco__task_run_claimed(
+      t, keep,
+      atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0);
 }
 
 /* Not polled yet, or polled on this thread. */
@@ -606,12 +610,12 @@ int exco__task_poll(exco_task *t, int keep) {
   return exco__task_poll_inline(t, keep);
 }
 
-int exco__task_poll_kept(exco_task *t) {
+int exco__task_poll_kept(exco_task *t, int watch) {
   /* Still RUNNING from the poll that kept it, on its home thread (the
    * executors that keep tasks run them on one thread, or allow
    * migration): the claim and the home check are done. */
   atomic_store_explicit(&t->kept, 0, memory_order_relaxed);
-  return exco__task_run_claimed(t, 1);
+  return exco__task_run_claimed(t, 1, watch);
 }
 
 int exco__task_drop(exco_task *t) {
