@@ -406,6 +406,33 @@ START_TEST(counting_allocator_is_used) {
 }
 END_TEST
 
+/*
+ * Task blocks freed while exco allocates with malloc are kept for the
+ * thread's next spawns (src/task.c), but never handed out once another
+ * allocator is installed: a spawn then allocates its task block from it
+ * (with the local executor's node, two blocks), and gives it back to it.
+ */
+START_TEST(task_cache_not_used_by_other_allocators) {
+  exco_executor *ex;
+  int i;
+
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  /* Fill this thread's cache with malloc blocks. */
+  for (i = 0; i < 8; i++)
+    ck_assert_int_eq(exco_spawn(ex, fn_nothing, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+
+  h_alloc_install(0);
+  ck_assert_int_eq(exco_spawn(ex, fn_nothing, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(h_alloc_count(), 2);
+  ck_assert_int_eq(h_alloc_outstanding(), 2);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(h_alloc_outstanding(), 0);
+  h_alloc_restore();
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
 START_TEST(oom_executor_new) {
   walk("exco_executor_new", op_executor_new);
 }
@@ -478,6 +505,7 @@ static Suite *suite(void) {
 
   tcase_add_test(tc, replace_allocator_arguments);
   tcase_add_test(tc, counting_allocator_is_used);
+  tcase_add_test(tc, task_cache_not_used_by_other_allocators);
   tcase_add_test(tc, oom_executor_new);
   tcase_add_test(tc, oom_executor_new_local);
   tcase_add_test(tc, oom_driver_executor);
