@@ -36,6 +36,12 @@
  * exco-bench was built with GLib). */
 #define BENCH_PEER_EXCO_GLIB "exco-glib"
 #define BENCH_PEER_RAW_GLIB "raw-glib"
+/* Outside exco, separate programs (ext-peers.c), when they were built or
+ * found: Boost.Fiber (W1, W2, W3 channel, W8, W9), Boost.Context (W1, W2,
+ * W6) and Go (W3 channel, W8, W9). */
+#define BENCH_PEER_BOOST_FIBER "boost-fiber"
+#define BENCH_PEER_BOOST_CONTEXT "boost-context"
+#define BENCH_PEER_GO "go"
 
 typedef struct bench_opts {
   int reps;         /* recorded repetitions per measurement */
@@ -79,8 +85,9 @@ typedef struct bench_opts {
 #define BENCH_P_RAW_LIBEVENT 0x80u
 #define BENCH_P_EXCO_GLIB 0x100u
 #define BENCH_P_RAW_GLIB 0x200u
-#define BENCH_P_BOOST 0x400u /* Boost.Fiber (W3 channel, W8, W9) */
-#define BENCH_P_GO 0x800u    /* Go (W3 channel, W8, W9) */
+#define BENCH_P_BOOST 0x400u      /* Boost.Fiber (W1, W2, W3 ch., W8, W9) */
+#define BENCH_P_GO 0x800u         /* Go (W3 channel, W8, W9) */
+#define BENCH_P_BOOST_CTX 0x1000u /* Boost.Context (W1, W2, W6) */
 
 extern bench_opts bench_o;
 
@@ -230,6 +237,28 @@ void bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
 /* Measures @fn (ctx: a fresh uv_loop_t *) as the raw-uv row, with @what
  * as its note (how the workload is done in plain libuv). */
 void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what);
+
+/* ---- peers outside exco (ext-peers.c) -------------------------------- */
+
+/*
+ * Measures the outside peer @bit (BENCH_P_BOOST, BENCH_P_BOOST_CTX or
+ * BENCH_P_GO), if it is selected, as a row of @t labelled @label (NULL:
+ * the peer's name) with the note @what (NULL: none): its program runs
+ * with @args once to warm up and once per repetition, and prints its ns
+ * per operation.  A peer that was not built (or, for go, can't be) gets a
+ * skipped row saying why.  Returns the row, or NULL if none was measured.
+ */
+bench_result *bench_ext_measure(bench_result *t, unsigned bit,
+                                const char *label, const char *args,
+                                const char *what);
+/* Runs @bit's program once with @args (for calibrating sizes): returns the
+ * number it printed, or a negative value and why. */
+double bench_ext_once(unsigned bit, const char *args, char *why, size_t len);
+/* 1 if the Boost peer @bit was built, 0 if not, -1 for go (found or built
+ * at run time). */
+int bench_ext_built(unsigned bit);
+/* BENCH_PEER_BOOST_FIBER, BENCH_PEER_BOOST_CONTEXT or BENCH_PEER_GO. */
+const char *bench_ext_name(unsigned bit);
 
 /* ---- workloads ------------------------------------------------------- */
 

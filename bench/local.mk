@@ -17,7 +17,8 @@ bin_PROGRAMS += %reldir%/exco-bench
 	%reldir%/w5-memory.c \
 	%reldir%/w6-switch.c \
 	%reldir%/w7-echo.c \
-	%reldir%/w8-sync.c
+	%reldir%/w8-sync.c \
+	%reldir%/ext-peers.c
 
 noinst_HEADERS += \
 	%reldir%/bench.h \
@@ -35,14 +36,22 @@ noinst_HEADERS += %reldir%/seed-driver.h
 	-DBENCH_PEER_DIR='"$(abs_top_builddir)/%reldir%"' \
 	-DBENCH_SRC_DIR='"$(abs_top_srcdir)/%reldir%"'
 
-## Peers from outside exco for W3's channel case, W8 and W9
-## (bench/w8-sync.c): Boost.Fiber, built when configure finds it, and Go,
-## built by exco-bench at run time when the go tool is on PATH.
-EXTRA_DIST += %reldir%/peers/chanpeer.go %reldir%/peers/boost_fiber.cc
+## Peers from outside exco, separate programs that exco-bench runs
+## (bench/ext-peers.c): Boost.Fiber (W1, W2, W3's channel case, W8, W9)
+## and Boost.Context (W1, W2, W6), each built when configure finds it, and
+## Go (W3's channel case, W8, W9), built by exco-bench at run time when
+## the go tool is on PATH.
+EXTRA_DIST += %reldir%/peers/chanpeer.go %reldir%/peers/boost_fiber.cc \
+	%reldir%/peers/boost_context.cc
 if HAVE_BOOST_FIBER
 noinst_PROGRAMS += %reldir%/peer-boost-fiber
 %canon_reldir%_peer_boost_fiber_SOURCES = %reldir%/peers/boost_fiber.cc
 %canon_reldir%_peer_boost_fiber_LDADD = $(BOOST_FIBER_LIBS) $(PTHREAD_LIBS)
+endif
+if HAVE_BOOST_CONTEXT
+noinst_PROGRAMS += %reldir%/peer-boost-context
+%canon_reldir%_peer_boost_context_SOURCES = %reldir%/peers/boost_context.cc
+%canon_reldir%_peer_boost_context_LDADD = $(BOOST_CONTEXT_LIBS)
 endif
 %canon_reldir%_exco_bench_LDADD = \
 	%reldir%/libbench-ctx-uc.la \

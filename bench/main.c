@@ -59,8 +59,9 @@ static const struct {
     {BENCH_PEER_EXCO_GLIB, BENCH_P_EXCO_GLIB},
     {BENCH_PEER_RAW_GLIB, BENCH_P_RAW_GLIB},
 #endif
-    {"boost-fiber", BENCH_P_BOOST},
-    {"go", BENCH_P_GO},
+    {BENCH_PEER_BOOST_FIBER, BENCH_P_BOOST},
+    {BENCH_PEER_BOOST_CONTEXT, BENCH_P_BOOST_CTX},
+    {BENCH_PEER_GO, BENCH_P_GO},
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -137,13 +138,26 @@ static void usage(FILE *f) {
           "  %-13s plain GLib sources doing the same work (W2, W4)\n",
           BENCH_PEER_EXCO_GLIB, BENCH_PEER_RAW_GLIB);
 #endif
+  fprintf(f,
+          "Peers outside exco, separate programs (not built: configure did "
+          "not\nfind the library):\n"
+          "  %-13s Boost.Fiber (W1, W2, W3's channel case, W8, W9): %s\n"
+          "  %-13s Boost.Context's fiber, no scheduler (W1, W2, W6): %s\n"
+          "  %-13s Go (W3's channel case, W8, W9): built at run time when "
+          "go is on PATH\n",
+          BENCH_PEER_BOOST_FIBER,
+          bench_ext_built(BENCH_P_BOOST) ? "built" : "not built",
+          BENCH_PEER_BOOST_CONTEXT,
+          bench_ext_built(BENCH_P_BOOST_CTX) ? "built" : "not built",
+          BENCH_PEER_GO);
   fprintf(f, "\nWorkloads (by id or name; default: all):\n");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(f, "  %s %-10s %s\n", workloads[i].id, workloads[i].name,
             workloads[i].what);
   fprintf(f, "\nOptions:\n"
              "  --only=W1,W3     same as naming workloads as arguments\n"
-             "  --peers=LIST     comma-separated peers to run (default all)\n"
+             "  --peers=LIST     comma-separated peers to run (default all;\n"
+             "                   exco's may be named without \"exco-\")\n"
              "  --reps=R         recorded repetitions (default 5, quick 3)\n"
              "  --quick          small sizes for CI smoke runs (seconds)\n"
              "  --json           JSON on stdout instead of the table\n"
@@ -206,7 +220,9 @@ static int select_peer(const char *s) {
   size_t i;
 
   for (i = 0; i < NPEERS; i++)
-    if (strcasecmp(s, peers[i].name) == 0) {
+    if (strcasecmp(s, peers[i].name) == 0 ||
+        (strncmp(peers[i].name, "exco-", 5) == 0 &&
+         strcasecmp(s, peers[i].name + 5) == 0)) {
       bench_o.peers |= peers[i].bit;
       return 0;
     }

@@ -107,6 +107,11 @@ static void header(FILE *out) {
           "%s\n",
           compiler(), exco_context_backend(), bench_w6_copies());
   fprintf(out,
+          "outside peers: boost-fiber %s, boost-context %s, go when on "
+          "PATH\n",
+          bench_ext_built(BENCH_P_BOOST) ? "built" : "not built",
+          bench_ext_built(BENCH_P_BOOST_CTX) ? "built" : "not built");
+  fprintf(out,
           "%d recorded repetitions per row%s; median, min and max of them\n",
           bench_o.reps, bench_o.quick ? " (--quick sizes)" : "");
   fprintf(out, "exco/peer = exco's median / the peer's median.  For costs (ns, "
@@ -204,6 +209,9 @@ void bench_report_json(void) {
   json_str(exco_context_backend());
   printf(", \"w6_raw_copies\": ");
   json_str(bench_w6_copies());
+  printf(", \"boost_fiber_built\": %s, \"boost_context_built\": %s",
+         bench_ext_built(BENCH_P_BOOST) ? "true" : "false",
+         bench_ext_built(BENCH_P_BOOST_CTX) ? "true" : "false");
   printf("},\n  \"reps\": %d, \"quick\": %s,\n  \"results\": [", bench_o.reps,
          bench_o.quick ? "true" : "false");
   for (i = 0; i < n; i++) {

@@ -16,6 +16,11 @@
  * frees it (what the seed's driver does per task).  A spawner uv_async_t
  * makes B of them per callback and re-sends itself, like the exco
  * spawner.
+ *
+ * boost-fiber, boost-context (ext-peers.c, when built): M fibers with
+ * 256 KiB stacks from one pooled_fixedsize_stack, B at a time: construct
+ * B fibers, then join each (Boost.Fiber, round_robin scheduler) or resume
+ * each once to its return (Boost.Context, no scheduler); ns per fiber.
  */
 #include "config.h"
 
@@ -110,6 +115,7 @@ static double rep_raw(void *ctx, char *note, size_t len) {
 
 void bench_w1_spawn(void) {
   bench_result t = {0};
+  char args[64];
 
   t.workload = "W1";
   t.title = "spawn";
@@ -121,4 +127,13 @@ void bench_w1_spawn(void) {
   bench_raw_measure(&t, rep_raw,
                     "uv_async_t per task: malloc, init, send; its callback "
                     "closes it, its close callback frees it");
+  snprintf(args, sizeof(args), "w1 %ld %ld", bench_o.w1_n, bench_o.w1_batch);
+  bench_ext_measure(&t, BENCH_P_BOOST, BENCH_PEER_BOOST_FIBER " (pooled stack)",
+                    args,
+                    "B fibers constructed, then joined; round_robin "
+                    "scheduler, 256 KiB pooled_fixedsize_stack");
+  bench_ext_measure(&t, BENCH_P_BOOST_CTX,
+                    BENCH_PEER_BOOST_CONTEXT " (pooled stack)", args,
+                    "B fibers made, then each resumed once to its return; "
+                    "256 KiB pooled_fixedsize_stack");
 }

@@ -16,6 +16,17 @@
  * exco-libev, exco-libevent, exco-glib: the same exco tasks on exco's
  * libev, libevent and GLib drivers (when exco-bench is built with them).
  *
+ * boost-fiber, boost-context (ext-peers.c, when built): N fibers with
+ * 256 KiB pooled stacks.  Boost.Fiber's each call this_fiber::yield()
+ * under its round_robin scheduler, timed the same way; Boost.Context's
+ * are resumed in turn by a main loop and each switches straight back
+ * (resume + switch back = one yield), timed over every round but the
+ * first (all start) and the last (all return).
+ *
+ * A second case, N = 1 with K = N x K yields (the same number in all),
+ * runs exco-uv, exco-local and the Boost peers on a single task: the cost
+ * of a yield with no other stack to visit.
+ *
  * raw-libev: N started ev_idle watchers; each callback counts one step
  * and stops its watcher after K + 1 calls.  libev's way to "run again on
  * the next loop iteration", as a task that yields does: every iteration
@@ -49,6 +60,9 @@
 #include <glib.h>
 #endif
 
+/* The case being measured: N tasks x K yields. */
+static long w2_n, w2_k;
+
 /* The steady-state window, shared by the exco and raw runs. */
 typedef struct w2_clock {
   long started, finished; /* tasks that have started / done K yields */
@@ -64,7 +78,7 @@ static void clock_reset(void) {
 }
 
 static void clock_started(void) {
-  if (++clk.started == bench_o.w2_n) {
+  if (++clk.started == w2_n) {
     clk.y0 = clk.yields;
     clk.t0 = bench_now_ns();
   }
@@ -78,7 +92,7 @@ static void clock_finished(void) {
 }
 
 static double clock_result(char *note, size_t len) {
-  if (clk.y1 <= clk.y0 || clk.finished != bench_o.w2_n) {
+  if (clk.y1 <= clk.y0 || clk.finished != w2_n) {
     snprintf(note, len, "no yields in the window: N and K too small?");
     return -1;
   }
@@ -90,7 +104,7 @@ static void *yielder(void *arg) {
 
   (void)arg;
   clock_started();
-  for (i = 0; i < bench_o.w2_k; i++) {
+  for (i = 0; i < w2_k; i++) {
     if (exco_yield() != 0)
       break;
     clk.yields++;
@@ -101,7 +115,7 @@ static void *yielder(void *arg) {
 
 static double rep_exco(void *ctx, char *note, size_t len) {
   bench_host *h = ctx;
-  long n = bench_o.w2_n, i;
+  long n = w2_n, i;
   int err;
 
   clock_reset();
@@ -130,7 +144,7 @@ static void raw_cb(uv_async_t *a) {
     clock_started();
   else
     clk.yields++;
-  if (s->done <= bench_o.w2_k) {
+  if (s->done <= w2_k) {
     uv_async_send(a);
   } else {
     clock_finished();
@@ -140,7 +154,7 @@ static void raw_cb(uv_async_t *a) {
 
 static double rep_raw(void *ctx, char *note, size_t len) {
   uv_loop_t *loop = ctx;
-  long n = bench_o.w2_n, i;
+  long n = w2_n, i;
 
   clock_reset();
   for (i = 0; i < n; i++) {
@@ -173,14 +187,14 @@ static void ev_step_cb(struct ev_loop *loop, ev_idle *w, int revents) {
     clock_started();
   else
     clk.yields++;
-  if (s->done > bench_o.w2_k) {
+  if (s->done > w2_k) {
     clock_finished();
     ev_idle_stop(loop, w);
   }
 }
 
 static double rep_raw_libev(void *ctx, char *note, size_t len) {
-  long n = bench_o.w2_n, i;
+  long n = w2_n, i;
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
   ev_step *steps = malloc(sizeof(*steps) * (size_t)n);
 
@@ -221,7 +235,7 @@ static void event_step_cb(evutil_socket_t fd, short what, void *arg) {
     clock_started();
   else
     clk.yields++;
-  if (s->done <= bench_o.w2_k)
+  if (s->done <= w2_k)
     event_add(s->ev, s->zero);
   else
     clock_finished();
@@ -229,7 +243,7 @@ static void event_step_cb(evutil_socket_t fd, short what, void *arg) {
 
 static double rep_raw_libevent(void *ctx, char *note, size_t len) {
   static const struct timeval zero = {0, 0};
-  long n = bench_o.w2_n, i;
+  long n = w2_n, i;
   struct event_base *base = event_base_new();
   event_step *steps = calloc((size_t)n, sizeof(*steps));
   const struct timeval *tv;
@@ -279,14 +293,14 @@ static gboolean glib_step_cb(gpointer data) {
     clock_started();
   else
     clk.yields++;
-  if (s->done <= bench_o.w2_k)
+  if (s->done <= w2_k)
     return G_SOURCE_CONTINUE;
   clock_finished();
   return G_SOURCE_REMOVE;
 }
 
 static double rep_raw_glib(void *ctx, char *note, size_t len) {
-  long n = bench_o.w2_n, i;
+  long n = w2_n, i;
   glib_step *steps = calloc((size_t)n, sizeof(*steps));
   GMainContext *gctx;
 
@@ -327,15 +341,36 @@ static void raw_host_measure(bench_result *t, unsigned bit, const char *peer,
 }
 #endif
 
+/* The hosts of the N = 1 case: not seed-uv, whose yield through a
+ * uv_async_t costs about 0.9 us (W4, P = 0, measures it). */
+static const bench_host_kind one_task_kinds[] = {
+    BENCH_HOST_EXCO_UV, BENCH_HOST_LOCAL, (bench_host_kind)-1};
+
+/* Measures the Boost peers for the current case. */
+static void boost_measure(bench_result *t) {
+  char args[64];
+
+  snprintf(args, sizeof(args), "w2 %ld %ld", w2_n, w2_n * w2_k);
+  bench_ext_measure(t, BENCH_P_BOOST, BENCH_PEER_BOOST_FIBER " (pooled stack)",
+                    args,
+                    "this_fiber::yield(), round_robin scheduler, 256 KiB "
+                    "pooled_fixedsize_stack");
+  bench_ext_measure(t, BENCH_P_BOOST_CTX,
+                    BENCH_PEER_BOOST_CONTEXT " (pooled stack)", args,
+                    "fiber::resume() from a main loop, each fiber resumes "
+                    "straight back; 256 KiB pooled_fixedsize_stack");
+}
+
 void bench_w2_yield(void) {
   bench_result t = {0};
 
+  w2_n = bench_o.w2_n;
+  w2_k = bench_o.w2_k;
   t.workload = "W2";
   t.title = "yield";
   t.metric = "ns/yield";
   snprintf(t.params, sizeof(t.params),
-           "N=%ld tasks x K=%ld yields, timed while all are live", bench_o.w2_n,
-           bench_o.w2_k);
+           "N=%ld tasks x K=%ld yields, timed while all are live", w2_n, w2_k);
   bench_target(bench_hosts_measure(&t, rep_exco), 30,
                "<= 30 ns/yield (seed 327, raw libuv 283)");
   bench_hosts_measure_list(&t, rep_exco, bench_other_host_kinds);
@@ -358,4 +393,13 @@ void bench_w2_yield(void) {
                    "idle GSource per task, dispatched again "
                    "(G_SOURCE_CONTINUE) for each step");
 #endif
+  boost_measure(&t);
+
+  /* One task, as many yields in all. */
+  w2_k = w2_n * w2_k;
+  w2_n = 1;
+  snprintf(t.cse, sizeof(t.cse), "N=1");
+  snprintf(t.params, sizeof(t.params), "N=1 task x K=%ld yields", w2_k);
+  bench_hosts_measure_list(&t, rep_exco, one_task_kinds);
+  boost_measure(&t);
 }

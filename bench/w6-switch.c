@@ -13,6 +13,10 @@
  *  - create+destroy: exco__ctx_make + first switch in and out for the raw
  *    copies; exco_spawn + exco_poll (the function returns at once) +
  *    exco_drop for the library, with pooled stacks.
+ *  - boost-context (ext-peers.c, when built): boost::context::fiber's
+ *    resume() of a fiber that resumes straight back, and for
+ *    create+destroy a fiber made on a 256 KiB pooled_fixedsize_stack,
+ *    resumed once and returning (its stack goes back to the pool).
  * Iteration counts are calibrated so that a repetition lasts about
  * --w6-seconds.  The round-trip target is Boost.Context's 9.5 ns.
  */
@@ -153,6 +157,42 @@ static void row(bench_result *t, w6_ctx *c, const char *peer, int ref) {
     bench_target(r, 9.5, "<= 9.5 ns (Boost.Context fcontext)");
 }
 
+/* The Boost.Context row of @t: calibrated by one run of its program,
+ * then measured like the others. */
+static void boost_row(bench_result *t, int create) {
+  const char *mode = create ? "w6c" : "w6";
+  char args[64], why[200];
+  double v;
+  long iters;
+
+  if (!bench_peer_on(BENCH_P_BOOST_CTX))
+    return;
+  snprintf(args, sizeof(args), "%s 100000", mode);
+  v = bench_ext_once(BENCH_P_BOOST_CTX, args, why, sizeof(why));
+  if (v <= 0) {
+    t->peer = create ? BENCH_PEER_BOOST_CONTEXT " (pooled stack)"
+                     : BENCH_PEER_BOOST_CONTEXT " resume";
+    t->ref = 0;
+    bench_skip(t, v < 0 ? why : "calibration run took no time");
+    return;
+  }
+  iters = (long)(bench_o.w6_seconds * 1e9 / v);
+  if (iters < 1000)
+    iters = 1000;
+  snprintf(t->params, sizeof(t->params), "%ld iterations per rep", iters);
+  snprintf(args, sizeof(args), "%s %ld", mode, iters);
+  if (create)
+    bench_ext_measure(t, BENCH_P_BOOST_CTX,
+                      BENCH_PEER_BOOST_CONTEXT " (pooled stack)", args,
+                      "fiber made on a 256 KiB pooled_fixedsize_stack, "
+                      "resumed once, returns (stack back to the pool)");
+  else
+    bench_ext_measure(t, BENCH_P_BOOST_CTX, BENCH_PEER_BOOST_CONTEXT " resume",
+                      args,
+                      "fiber::resume() of a fiber that resumes straight "
+                      "back");
+}
+
 const char *bench_w6_copies(void) {
   static char buf[64];
   uint64_t el;
@@ -195,6 +235,7 @@ void bench_w6_switch(void) {
     c.raw = bench_sc_measure;
     row(&t, &c,
         create ? "raw swapcontext make+enter" : "raw swapcontext switch", 0);
+    boost_row(&t, create);
   }
   if (err == 0)
     exco_executor_free(c.ex);

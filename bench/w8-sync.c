@@ -13,9 +13,9 @@
  * Peers: "boost-fiber" (bench/peers/boost_fiber.cc, Boost.Fiber's
  * buffered_channel and mutex, built when configure finds
  * libboost-fiber-dev) and "go" (bench/peers/chanpeer.go, built with the
- * go tool at run time if it is on PATH).  Each peer program does one
- * repetition per run and prints its ns/op; process start-up is outside
- * its clock.
+ * go tool at run time if it is on PATH), run by ext-peers.c.  Each peer
+ * program does one repetition per run and prints its ns/op; process
+ * start-up is outside its clock.
  */
 #include "config.h"
 
@@ -28,127 +28,10 @@
 #include "bench.h"
 #include "exco/sync.h"
 
-/* ---------------------------------------------------------------------- */
-/* Peers outside exco                                                      */
-/* ---------------------------------------------------------------------- */
-
-#ifndef BENCH_PEER_DIR
-#define BENCH_PEER_DIR ""
-#endif
-#ifndef BENCH_SRC_DIR
-#define BENCH_SRC_DIR ""
-#endif
-
-static char go_dir[128]; /* where the go peer was built, or "" */
-static int go_state;     /* 0 not tried, 1 built, -1 not available */
-
-static void go_cleanup(void);
-
-/* The go peer's path, building it on first use; NULL if not possible. */
-static const char *go_peer(char *why, size_t len) {
-  char cmd[2048];
-
-  if (go_state == 0) {
-    go_state = -1;
-    if (BENCH_SRC_DIR[0] == '\0') {
-      snprintf(why, len, "source directory unknown");
-      return NULL;
-    }
-    if (system("command -v go >/dev/null 2>&1") != 0) {
-      snprintf(go_dir, sizeof(go_dir), "go not on PATH");
-      return NULL;
-    }
-    snprintf(go_dir, sizeof(go_dir), "/tmp/exco-bench-go.XXXXXX");
-    if (mkdtemp(go_dir) == NULL) {
-      snprintf(go_dir, sizeof(go_dir), "mkdtemp failed");
-      return NULL;
-    }
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && GOCACHE='%s/cache' GOPATH='%s/gopath' "
-             "GO111MODULE=off go build -o '%s/chanpeer' "
-             "'%s/peers/chanpeer.go' >/dev/null 2>&1",
-             go_dir, go_dir, go_dir, go_dir, BENCH_SRC_DIR);
-    bench_progress("building the go peer");
-    if (system(cmd) != 0) {
-      snprintf(go_dir, sizeof(go_dir), "go build failed");
-      return NULL;
-    }
-    strncat(go_dir, "/chanpeer", sizeof(go_dir) - strlen(go_dir) - 1);
-    go_state = 1;
-    atexit(go_cleanup);
-  }
-  if (go_state < 0) {
-    snprintf(why, len, "%s", go_dir);
-    return NULL;
-  }
-  return go_dir;
-}
-
-static void go_cleanup(void) {
-  char cmd[400];
-  char *slash;
-
-  if (go_state != 1)
-    return;
-  slash = strrchr(go_dir, '/');
-  if (slash != NULL)
-    *slash = '\0';
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", go_dir);
-  if (system(cmd) != 0)
-    bench_progress("could not remove %s", go_dir);
-  go_state = 0;
-}
-
-typedef struct ext_run {
-  char cmd[600];
-} ext_run;
-
-static double rep_ext(void *ctx, char *note, size_t len) {
-  ext_run *x = ctx;
-  FILE *f = popen(x->cmd, "r");
-  double v = -1;
-
-  if (f == NULL) {
-    snprintf(note, len, "popen failed");
-    return -1;
-  }
-  if (fscanf(f, "%lf", &v) != 1)
-    v = -1;
-  if (pclose(f) != 0 || v < 0) {
-    snprintf(note, len, "peer failed: %s", x->cmd);
-    return -1;
-  }
-  return v;
-}
-
 /* Measures the two outside peers with arguments @args. */
 static void ext_measure(bench_result *t, const char *args) {
-  char why[200];
-  ext_run x;
-  const char *go;
-
-  t->ref = 0;
-  t->peer = "boost-fiber";
-  if (bench_peer_on(BENCH_P_BOOST)) {
-    snprintf(x.cmd, sizeof(x.cmd), "%s/peer-boost-fiber", BENCH_PEER_DIR);
-    if (BENCH_PEER_DIR[0] == '\0' || access(x.cmd, X_OK) != 0) {
-      bench_skip(t, "not built (configure did not find Boost.Fiber)");
-    } else {
-      snprintf(x.cmd, sizeof(x.cmd), "%s/peer-boost-fiber %s", BENCH_PEER_DIR,
-               args);
-      bench_measure(t, rep_ext, &x);
-    }
-  }
-  t->peer = "go";
-  if (bench_peer_on(BENCH_P_GO)) {
-    go = go_peer(why, sizeof(why));
-    if (go == NULL) {
-      bench_skip(t, why);
-    } else {
-      snprintf(x.cmd, sizeof(x.cmd), "%s %s", go, args);
-      bench_measure(t, rep_ext, &x);
-    }
-  }
+  bench_ext_measure(t, BENCH_P_BOOST, NULL, args, NULL);
+  bench_ext_measure(t, BENCH_P_GO, NULL, args, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
