@@ -231,9 +231,10 @@ int bench_unpark(bench_host *h, exco_task **tasks, long n);
  * exco-uv row, or NULL if it was not run.
  */
 bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn);
-/* The same for the hosts of @kinds (bench_other_host_kinds). */
-void bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
-                              const bench_host_kind *kinds);
+/* The same for the hosts of @kinds (bench_other_host_kinds); returns
+ * the exco-uv row if @kinds has it and it was run, else NULL. */
+bench_result *bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
+                                       const bench_host_kind *kinds);
 /* Measures @fn (ctx: a fresh uv_loop_t *) as the raw-uv row, with @what
  * as its note (how the workload is done in plain libuv). */
 void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what);

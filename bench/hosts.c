@@ -349,9 +349,9 @@ bench_result *bench_hosts_measure(bench_result *t, bench_rep_fn fn) {
   return measure_list(t, fn, bench_host_kinds);
 }
 
-void bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
-                              const bench_host_kind *kinds) {
-  measure_list(t, fn, kinds);
+bench_result *bench_hosts_measure_list(bench_result *t, bench_rep_fn fn,
+                                       const bench_host_kind *kinds) {
+  return measure_list(t, fn, kinds);
 }
 
 void bench_raw_measure(bench_result *t, bench_rep_fn fn, const char *what) {

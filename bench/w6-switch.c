@@ -10,6 +10,10 @@
  *  - "exco (<backend>)": the library's whole round trip, exco_poll() of a
  *    task that calls exco_yield(), on a host-driven executor whose
  *    callbacks do nothing: switch, state word, wake bookkeeping, errno;
+ *  - "exco run-queue yield": the same round trip on the shared run queue
+ *    that the built-in drivers use: exco_driver_run(ex, 1) resumes a task
+ *    that yields straight back (the queue keeps its poll), on a driver
+ *    whose schedule and notify do nothing;
  *  - create+destroy: exco__ctx_make + first switch in and out for the raw
  *    copies; exco_spawn + exco_poll (the function returns at once) +
  *    exco_drop for the library, with pooled stacks.
@@ -25,6 +29,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <exco/driver.h>
+
 #include "bench.h"
 #include "ctx-copies.h"
 
@@ -38,7 +44,9 @@ typedef struct w6_ctx {
   measure_fn raw; /* a raw copy, or NULL for the library */
   int create;
   long iters;
-  exco_executor *ex; /* the library's rows */
+  exco_executor *ex; /* the library's rows: the host-driven executor */
+  int runq;          /* ... or the run-queue one (rex) */
+  exco_executor *rex;
 } w6_ctx;
 
 /* ---- the library, on a host that does nothing ----------------------- */
@@ -100,9 +108,59 @@ static int lib_measure(exco_executor *ex, int create, long iters,
   return 0;
 }
 
+/* ---- the library, on its shared run queue ----------------------------
+ * A driver whose loop is this function: schedule and notify have nothing
+ * to do, since it calls exco_driver_run() itself.  A round trip is one
+ * exco_driver_run(ex, 1) that resumes a task which yields straight back
+ * (a kept yield: the queue takes it again without a wake, src/runq.c). */
+
+static void rq_nothing(void *data) {
+  (void)data;
+}
+
+static const exco_driver_ops rq_ops = {
+    .version = EXCO_DRIVER_VERSION,
+    .name = "w6",
+    .schedule = rq_nothing,
+    .notify = rq_nothing,
+};
+
+static int runq_measure(exco_executor *ex, int create, long iters,
+                        uint64_t *elapsed_ns) {
+  exco_task *t;
+  uint64_t t0;
+  long i;
+  int err;
+
+  if (create) {
+    t0 = bench_now_ns();
+    for (i = 0; i < iters; i++) {
+      if ((err = exco_spawn(ex, nothing, NULL, NULL, NULL)) != 0)
+        return err;
+      exco_driver_run(ex, 1);
+    }
+    *elapsed_ns = bench_now_ns() - t0;
+    return 0;
+  }
+  if ((err = exco_spawn(ex, bounce, NULL, NULL, &t)) != 0)
+    return err;
+  exco_driver_run(ex, 1); /* runs up to the first yield */
+  t0 = bench_now_ns();
+  for (i = 0; i < iters; i++)
+    exco_driver_run(ex, 1);
+  *elapsed_ns = bench_now_ns() - t0;
+  exco_task_cancel(t); /* its yield returns EXCO_ECANCELED */
+  while (exco_driver_live(ex) > 0)
+    exco_driver_run(ex, 0);
+  exco_task_release(t);
+  return 0;
+}
+
 static int run_one(w6_ctx *c, long iters, uint64_t *elapsed) {
   if (c->raw != NULL)
     return c->raw(c->create, iters, elapsed);
+  if (c->runq)
+    return runq_measure(c->rex, c->create, iters, elapsed);
   return lib_measure(c->ex, c->create, iters, elapsed);
 }
 
@@ -137,7 +195,8 @@ static int calibrate(w6_ctx *c) {
   return 0;
 }
 
-static void row(bench_result *t, w6_ctx *c, const char *peer, int ref) {
+static bench_result *row(bench_result *t, w6_ctx *c, const char *peer,
+                         int ref) {
   char buf[160];
   bench_result *r;
   int err;
@@ -149,12 +208,13 @@ static void row(bench_result *t, w6_ctx *c, const char *peer, int ref) {
              err == EXCO_ENOTSUP ? "not built into this binary"
                                  : exco_strerror(err));
     bench_skip(t, buf);
-    return;
+    return NULL;
   }
   snprintf(t->params, sizeof(t->params), "%ld iterations per rep", c->iters);
   r = bench_measure(t, rep, c);
   if (!c->create && c->raw != NULL && strstr(peer, "asm") != NULL)
     bench_target(r, 9.5, "<= 9.5 ns (Boost.Context fcontext)");
+  return r;
 }
 
 /* The Boost.Context row of @t: calibrated by one run of its program,
@@ -207,15 +267,18 @@ const char *bench_w6_copies(void) {
 }
 
 void bench_w6_switch(void) {
-  static char lib_rt[48], lib_cd[48];
+  static char lib_rt[48], lib_cd[48], rq_rt[48], rq_cd[48];
   const char *be = exco_context_backend();
-  bench_result t = {0};
+  bench_result t = {0}, *lib, *rq, *raw;
   w6_ctx c = {0};
-  int create, err;
+  int create, err, rerr;
 
   snprintf(lib_rt, sizeof(lib_rt), "exco poll+yield (%s)", be);
   snprintf(lib_cd, sizeof(lib_cd), "exco spawn+poll+drop (%s)", be);
+  snprintf(rq_rt, sizeof(rq_rt), "exco run-queue yield (%s)", be);
+  snprintf(rq_cd, sizeof(rq_cd), "exco run-queue spawn+run (%s)", be);
   err = exco_executor_new(&c.ex, w6_new, w6_run, w6_wake, NULL);
+  rerr = exco_driver_executor_new(&c.rex, &rq_ops, NULL);
   t.workload = "W6";
   t.title = "switch";
   for (create = 0; create <= 1; create++) {
@@ -224,12 +287,26 @@ void bench_w6_switch(void) {
     t.metric = create ? "ns/task" : "ns/trip";
     c.create = create;
     c.raw = NULL;
+    lib = rq = NULL;
+    t.peer = create ? lib_cd : lib_rt;
     if (err == 0)
-      row(&t, &c, create ? lib_cd : lib_rt, 1);
+      lib = row(&t, &c, create ? lib_cd : lib_rt, 1);
     else
       bench_skip(&t, exco_strerror(err));
+    c.runq = 1;
+    t.peer = create ? rq_cd : rq_rt;
+    if (rerr == 0)
+      rq = row(&t, &c, create ? rq_cd : rq_rt, 0);
+    else
+      bench_skip(&t, exco_strerror(rerr));
+    c.runq = 0;
     c.raw = bench_asm_measure;
-    row(&t, &c, create ? "raw asm make+enter" : "raw asm switch", 0);
+    raw = row(&t, &c, create ? "raw asm make+enter" : "raw asm switch", 0);
+    if (!create && raw != NULL) {
+      /* Issue 12: the library's round trip within 2x of its switch. */
+      bench_target(lib, 2 * raw->median, "within 2x of the raw asm switch");
+      bench_target(rq, 2 * raw->median, "within 2x of the raw asm switch");
+    }
     c.raw = bench_uc_measure;
     row(&t, &c, create ? "raw ucontext make+enter" : "raw ucontext switch", 0);
     c.raw = bench_sc_measure;
@@ -239,4 +316,6 @@ void bench_w6_switch(void) {
   }
   if (err == 0)
     exco_executor_free(c.ex);
+  if (rerr == 0)
+    exco_executor_free(c.rex);
 }

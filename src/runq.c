@@ -89,7 +89,11 @@ static int exco__runq_on_loop(const struct exco__runq *q) {
 static void exco__runq_keepalive(struct exco__runq *q) {
   int want;
 
-  q->live += atomic_exchange_explicit(&q->remote_new, 0, memory_order_relaxed);
+  /* A plain load first: the exchange is a locked instruction, and most
+   * runs have no task spawned elsewhere to count. */
+  if (atomic_load_explicit(&q->remote_new, memory_order_relaxed) != 0)
+    q->live +=
+        atomic_exchange_explicit(&q->remote_new, 0, memory_order_relaxed);
   want = q->live > 0 || atomic_load_explicit(&q->closing, memory_order_relaxed);
   if (want == q->alive)
     return;
