@@ -334,10 +334,10 @@ static inline int exco__task_cancelled(exco_task *t) {
  * finally clears RUNNING turns into a task_wake.
  */
 int exco__task_poll(exco_task *t, int keep);
-/* @watch: the executor's watchdog is on (ex->watch_ns != 0), which the
- * caller reads from its own copy of the executor so that a kept yield
- * touches only the task's first line. */
-int exco__task_poll_kept(exco_task *t, int watch);
+/* exco__task_poll_kept(t, watch) is inline, in resume.h; @watch says the
+ * executor's watchdog is on (ex->watch_ns != 0), which the caller reads
+ * from its own copy of the executor so that a kept yield touches only the
+ * task's first line. */
 int exco__task_drop(exco_task *t);
 /* Suspends the running coroutine until its next poll (await.c). */
 void exco__task_suspend(exco_task *t);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "exco-internal.h"
+#include "resume.h"
 
 typedef struct exco__local_node {
   exco__fifo_node link;

@@ -46,6 +46,7 @@ noinst_HEADERS += \
 	%reldir%/context.h \
 	%reldir%/stack.h \
 	%reldir%/switch.h \
+	%reldir%/resume.h \
 	%reldir%/timer.h \
 	%reldir%/waitq.h
 

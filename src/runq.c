@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "exco-internal.h"
+#include "resume.h"
 
 struct exco__runq {
   exco_executor *ex;

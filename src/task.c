@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "resume.h"
 #include "switch.h"
 
 /* Largest stack a spawn may ask for: far beyond any sane use, low enough
@@ -375,12 +376,8 @@ void exco_waker_drop(exco_waker *w) {
 /* Poll and drop                                                           */
 /* ---------------------------------------------------------------------- */
 
-/*
- * Runs the functions the coroutine asks to have run on this (the
- * poller's) stack, resuming it after each, until it suspends for real or
- * returns (exco_host_call()).
- */
-static void exco__resume_host_calls(exco_task *t) {
+/* The out-of-line parts of a resume (resume.h). */
+void exco__task_host_calls(exco_task *t) {
   void (*fn)(void *);
 
   while ((fn = t->host_fn) != NULL) {
@@ -391,31 +388,25 @@ static void exco__resume_host_calls(exco_task *t) {
   }
 }
 
-/* Resumes @t until it suspends or returns.  The caller owns RUNNING. */
-static void exco__resume(exco_task *t) {
-  exco__overflow_check_thread();
-  if (!t->started) {
-    t->started = 1;
-    exco__switch_fiber_new(t);
-    if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry, t) !=
-        0) {
-      /* Only the ucontext backend can fail here, and then the task can't
-       * ever run: it ends as if cancelled before it started. */
-      atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_relaxed);
-      t->finished = 1;
-      return;
-    }
+int exco__task_first_resume(exco_task *t) {
+  t->started = 1;
+  exco__switch_fiber_new(t);
+  if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry, t) !=
+      0) {
+    /* Only the ucontext backend can fail here, and then the task can't
+     * ever run: it ends as if cancelled before it started. */
+    atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_relaxed);
+    t->finished = 1;
+    return -1;
   }
-  exco__switch_in(t);
-  if (t->host_fn != NULL)
-    exco__resume_host_calls(t);
+  return 0;
 }
 
 /*
  * The function has returned (or will never run): publish DONE, wake the
  * joiners, and let go of the stack.  Runs on the poller's side.
  */
-static void exco__finish(exco_task *t) {
+void exco__task_finish(exco_task *t) {
   if (t->started)
     exco__switch_fiber_free(t);
   /* Joiners link themselves, then look for DONE; we set DONE, then look
@@ -453,65 +444,11 @@ static int exco__task_poll_refuse(exco_task *t, unsigned s) {
   return EXCO_EXDEV;
 }
 
-/*
- * The part of a poll after the claim: resumes @t, whose RUNNING the caller
- * owns, and handles how it came back.  @keep: see exco__task_poll();
- * @watch: exco__task_poll_kept().
- */
-static inline int exco__task_run_claimed(exco_task *t, int keep, int watch) {
-  exco_task_wake_cb wake;
+int exco__task_suspend_tail(exco_task *t) {
+  exco_task_wake_cb wake = t->ex->task_wake;
+  void *ext = t->ext;
   unsigned s;
-  void *ext;
 
-  atomic_store_explicit(
-      &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
-      memory_order_relaxed);
-  if (watch) {
-    atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
-    exco__resume(t);
-    atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
-  } else {
-    exco__resume(t);
-  }
-
-  if (t->finished) {
-    exco__finish(t);
-    atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
-                              memory_order_release);
-    return 0;
-  }
-
-  /*
-   * Suspended.  A wake that came while it ran (or the task's own yield)
-   * left a poll owed and called nobody: the host is told now, after
-   * RUNNING is cleared, so the poll it schedules can't find the task still
-   * running.  No drop can come between the state change and task_wake:
-   * the host doesn't drop a task while it polls it.
-   *
-   * A yield polled by an executor that queues its own tasks keeps
-   * RUNNING instead (@keep): no state change, no host call.
-   *
-   * After a yield the state is RUNNING, perhaps with NOTIFIED from a wake,
-   * and becomes NOTIFIED: a plain release store is enough, because the
-   * only concurrent writers are wakes adding NOTIFIED, which either came
-   * before (and NOTIFIED stays) or find NOTIFIED and coalesce.  Otherwise
-   * RUNNING is cleared with a read-modify-write that keeps a racing wake's
-   * NOTIFIED.
-   */
-  if (t->yielded) {
-    t->yielded = 0;
-    if (keep) {
-      atomic_store_explicit(&t->kept, 1, memory_order_relaxed);
-      return 2;
-    }
-    wake = t->ex->task_wake;
-    ext = t->ext;
-    atomic_store_explicit(&t->state, EXCO__NOTIFIED, memory_order_release);
-    wake(ext);
-    return 1;
-  }
-  wake = t->ex->task_wake;
-  ext = t->ext;
   s = atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
                                 memory_order_acq_rel);
   /* From here on the task may be another thread's: touch nothing of it. */
@@ -597,9 +534,9 @@ static inline int exco__task_drop_inline(exco_task *t) {
      * resume normally runs the function to its end.  The loop is for a
      * function that ignores the error and awaits again. */
     while (t->started && !t->finished)
-      exco__resume(t);
+      exco__resume_inline(t);
     t->finished = 1;
-    exco__finish(t);
+    exco__task_finish(t);
   }
   exco__task_release_stake(t);
   exco__task_unref(t);
@@ -608,14 +545,6 @@ static inline int exco__task_drop_inline(exco_task *t) {
 
 int exco__task_poll(exco_task *t, int keep) {
   return exco__task_poll_inline(t, keep);
-}
-
-int exco__task_poll_kept(exco_task *t, int watch) {
-  /* Still RUNNING from the poll that kept it, on its home thread (the
-   * executors that keep tasks run them on one thread, or allow
-   * migration): the claim and the home check are done. */
-  atomic_store_explicit(&t->kept, 0, memory_order_relaxed);
-  return exco__task_run_claimed(t, 1, watch);
 }
 
 int exco__task_drop(exco_task *t) {
