@@ -202,15 +202,19 @@ void exco__runq_closed(struct exco__runq *q) {
 }
 
 /*
- * Starts loading what resuming @t will touch while the task before it
- * runs: with many tasks each resume would otherwise wait on a chain of
- * misses (the task's first line, its saved stack pointer, the stack).  The stack's
- * line comes from the pointer saved at the last switch, if that is in
- * cache by now; a task not started yet has none.
+ * Starts loading what the next resumes will touch while this one runs:
+ * with many tasks each resume would otherwise wait on a chain of misses
+ * (the task's first line, then its saved stack pointer, then the stack).
+ * Two steps ahead for the task (@next's successor), one for the stack of
+ * @next, whose line the step before asked for.  A task not started yet
+ * has no saved stack; a prefetch of whatever its pointer says is harmless.
  */
-static inline void exco__runq_prefetch(exco_task *t) {
-  __builtin_prefetch(t, 1);
-  exco__ctx_prefetch(&t->ctx);
+static inline void exco__runq_prefetch(exco_task *next) {
+  exco_task *after = next->rq_next;
+
+  if (after != NULL)
+    __builtin_prefetch(after, 1);
+  exco__ctx_prefetch(&next->ctx);
 }
 
 static void exco__runq_check_thread(const struct exco__runq *q) {
