@@ -196,7 +196,7 @@ static long exco__local_round(struct exco__local *l) {
   exco__local_node *n;
   exco_task *t;
   long polls = 0;
-  int r, watch;
+  int r, watch, saved_errno;
 
   exco__local_fire(l);
   batch = l->ready;
@@ -205,6 +205,7 @@ static long exco__local_round(struct exco__local *l) {
     return l->tasks;
   pthread_mutex_unlock(&l->lock);
   watch = atomic_load_explicit(&l->ex->watch_ns, memory_order_relaxed) != 0;
+  saved_errno = exco__kept_loop_enter();
   exco__fifo_init(&again);
   for (;;) {
     if ((fn = exco__fifo_pop(&batch)) == NULL) {
@@ -232,6 +233,7 @@ static long exco__local_round(struct exco__local *l) {
       pthread_mutex_unlock(&l->lock);
     }
   }
+  exco__kept_loop_leave(saved_errno);
   pthread_mutex_lock(&l->lock);
   if (again.head != NULL) {
     exco__fifo_concat(&l->ready, &again);

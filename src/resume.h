@@ -42,6 +42,15 @@ exco__resume_inline(exco_task *t) {
     exco__task_host_calls(t);
 }
 
+/* A kept task's resume, from a loop that has done this thread's overflow
+ * set-up and keeps its errno itself (exco__task_poll_kept()). */
+static inline __attribute__((always_inline)) void
+exco__resume_kept(exco_task *t) {
+  exco__switch_in_ex(t, 0);
+  if (__builtin_expect(t->host_fn != NULL, 0))
+    exco__task_host_calls(t);
+}
+
 /*
  * The part of a poll after the claim: resumes @t and handles how it came
  * back.  Returns 0 (finished: drop it), 1 (suspended; the host was told
@@ -49,20 +58,21 @@ exco__resume_inline(exco_task *t) {
  * exco__task_poll()).  @watch: the executor's watchdog is on.
  */
 static inline __attribute__((always_inline)) int
-exco__task_run_claimed(exco_task *t, int keep, int watch) {
+exco__task_run_claimed(exco_task *t, int keep, int watch, int kept) {
   exco_task_wake_cb wake;
   void *ext;
 
   atomic_store_explicit(
       &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
       memory_order_relaxed);
-  if (__builtin_expect(watch, 0)) {
+  if (__builtin_expect(watch, 0))
     atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
+  if (kept)
+    exco__resume_kept(t);
+  else
     exco__resume_inline(t);
+  if (__builtin_expect(watch, 0))
     atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
-  } else {
-    exco__resume_inline(t);
-  }
 
   if (__builtin_expect(t->finished, 0)) {
     exco__task_finish(t);
@@ -107,12 +117,24 @@ exco__task_run_claimed(exco_task *t, int keep, int watch) {
  * Resumes a task that a kept yield left RUNNING (exco__task_poll()), on
  * its home thread (the executors that keep tasks run them on one thread,
  * or allow migration): the claim and the home check were done by the
- * poll that kept it.
+ * poll that kept it.  The caller's loop keeps its errno around the loop
+ * and has called exco__overflow_check_thread() (exco__kept_loop_enter()).
  */
 static inline __attribute__((always_inline)) int
 exco__task_poll_kept(exco_task *t, int watch) {
   atomic_store_explicit(&t->kept, 0, memory_order_relaxed);
-  return exco__task_run_claimed(t, 1, watch);
+  return exco__task_run_claimed(t, 1, watch, 1);
+}
+
+/* Around a loop that calls exco__task_poll_kept(): returns the errno to
+ * give back with exco__kept_loop_leave(). */
+static inline int exco__kept_loop_enter(void) {
+  exco__overflow_check_thread();
+  return errno;
+}
+
+static inline void exco__kept_loop_leave(int saved_errno) {
+  errno = saved_errno;
 }
 
 #endif

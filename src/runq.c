@@ -256,7 +256,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   struct exco__runq *q = exco__runq_of(ex);
   long n;
   exco_task *t;
-  int r, watch;
+  int r, watch, saved_errno;
 
   if (q == NULL)
     return EXCO_EINVAL;
@@ -265,6 +265,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
     return EXCO_EBUSY;
   exco__runq_drain(q);
   watch = atomic_load_explicit(&ex->watch_ns, memory_order_relaxed) != 0;
+  saved_errno = exco__kept_loop_enter();
   /* Budget 0: the tasks that are ready now, one poll each. */
   n = budget != 0 ? (long)budget : q->nready;
   while (n > 0 && (t = q->head) != NULL) {
@@ -291,6 +292,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
         exco__runq_keepalive(q);
     }
   }
+  exco__kept_loop_leave(saved_errno);
   if (q->nready == 0)
     q->scheduled = 0;
   return q->nready > INT32_MAX ? INT32_MAX : (int)q->nready;

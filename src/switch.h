@@ -94,9 +94,10 @@ static inline struct exco__eh_globals *exco__eh(void) {
  * poller's on this side; the coroutine's errno stays the coroutine's (see
  * exco__switch_suspend), so it is kept around the switch.
  */
-static inline void exco__switch_in(exco_task *t) {
+static inline __attribute__((always_inline)) void
+exco__switch_in_ex(exco_task *t, int keep_errno) {
   exco_task *prev = exco__tls_current;
-  int saved_errno = errno;
+  int saved_errno = keep_errno ? errno : 0;
   struct exco__eh_globals *eh = exco__eh(), host_eh;
 
   if (eh != NULL) {
@@ -117,11 +118,20 @@ static inline void exco__switch_in(exco_task *t) {
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
   exco__tls_current = prev;
-  errno = saved_errno;
+  if (keep_errno)
+    errno = saved_errno;
   if (eh != NULL) {
     t->eh = *eh;
     *eh = host_eh;
   }
+}
+
+/* The same, keeping the poller's errno around the switch.  The run
+ * queue's and the local executor's loops keep it once around the whole
+ * loop instead (@keep_errno 0), as nothing of theirs between two resumes
+ * reads errno. */
+static inline void exco__switch_in(exco_task *t) {
+  exco__switch_in_ex(t, 1);
 }
 
 /*

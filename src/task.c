@@ -489,7 +489,7 @@ static inline int exco__task_poll_inline(exco_task *t, int keep) {
   }
   return exco__task_run_claimed(
       t, keep,
-      atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0);
+      atomic_load_explicit(&t->ex->watch_ns, memory_order_relaxed) != 0, 0);
 }
 
 /* Not polled yet, or polled on this thread. */

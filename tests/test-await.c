@@ -2,6 +2,8 @@
  * test-await.c -- exco_await, exco_yield, wakers, errno across awaits, the
  * current task and executor, spawning from coroutines, exco_strerror.
  */
+#include <exco/driver.h>
+
 #include "harness.h"
 
 #include <stdint.h>
@@ -363,6 +365,78 @@ START_TEST(errno_preserved_across_awaits) {
 }
 END_TEST
 
+/*
+ * The run queue and the local executor keep a yielding task's poll and
+ * keep the poller's errno once around their loop, not around each resume
+ * (src/resume.h): each coroutine still sees its own errno after every
+ * yield, and the caller of exco_run() / exco_driver_run() gets its own
+ * back.
+ */
+static void *fn_errno_yields(void *arg) {
+  errno_task *t = arg;
+  int i;
+
+  errno = t->mine;
+  for (i = 0; i < 2 * ERRNO_ROUNDS; i++) {
+    t->results[i] = exco_yield();
+    t->seen[i] = errno;
+    errno = t->mine;
+  }
+  return NULL;
+}
+
+static void rq_nothing(void *data) {
+  (void)data;
+}
+
+static void check_errno_tasks(errno_task *a, errno_task *b) {
+  int i;
+
+  for (i = 0; i < 2 * ERRNO_ROUNDS; i++) {
+    ck_assert_int_eq(a->results[i], 0);
+    ck_assert_int_eq(b->results[i], 0);
+    ck_assert_int_eq(a->seen[i], EIO);
+    ck_assert_int_eq(b->seen[i], ENOENT);
+  }
+}
+
+START_TEST(errno_preserved_across_kept_yields) {
+  static const exco_driver_ops ops = {
+      .version = EXCO_DRIVER_VERSION,
+      .name = "errno",
+      .schedule = rq_nothing,
+      .notify = rq_nothing,
+  };
+  exco_executor *ex;
+  errno_task a, b;
+  int kind, host_errno;
+
+  for (kind = 0; kind < 2; kind++) {
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.mine = EIO;
+    b.mine = ENOENT;
+    if (kind == 0)
+      ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+    else
+      ck_assert_int_eq(exco_driver_executor_new(&ex, &ops, NULL), 0);
+    ck_assert_int_eq(exco_spawn(ex, fn_errno_yields, &a, NULL, NULL), 0);
+    ck_assert_int_eq(exco_spawn(ex, fn_errno_yields, &b, NULL, NULL), 0);
+    errno = EBADF;
+    if (kind == 0) {
+      ck_assert_int_eq(exco_run(ex), 0);
+    } else {
+      while (exco_driver_live(ex) > 0)
+        ck_assert_int_ge(exco_driver_run(ex, 3), 0);
+    }
+    host_errno = errno;
+    ck_assert_int_eq(host_errno, EBADF);
+    check_errno_tasks(&a, &b);
+    ck_assert_int_eq(exco_executor_free(ex), 0);
+  }
+}
+END_TEST
+
 typedef struct parent {
   exco_executor *other;
   exco_task *child_default;
@@ -559,6 +633,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, outside_coroutine_is_eperm);
   tcase_add_test(tc, await_null_poll_is_einval);
   tcase_add_test(tc, errno_preserved_across_awaits);
+  tcase_add_test(tc, errno_preserved_across_kept_yields);
   tcase_add_test(tc, spawn_in_coroutine_defaults_to_current_executor);
   tcase_add_test(tc, current_inside_and_outside);
   tcase_add_test(tc, waker_current_clone_wake_drop);
