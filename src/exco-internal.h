@@ -331,7 +331,9 @@ static inline int exco__task_cancelled(exco_task *t) {
  * and later resumes it with exco__task_poll_kept() (same returns).  To
  * every other thread a kept task looks like one long poll, so the wake
  * protocol is unchanged: their wakes set NOTIFIED, which the poll that
- * finally clears RUNNING turns into a task_wake.
+ * finally clears RUNNING turns into a task_wake.  With @keep, a 0 means
+ * DONE and DROPPED were set together: drop it with
+ * exco__task_drop_finished().
  */
 int exco__task_poll(exco_task *t, int keep);
 /* exco__task_poll_kept(t, watch) is inline, in resume.h; @watch says the
@@ -339,6 +341,10 @@ int exco__task_poll(exco_task *t, int keep);
  * from its own copy of the executor so that a kept yield touches only the
  * task's first line. */
 int exco__task_drop(exco_task *t);
+/* Drops a task whose exco__task_poll(t, 1) returned 0: the poll set DONE
+ * and DROPPED together, so only the host-wake wait, the stake and the
+ * reference are left. */
+void exco__task_drop_finished(exco_task *t);
 /* Suspends the running coroutine until its next poll (await.c). */
 void exco__task_suspend(exco_task *t);
 /* scope.c: runs the task's task-local destructors and frees its slots,

@@ -226,7 +226,7 @@ static long exco__local_round(struct exco__local *l) {
     if (r == 2) {
       exco__fifo_push(&again, &n->link);
     } else if (r == 0) {
-      exco__task_drop(t);
+      exco__task_drop_finished(t);
       exco__free(n);
       pthread_mutex_lock(&l->lock);
       l->tasks--;

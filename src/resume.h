@@ -24,9 +24,9 @@
 int exco__task_first_resume(exco_task *t);
 /* Runs the exco_host_call() functions the coroutine asked for. */
 void exco__task_host_calls(exco_task *t);
-/* The function returned: publish DONE, wake joiners, let go of the
- * stack. */
-void exco__task_finish(exco_task *t);
+/* The function returned: publish DONE (| @also), wake joiners, let go of
+ * the stack. */
+void exco__task_finish(exco_task *t, unsigned also);
 /* Suspended for real: clear RUNNING and call task_wake if a wake came
  * meanwhile.  Returns 1. */
 int exco__task_suspend_tail(exco_task *t);
@@ -75,7 +75,14 @@ exco__task_run_claimed(exco_task *t, int keep, int watch, int kept) {
     atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
 
   if (__builtin_expect(t->finished, 0)) {
-    exco__task_finish(t);
+    if (keep) {
+      /* The queue drops the task next (exco__task_drop_finished()): DONE
+       * and DROPPED in one step, RUNNING left set, the state a drop
+       * leaves; no other thread polls or drops a queue's task. */
+      exco__task_finish(t, EXCO__DROPPED);
+      return 0;
+    }
+    exco__task_finish(t, 0);
     atomic_fetch_and_explicit(&t->state, ~(unsigned)EXCO__RUNNING,
                               memory_order_release);
     return 0;

@@ -287,7 +287,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
       q->tailp = &t->rq_next;
       q->nready++;
     } else if (r == 0) {
-      exco__task_drop(t);
+      exco__task_drop_finished(t);
       if (--q->live == 0)
         exco__runq_keepalive(q);
     }

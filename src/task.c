@@ -403,17 +403,18 @@ int exco__task_first_resume(exco_task *t) {
 }
 
 /*
- * The function has returned (or will never run): publish DONE, wake the
+ * The function has returned (or will never run): publish DONE (with
+ * @also: EXCO__DROPPED for a queue that drops the task next), wake the
  * joiners, and let go of the stack.  Runs on the poller's side.
  */
-void exco__task_finish(exco_task *t) {
+void exco__task_finish(exco_task *t, unsigned also) {
   if (t->started)
     exco__switch_fiber_free(t);
   /* Joiners link themselves, then look for DONE; we set DONE, then look
    * for joiners (exco__waitq_broadcast()).  Both sides sequentially
    * consistent: at least one of them sees the other's write. */
   t->was_cancelled = exco__task_cancelled(t);
-  atomic_fetch_or_explicit(&t->state, EXCO__DONE, memory_order_seq_cst);
+  atomic_fetch_or_explicit(&t->state, EXCO__DONE | also, memory_order_seq_cst);
   exco__waitq_broadcast(&t->joiners, NULL);
   if (atomic_load_explicit(&t->holds, memory_order_acquire) > 1)
     exco__switch_stack_lent(t);
@@ -536,7 +537,7 @@ static inline int exco__task_drop_inline(exco_task *t) {
     while (t->started && !t->finished)
       exco__resume_inline(t);
     t->finished = 1;
-    exco__task_finish(t);
+    exco__task_finish(t, 0);
   }
   exco__task_release_stake(t);
   exco__task_unref(t);
@@ -549,6 +550,22 @@ int exco__task_poll(exco_task *t, int keep) {
 
 int exco__task_drop(exco_task *t) {
   return exco__task_drop_inline(t);
+}
+
+void exco__task_drop_finished(exco_task *t) {
+  unsigned s = atomic_load_explicit(&t->state, memory_order_relaxed);
+
+  if ((s & (EXCO__DONE | EXCO__DROPPED)) != (EXCO__DONE | EXCO__DROPPED)) {
+    /* Not from a kept poll's finish (a poll that found DONE already). */
+    (void)exco__task_drop_inline(t);
+    return;
+  }
+  /* As exco__task_drop_inline() after its state change: no new host wake
+   * can start, since DROPPED is set; wait out those already inside. */
+  while (atomic_load_explicit(&t->wakes_inflight, memory_order_acquire) != 0)
+    sched_yield();
+  exco__task_release_stake(t);
+  exco__task_unref(t);
 }
 
 /*
