@@ -1,21 +1,27 @@
 /*
  * driver.c -- the libuv host driver, on exco's shared run queue
- * (<exco/driver.h>): three libuv handles per executor and the callbacks
+ * (<exco/driver.h>): four libuv handles per executor and the callbacks
  * that connect them to the queue.
  *
- *   - schedule starts a uv_idle_t, whose callback polls up to `budget`
- *     ready tasks per loop iteration (exco_driver_run()) and stops itself
- *     once the queue is empty.  An active idle handle makes the loop poll
- *     for I/O with a zero timeout; it is never referenced, so a task
- *     waiting on something the loop doesn't see blocks the loop instead of
- *     spinning it.
+ *   - schedule starts a uv_check_t, whose callback polls up to `budget`
+ *     ready tasks per loop iteration (exco_driver_run()), and a uv_idle_t;
+ *     both are stopped once the queue is empty.  The check phase comes
+ *     right after the poll for I/O in the same loop iteration, so a task
+ *     woken by an I/O callback runs before the loop polls again (from an
+ *     idle callback, before the poll, it would wait for one more poll).
+ *     The idle handle does nothing but make the loop poll for I/O with a
+ *     zero timeout while tasks are queued, so a task woken by a timer, a
+ *     close callback or a spawn from outside runs in the check phase of
+ *     the same or the next iteration without the poll blocking first.
+ *     Neither handle is ever referenced, so a task waiting on something
+ *     the loop doesn't see blocks the loop instead of spinning it.
  *   - notify is uv_async_send() on one uv_async_t per executor, whose
  *     callback takes the cross-thread wakes in (exco_driver_accept()).
  *   - keepalive references the async handle while the executor has live
  *     tasks, so uv_run() returns when every task has finished.
  *   - timer_arm starts one uv_timer_t (unreferenced: the tasks keep the
  *     loop alive, not their timers) that fires exco's timer queue.
- *   - close closes the three handles; the last close callback frees the
+ *   - close closes the four handles; the last close callback frees the
  *     driver's state.
  */
 #include "config.h"
@@ -35,6 +41,7 @@ struct exco__uv_driver {
   unsigned budget;
   int closing; /* close callbacks still to come */
   uv_idle_t idle;
+  uv_check_t check;
   uv_async_t async;
   uv_timer_t timer;
 };
@@ -61,14 +68,21 @@ static void exco__uv_check_thread(const exco__uv_driver *d) {
 /* The handles' callbacks                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* Active only to keep the poll for I/O from blocking (see above). */
 static void exco__uv_idle_cb(uv_idle_t *idle) {
-  exco__uv_driver *d = idle->data;
+  (void)idle;
+}
+
+static void exco__uv_check_cb(uv_check_t *check) {
+  exco__uv_driver *d = check->data;
 
   exco__uv_check_thread(d);
   /* EXCO_EBUSY: uv_run() nested in a coroutine, whose loop can't poll
    * tasks; they stay queued for the outer loop. */
-  if (exco_driver_run(d->ex, d->budget) == 0)
+  if (exco_driver_run(d->ex, d->budget) == 0) {
     uv_idle_stop(&d->idle);
+    uv_check_stop(&d->check);
+  }
 }
 
 static void exco__uv_async_cb(uv_async_t *async) {
@@ -94,6 +108,7 @@ static void exco__uv_schedule(void *data) {
   exco__uv_driver *d = data;
 
   uv_idle_start(&d->idle, exco__uv_idle_cb);
+  uv_check_start(&d->check, exco__uv_check_cb);
 }
 
 static void exco__uv_notify(void *data) {
@@ -134,8 +149,9 @@ static void exco__uv_close(void *data) {
   exco__uv_driver *d = data;
 
   d->ex = NULL;
-  d->closing = 3;
+  d->closing = 4;
   uv_close((uv_handle_t *)&d->idle, exco__uv_close_cb);
+  uv_close((uv_handle_t *)&d->check, exco__uv_close_cb);
   uv_close((uv_handle_t *)&d->async, exco__uv_close_cb);
   uv_close((uv_handle_t *)&d->timer, exco__uv_close_cb);
 }
@@ -189,6 +205,9 @@ static int exco__uv_driver_new(uv_loop_t *loop, exco__uv_driver **out) {
   uv_idle_init(loop, &d->idle);
   d->idle.data = d;
   uv_unref((uv_handle_t *)&d->idle);
+  uv_check_init(loop, &d->check);
+  d->check.data = d;
+  uv_unref((uv_handle_t *)&d->check);
   uv_timer_init(loop, &d->timer);
   d->timer.data = d;
   uv_unref((uv_handle_t *)&d->timer);

@@ -1,16 +1,33 @@
 /*
  * stream.c -- reads, writes and shutdowns on a connected exco_uv_tcp.
  *
- * Reads.  Reading stays started between calls (restarting it for every
- * read would cost epoll_ctl calls), but the handle is referenced only
- * while a reader waits: a socket kept open with nobody reading must not
- * keep uv_run() from returning once every task has finished.  libuv's
- * alloc callback hands out the waiting reader's own buffer; when no
- * reader waits it hands out nothing, libuv reports UV_ENOBUFS, and
- * reading is stopped until the next read call, so data waits in the
- * kernel rather than spinning the loop.  The reader's record is on its
- * coroutine's stack: libuv never sees its address, and a cancelled read
- * unhooks it synchronously.
+ * Reads.  The first read call starts libuv reading (uv_read_start), and
+ * reading then stays started until the socket is closed, libuv reports
+ * end of stream or an error, or the stream's buffer is full: starting and
+ * stopping it around every call would cost epoll_ctl calls each time.
+ * What arrives while no coroutine waits in a read goes into a buffer of
+ * EXCO_UV_TCP_READ_BUFFER bytes per socket (malloc'd when first needed,
+ * freed with the socket), and the next read takes it from there at once,
+ * without waiting.  A full buffer stops reading (backpressure: the rest
+ * waits in the kernel, and TCP slows the peer down); reading starts again
+ * once reads have drained it to half.  End of stream and read errors are
+ * recorded and returned once the buffered bytes are gone, so nothing
+ * arrives out of order.
+ *
+ * libuv's alloc callback hands out the free end of the buffer, or, when
+ * a reader waits with a buffer at least as large as ours (the buffer is
+ * empty then: a reader only waits on an empty one), the reader's own
+ * buffer, which saves a copy on bulk transfers.  Small reads go through
+ * our buffer: libuv reads again after a read that filled the buffer it
+ * was given, and a reader's small buffer would cost that second read
+ * each time.
+ *
+ * The handle is referenced only while a reader waits: a socket kept open
+ * with nobody reading must not keep uv_run() from returning once every
+ * task has finished.  The reader's record is on its coroutine's stack:
+ * libuv never sees its address (its buffer is handed out only from the
+ * alloc callback to the read callback of one read, with no coroutine
+ * running in between), and a cancelled read unhooks it synchronously.
  *
  * Writes.  uv_try_write() first: usually the kernel takes everything and
  * the call returns without waiting or copying.  What it did not take is
@@ -20,6 +37,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "uv-internal.h"
@@ -28,18 +46,81 @@
 /* Reads                                                                   */
 /* ---------------------------------------------------------------------- */
 
+#define EXCO__UV_RBUF ((size_t)EXCO_UV_TCP_READ_BUFFER)
+
+/* The bytes buffered. */
+static size_t exco__uv_rbuf_used(const exco_uv_tcp *t) {
+  return t->rend - t->rstart;
+}
+
+/*
+ * The free end of the buffer, allocated if needed and compacted when its
+ * data has moved far enough from the start (or reached the end while the
+ * start is free).  Returns its length: 0 if the buffer is full or could
+ * not be allocated.
+ */
+static size_t exco__uv_rbuf_room(exco_uv_tcp *t) {
+  if (t->rbuf == NULL && (t->rbuf = malloc(EXCO__UV_RBUF)) == NULL)
+    return 0;
+  if (t->rstart == t->rend) {
+    t->rstart = t->rend = 0;
+  } else if (t->rstart > 0 &&
+             (t->rstart >= EXCO__UV_RBUF / 2 || t->rend == EXCO__UV_RBUF)) {
+    memmove(t->rbuf, t->rbuf + t->rstart, exco__uv_rbuf_used(t));
+    t->rend -= t->rstart;
+    t->rstart = 0;
+  }
+  return EXCO__UV_RBUF - t->rend;
+}
+
+/* Moves up to @len buffered bytes to @dst; returns how many. */
+static size_t exco__uv_rbuf_take(exco_uv_tcp *t, char *dst, size_t len) {
+  size_t n = exco__uv_rbuf_used(t);
+
+  if (n > len)
+    n = len;
+  if (n > 0) {
+    memcpy(dst, t->rbuf + t->rstart, n);
+    t->rstart += n;
+  }
+  return n;
+}
+
 static void exco__uv_alloc_cb(uv_handle_t *handle, size_t suggested,
                               uv_buf_t *buf) {
   exco_uv_tcp *t = handle->data;
+  exco__uv_read_op *r = t->reader;
+  size_t room;
 
   (void)suggested;
-  if (t->reader != NULL) {
-    buf->base = t->reader->buf;
-    buf->len = t->reader->len;
+  /* A reader waits only while the buffer is empty. */
+  if (r != NULL && r->len >= EXCO__UV_RBUF) {
+    buf->base = r->buf;
+    buf->len = r->len;
+    return;
+  }
+  room = exco__uv_rbuf_room(t);
+  if (room > 0) {
+    buf->base = t->rbuf + t->rend;
+    buf->len = room;
+  } else if (r != NULL) {
+    /* Out of memory for the buffer: the reader's own will do. */
+    buf->base = r->buf;
+    buf->len = r->len;
   } else {
+    /* Full, or out of memory: libuv reports UV_ENOBUFS. */
     buf->base = NULL;
     buf->len = 0;
   }
+}
+
+/* Ends the waiting read with @result. */
+static void exco__uv_reader_done(exco_uv_tcp *t, ssize_t result) {
+  exco__uv_read_op *r = t->reader;
+
+  t->reader = NULL;
+  uv_unref((uv_handle_t *)&t->handle);
+  exco__uv_op_complete(&r->op, result);
 }
 
 static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
@@ -47,64 +128,87 @@ static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
   exco_uv_tcp *t = stream->data;
   exco__uv_read_op *r = t->reader;
 
-  (void)buf;
   if (nread == 0)
     return; /* EAGAIN: nothing this time */
-  if (nread < 0 && (nread != UV_ENOBUFS || r == NULL)) {
-    /* No reader waits (UV_ENOBUFS), or end of stream or an error (libuv
-     * has stopped reading for those already): stop until asked again. */
+  if (nread < 0) {
+    /* UV_ENOBUFS: the buffer is full (or could not be allocated) and no
+     * reader waits; a read resumes.  UV_EOF or an error: libuv has
+     * stopped reading already, for good. */
     uv_read_stop(stream);
     t->reading = 0;
-    if (nread != UV_ENOBUFS)
+    if (nread != UV_ENOBUFS) {
       t->read_err = nread;
+      if (r != NULL)
+        exco__uv_reader_done(t, nread);
+    }
+    return;
   }
-  if (r != NULL) {
-    t->reader = NULL;
-    uv_unref((uv_handle_t *)stream);
-    exco__uv_op_complete(&r->op, nread);
+  if (r != NULL && buf->base == r->buf) {
+    exco__uv_reader_done(t, nread);
+    return;
   }
+  t->rend += (size_t)nread;
+  if (r != NULL)
+    exco__uv_reader_done(t, (ssize_t)exco__uv_rbuf_take(t, r->buf, r->len));
 }
 
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {
-  exco__uv_read_op *r = t->reader;
+  if (t->reader != NULL)
+    exco__uv_reader_done(t, result);
+}
 
-  if (r != NULL) {
-    t->reader = NULL;
-    uv_unref((uv_handle_t *)&t->handle);
-    exco__uv_op_complete(&r->op, result);
-  }
+void exco__uv_stream_free(exco_uv_tcp *t) {
+  free(t->rbuf);
+  t->rbuf = NULL;
+  t->rstart = t->rend = 0;
+}
+
+/* Starts reading unless it is on or over for good. */
+static int exco__uv_read_resume(exco_uv_tcp *t) {
+  int err;
+
+  if (t->reading || t->read_err != 0)
+    return 0;
+  err = uv_read_start((uv_stream_t *)&t->handle, exco__uv_alloc_cb,
+                      exco__uv_read_cb);
+  if (err == 0)
+    t->reading = 1;
+  return err;
 }
 
 ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
                              uint64_t timeout_ms) {
   exco__uv_read_op r;
+  size_t n;
   int err;
 
-  if (t->read_err != 0)
-    return t->read_err;
   if (t->reader != NULL)
     return EXCO_EBUSY;
+  if (t->rstart != t->rend) {
+    n = exco__uv_rbuf_take(t, buf, len);
+    /* Stopped by a full buffer: resume at half.  A failure shows at the
+     * read that finds the buffer empty. */
+    if (exco__uv_rbuf_used(t) <= EXCO__UV_RBUF / 2)
+      (void)exco__uv_read_resume(t);
+    return (ssize_t)n;
+  }
+  if (t->read_err != 0)
+    return t->read_err;
   if (len == 0)
     return 0;
+  err = exco__uv_read_resume(t);
+  if (err != 0)
+    return err;
   exco__uv_op_init(&r.op);
   r.buf = buf;
   r.len = len;
   t->reader = &r;
   uv_ref((uv_handle_t *)&t->handle);
-  if (!t->reading) {
-    err = uv_read_start((uv_stream_t *)&t->handle, exco__uv_alloc_cb,
-                        exco__uv_read_cb);
-    if (err != 0) {
-      t->reader = NULL;
-      uv_unref((uv_handle_t *)&t->handle);
-      return err;
-    }
-    t->reading = 1;
-  }
   err = exco__uv_op_wait(&r.op, timeout_ms);
   if (err != 0) {
     /* Not completed, so neither the read callback nor a close has
-     * unhooked us, and the socket is still there. */
+     * unhooked us, and the socket is still there.  Reading goes on:
+     * what arrives now is buffered for the next read. */
     t->reader = NULL;
     uv_unref((uv_handle_t *)&t->handle);
     return err;

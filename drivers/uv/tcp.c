@@ -15,6 +15,7 @@
 #include "uv-internal.h"
 
 static void exco__uv_tcp_close_cb(uv_handle_t *handle) {
+  exco__uv_stream_free(handle->data);
   free(handle->data);
 }
 

@@ -179,10 +179,13 @@ struct exco_uv_tcp {
   uv_tcp_t handle; /* handle.data points back here */
   uv_loop_t *loop;
   int closing; /* exco_uv_tcp_close() was called */
-  /* Connected sockets. */
+  /* Connected sockets (see stream.c). */
   int reading;              /* uv_read_start() is in effect */
-  ssize_t read_err;         /* sticky UV_EOF or read error, else 0 */
+  ssize_t read_err;         /* UV_EOF or a read error libuv reported, to be
+                               returned once rbuf is drained, else 0 */
   exco__uv_read_op *reader; /* the waiting read, on its coroutine stack */
+  char *rbuf;               /* EXCO_UV_TCP_READ_BUFFER bytes, or NULL */
+  size_t rstart, rend;      /* the bytes buffered: rbuf[rstart, rend) */
   /* Listening sockets. */
   int listening;
   int conn_ready;        /* libuv holds a connection for uv_accept */
@@ -198,5 +201,7 @@ int exco__uv_stream_write(uv_stream_t *s, const void *buf, size_t len,
 int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms);
 /* Ends a waiting read with @result (close). */
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result);
+/* Frees the read buffer (the socket's close callback). */
+void exco__uv_stream_free(exco_uv_tcp *t);
 
 #endif

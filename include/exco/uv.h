@@ -39,7 +39,10 @@
  * the public API of <exco.h> only, and costs:
  *
  *   - a wake from the loop's own thread: O(1), no system call (the task
- *     goes on a ready queue that a uv_idle_t drains);
+ *     goes on a ready queue that the driver runs from a uv_check_t, right
+ *     after the loop's I/O callbacks: a task woken by an I/O callback runs
+ *     in the same loop iteration, before the loop polls for I/O again;
+ *     while tasks are queued, a uv_idle_t keeps that poll from blocking);
  *   - a wake from another thread: a lock-free push, plus one
  *     uv_async_send() when the cross-thread list goes from empty to
  *     non-empty (one uv_async_t per executor, not per task);
@@ -132,7 +135,9 @@
  *   - your buffers are never lent beyond the call: fs reads and writes go
  *     through a private buffer, TCP and UDP writes copy whatever the
  *     kernel did not take at once (uv_try_write first, so usually
- *     nothing), and reads fill your buffer only while the call waits;
+ *     nothing), and reads fill your buffer only while the call waits
+ *     (what arrives in between goes to the socket's own buffer, see
+ *     exco_uv_tcp_read());
  *   - the exception is exco_uv_work(), whose function runs on another
  *     thread and can't be stopped: see its rules;
  *   - after a cancelled or timed-out write, the rest of the data may still
@@ -222,7 +227,7 @@ EXCO_UV_API int exco_uv_executor_new(exco_executor **out, uv_loop_t *loop);
  * default executor set up by exco_uv_init() (pass exco_default_executor();
  * spawning on it then fails with EXCO_ENOMEM until exco_uv_init() or
  * exco_init() is called again).  On the loop thread only.  The driver's
- * two handles are closed here and freed by their close callbacks: run the
+ * handles are closed here and freed by their close callbacks: run the
  * loop (uv_run) once more before uv_loop_close().
  *
  * @return 0; EXCO_EINVAL if @p ex is NULL or not driven by this driver;
@@ -233,9 +238,9 @@ EXCO_UV_API int exco_uv_executor_new(exco_executor **out, uv_loop_t *loop);
 EXCO_UV_API int exco_uv_executor_free(exco_executor *ex);
 
 /**
- * Sets how many tasks the driver polls per loop iteration before it lets
- * the loop run its I/O and timers.  On the loop thread.  Also for the
- * default executor set up by exco_uv_init().
+ * Sets how many tasks the driver polls per loop iteration (in the loop's
+ * check phase) before it lets the loop run its I/O and timers.  On the
+ * loop thread.  Also for the default executor set up by exco_uv_init().
  *
  * @param budget  0 restores EXCO_UV_BUDGET_DEFAULT.
  * @return 0; EXCO_EINVAL if @p ex is not driven by this driver.
@@ -470,14 +475,35 @@ EXCO_UV_API int exco_uv_tcp_accept_timeout(exco_uv_tcp *server,
                                            exco_uv_tcp **out,
                                            uint64_t timeout_ms);
 
+/** The size of a connected socket's read buffer (see exco_uv_tcp_read()). */
+#define EXCO_UV_TCP_READ_BUFFER 65536
+
 /**
  * Reads what is available, up to @p len bytes, waiting for at least one.
  *
+ * Buffering.  The first read on a socket starts libuv reading it, and
+ * reading then goes on between calls (until the socket is closed, the
+ * peer shuts down, or an error): what arrives while no coroutine waits in
+ * a read is kept in the socket's own buffer of EXCO_UV_TCP_READ_BUFFER
+ * bytes, allocated at the first need and freed by exco_uv_tcp_close()
+ * (with whatever it still holds).  A read that finds buffered bytes
+ * returns them at once, in the order they arrived, without waiting.  When
+ * the buffer is full, reading stops and further data waits in the kernel
+ * (TCP then slows the sender down); reads that drain the buffer to half
+ * start it again.  UV_EOF and read errors come after every byte that
+ * arrived before them.  A read that is cancelled or times out loses
+ * nothing: bytes that arrive afterwards are buffered for the next read.
+ * A read with @p len of at least EXCO_UV_TCP_READ_BUFFER that finds the
+ * buffer empty may have libuv read straight into @p buf (while it waits
+ * only, so the MEMORY RULE holds); smaller reads are copied from the
+ * buffer.
+ *
  * @return the number of bytes read (> 0; 0 only if @p len is 0); UV_EOF
- *         once the peer has shut down its side; a UV_E* code (UV_EOF and
- *         read errors are sticky: every later read returns them too);
- *         EXCO_ECANCELED (also when the socket is closed meanwhile);
- *         EXCO_EBUSY if another coroutine is reading.
+ *         once the peer has shut down its side and every byte before it
+ *         was read; a UV_E* code (UV_EOF and read errors are sticky: every
+ *         later read returns them too); EXCO_ECANCELED (also when the
+ *         socket is closed meanwhile); EXCO_EBUSY if another coroutine is
+ *         reading.
  */
 EXCO_UV_API ssize_t exco_uv_tcp_read(exco_uv_tcp *tcp, void *buf, size_t len);
 EXCO_UV_API ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *tcp, void *buf,
