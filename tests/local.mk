@@ -182,6 +182,7 @@ exco_uv_tests = \
 	%reldir%/test-uv-timer \
 	%reldir%/test-uv-fs \
 	%reldir%/test-uv-net \
+	%reldir%/test-uv-read \
 	%reldir%/test-uv-cancel \
 	%reldir%/test-uv-seed \
 	%reldir%/test-uv-shutdown \
@@ -230,6 +231,13 @@ exco_uv_test_ldadd = %reldir%/libharness.la drivers/uv/libexco-uv.la \
 %canon_reldir%_test_uv_net_CPPFLAGS = $(exco_uv_test_cppflags)
 %canon_reldir%_test_uv_net_CFLAGS = $(exco_test_cflags)
 %canon_reldir%_test_uv_net_LDADD = $(exco_uv_test_ldadd)
+
+## The read buffer of TCP sockets; looks at the socket's fields
+## (uv-internal.h, through the driver's include path).
+%canon_reldir%_test_uv_read_SOURCES = %reldir%/test-uv-read.c
+%canon_reldir%_test_uv_read_CPPFLAGS = $(exco_uv_test_cppflags)
+%canon_reldir%_test_uv_read_CFLAGS = $(exco_test_cflags)
+%canon_reldir%_test_uv_read_LDADD = $(exco_uv_test_ldadd)
 
 %canon_reldir%_test_uv_cancel_SOURCES = %reldir%/test-uv-cancel.c
 %canon_reldir%_test_uv_cancel_CPPFLAGS = $(exco_uv_test_cppflags)
