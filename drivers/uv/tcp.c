@@ -7,6 +7,17 @@
  * object from libuv's close callback.  A read or accept waiting on a
  * socket that is closed meanwhile is ended with EXCO_ECANCELED first, so
  * no coroutine is left waiting on a freed object.
+ *
+ * Accepts.  libuv accepts one connection, calls the connection callback,
+ * and stops watching the listening socket until uv_accept() takes that
+ * connection; watching it again costs epoll_ctl calls.  So the callback
+ * takes every connection at once (uv_accept into a new exco_uv_tcp) into
+ * a queue of up to EXCO_UV_TCP_ACCEPT_QUEUE per listener, from which
+ * exco_uv_tcp_accept() hands them out; libuv then keeps watching and
+ * accepts a burst in one go.  When the queue is full (or memory for the
+ * object is short), the connection is left in libuv: that is the
+ * backpressure while no coroutine accepts, and the next accept moves it
+ * over.  Closing the listener closes the connections still queued.
  */
 #include "config.h"
 
@@ -38,6 +49,15 @@ int exco_uv_tcp_close(exco_uv_tcp *t) {
     return EXCO_EALREADY;
   t->closing = 1;
   exco__uv_stream_abort_read(t, EXCO_ECANCELED);
+  /* Connections accepted that nobody took. */
+  while (t->aq_head != NULL) {
+    exco_uv_tcp *c = t->aq_head;
+
+    t->aq_head = c->aq_next;
+    exco_uv_tcp_close(c);
+  }
+  t->aq_tail = NULL;
+  t->aq_len = 0;
   if (t->acceptor != NULL) {
     exco__uv_op *a = t->acceptor;
 
@@ -132,17 +152,58 @@ int exco_uv_tcp_connect(const struct sockaddr *addr, exco_uv_tcp **out) {
 /* ---------------------------------------------------------------------- */
 
 /*
- * libuv accepts one connection, calls this, and stops watching the
- * listening socket until uv_accept() takes it: that is the backpressure
- * while no coroutine accepts.
+ * Takes the connection libuv holds for @server into the queue.  Returns 0;
+ * EXCO_ENOMEM (the connection stays in libuv); or uv_accept()'s error
+ * (recorded for the next accept).
  */
+static int exco__uv_take_conn(exco_uv_tcp *server) {
+  exco_uv_tcp *c = exco__uv_tcp_new(server->loop);
+  int err;
+
+  if (c == NULL)
+    return EXCO_ENOMEM;
+  err = uv_accept((uv_stream_t *)&server->handle, (uv_stream_t *)&c->handle);
+  if (err != 0) {
+    exco_uv_tcp_close(c);
+    server->conn_err = err;
+    return err;
+  }
+  if (server->aq_tail != NULL)
+    server->aq_tail->aq_next = c;
+  else
+    server->aq_head = c;
+  server->aq_tail = c;
+  server->aq_len++;
+  return 0;
+}
+
+/* Takes the first queued connection, and moves the one libuv holds (if
+ * any) into the queue. */
+static exco_uv_tcp *exco__uv_pop_conn(exco_uv_tcp *server) {
+  exco_uv_tcp *c = server->aq_head;
+
+  server->aq_head = c->aq_next;
+  if (server->aq_head == NULL)
+    server->aq_tail = NULL;
+  server->aq_len--;
+  c->aq_next = NULL;
+  if (server->conn_ready) {
+    server->conn_ready = 0;
+    if (exco__uv_take_conn(server) == EXCO_ENOMEM)
+      server->conn_ready = 1;
+  }
+  return c;
+}
+
+/* libuv has accepted a connection (or failed to). */
 static void exco__uv_connection_cb(uv_stream_t *server, int status) {
   exco_uv_tcp *t = server->data;
 
   if (status < 0)
     t->conn_err = status;
-  else
-    t->conn_ready = 1;
+  else if (t->aq_len >= EXCO_UV_TCP_ACCEPT_QUEUE ||
+           exco__uv_take_conn(t) == EXCO_ENOMEM)
+    t->conn_ready = 1; /* libuv stops watching until uv_accept() */
   if (t->acceptor != NULL) {
     exco__uv_op *a = t->acceptor;
 
@@ -179,7 +240,8 @@ int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
  * each wait.
  */
 static int exco__uv_accept_wait(exco_uv_tcp *server) {
-  while (!server->conn_ready && server->conn_err == 0) {
+  while (server->aq_head == NULL && !server->conn_ready &&
+         server->conn_err == 0) {
     exco__uv_op op;
     int err;
 
@@ -219,6 +281,10 @@ int exco_uv_tcp_accept_timeout(exco_uv_tcp *server, exco_uv_tcp **out,
     exco_deadline_set(prev, NULL);
   if (err != 0)
     return err;
+  if (server->aq_head != NULL) {
+    *out = exco__uv_pop_conn(server);
+    return 0;
+  }
   if (server->conn_err != 0) {
     err = server->conn_err;
     server->conn_err = 0;

@@ -186,11 +186,16 @@ struct exco_uv_tcp {
   exco__uv_read_op *reader; /* the waiting read, on its coroutine stack */
   char *rbuf;               /* EXCO_UV_TCP_READ_BUFFER bytes, or NULL */
   size_t rstart, rend;      /* the bytes buffered: rbuf[rstart, rend) */
-  /* Listening sockets. */
+  /* Listening sockets (see tcp.c). */
   int listening;
   int conn_ready;        /* libuv holds a connection for uv_accept */
   int conn_err;          /* an accept error to report, else 0 */
   exco__uv_op *acceptor; /* the waiting accept, on its stack */
+  exco_uv_tcp *aq_head;  /* connections accepted, not handed out yet */
+  exco_uv_tcp *aq_tail;
+  unsigned aq_len;
+  /* An accepted connection: the next one in its listener's queue. */
+  exco_uv_tcp *aq_next;
 };
 
 /* stream.c */

@@ -462,8 +462,17 @@ EXCO_UV_API int exco_uv_tcp_connect_timeout(const struct sockaddr *addr,
 EXCO_UV_API int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
                                    exco_uv_tcp **out);
 
+/** Connections a listening socket accepts ahead of exco_uv_tcp_accept(). */
+#define EXCO_UV_TCP_ACCEPT_QUEUE 128
+
 /**
  * Accepts a connection on a listening socket.
+ *
+ * The listening socket takes connections as they arrive, up to
+ * EXCO_UV_TCP_ACCEPT_QUEUE ahead of the accept calls, which hand them out
+ * in arrival order (without waiting when one is queued); further ones
+ * wait in the kernel's backlog until accepts have made room.  Connections
+ * queued when the listening socket is closed are closed with it.
  *
  * @return 0 and the new socket in @p out; a UV_E* code; EXCO_ECANCELED
  *         (also when the listening socket is closed meanwhile);
