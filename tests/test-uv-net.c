@@ -2,7 +2,8 @@
  * test-uv-net.c -- TCP and UDP awaitables on real sockets, 127.0.0.1
  * only: an echo server with 2,000 concurrent clients through one loop,
  * end of stream, refused connections, large writes under backpressure,
- * closing a socket under a waiting reader, handles of another loop, and
+ * closing a socket under a waiting reader, the listener's accept queue
+ * (white-box: its fields in uv-internal.h), handles of another loop, and
  * UDP round trips.
  *
  * Coroutines record results in plain variables; asserts come after
@@ -20,6 +21,7 @@
 #include "exco/uv.h"
 #include "harness.h"
 #include "uv-harness.h"
+#include "uv-internal.h"
 
 /* Listens on 127.0.0.1 at an ephemeral port (from inside a coroutine). */
 static int listen_any(exco_uv_tcp **server, struct sockaddr_in *bound) {
@@ -396,6 +398,107 @@ START_TEST(tcp_big_writes_in_order) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* The accept queue: a burst is taken at once, up to the bound, in order   */
+/* ---------------------------------------------------------------------- */
+
+#define AQ_CLIENTS (EXCO_UV_TCP_ACCEPT_QUEUE + 72)
+
+static struct {
+  int setup;
+  int handles0;
+  long connected;
+  unsigned queued;  /* queued once the loop had taken what it may */
+  int held;         /* libuv held the next one (queue full) */
+  unsigned queued2; /* after more loop iterations */
+  long accepted;
+  long in_order;  /* accepted in connect order (by the peer's port) */
+  long suspended; /* accepts that had to wait */
+  unsigned left;  /* queued when the listener was closed */
+  int handles;
+} aq;
+
+static int port_of(uv_tcp_t *h, int peer) {
+  struct sockaddr_in a;
+  int len = sizeof(a);
+
+  if ((peer ? uv_tcp_getpeername(h, (struct sockaddr *)&a, &len)
+            : uv_tcp_getsockname(h, (struct sockaddr *)&a, &len)) != 0)
+    return -1;
+  return a.sin_port;
+}
+
+static void *aq_main(void *arg) {
+  static exco_uv_tcp *cl[AQ_CLIENTS + 5];
+  struct sockaddr_in addr;
+  exco_uv_tcp *server, *c;
+  long i, n = 0;
+  int j;
+
+  (void)arg;
+  aq.handles0 = h_uv_handles(exco_uv_loop());
+  if (h_uv_listen_any(&server, &addr, 1024) != 0)
+    return NULL;
+  aq.setup = 1;
+  for (i = 0; i < AQ_CLIENTS; i++) {
+    if (exco_uv_tcp_connect((struct sockaddr *)&addr, &cl[n]) != 0)
+      break;
+    n++;
+  }
+  aq.connected = n;
+  for (j = 0; j < 100000 && !server->conn_ready; j++)
+    exco_yield();
+  aq.queued = server->aq_len;
+  aq.held = server->conn_ready;
+  for (j = 0; j < 20; j++)
+    exco_yield();
+  aq.queued2 = server->aq_len;
+  /* Hand them out: in connect order, none waits while one is queued. */
+  for (i = 0; i < n; i++) {
+    int had = server->aq_head != NULL;
+
+    if (exco_uv_tcp_accept(server, &c) != 0)
+      break;
+    aq.suspended += !had;
+    aq.accepted++;
+    aq.in_order += port_of(exco_uv_tcp_handle(c), 1) ==
+                   port_of(exco_uv_tcp_handle(cl[i]), 0);
+    exco_uv_tcp_close(c);
+  }
+  /* A few more, left queued when the listener closes. */
+  for (i = 0; i < 5; i++)
+    if (exco_uv_tcp_connect((struct sockaddr *)&addr, &cl[n]) == 0)
+      n++;
+  for (j = 0; j < 100000 && server->aq_len < 5; j++)
+    exco_yield();
+  aq.left = server->aq_len;
+  exco_uv_tcp_close(server);
+  for (i = 0; i < n; i++)
+    exco_uv_tcp_close(cl[i]);
+  /* The close callbacks run as the loop turns. */
+  for (j = 0; j < 100000 && h_uv_handles(exco_uv_loop()) > aq.handles0; j++)
+    exco_yield();
+  aq.handles = h_uv_handles(exco_uv_loop());
+  return NULL;
+}
+
+START_TEST(tcp_accept_queue) {
+  memset(&aq, 0, sizeof(aq));
+  tl_run_one(aq_main, NULL);
+  ck_assert_int_eq(aq.setup, 1);
+  ck_assert_int_eq(aq.connected, AQ_CLIENTS);
+  ck_assert_int_eq(aq.queued, EXCO_UV_TCP_ACCEPT_QUEUE);
+  ck_assert_int_eq(aq.held, 1);
+  ck_assert_int_eq(aq.queued2, EXCO_UV_TCP_ACCEPT_QUEUE);
+  ck_assert_int_eq(aq.accepted, AQ_CLIENTS);
+  ck_assert_int_eq(aq.in_order, AQ_CLIENTS);
+  /* Only those beyond the bound, still in the kernel, can wait. */
+  ck_assert_int_le(aq.suspended, AQ_CLIENTS - EXCO_UV_TCP_ACCEPT_QUEUE);
+  ck_assert_int_eq(aq.left, 5);
+  ck_assert_int_eq(aq.handles, aq.handles0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 /* A handle used from another loop's coroutine                             */
 /* ---------------------------------------------------------------------- */
 
@@ -560,6 +663,7 @@ int main(void) {
   tcase_add_test(tc, echo_many_clients);
   tcase_add_test(tc, tcp_misc);
   tcase_add_test(tc, tcp_big_writes_in_order);
+  tcase_add_test(tc, tcp_accept_queue);
   tcase_add_test(tc, tcp_foreign_loop);
   tcase_add_test(tc, udp_round_trip);
   suite_add_tcase(s, tc);

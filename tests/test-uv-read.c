@@ -562,8 +562,8 @@ static void *rc_main(void *arg) {
   exco_task_release(wt);
   rc.werr = w.err;
   rc.wdone = w.done;
-  /* Let the close callbacks run, then count what is left. */
-  for (i = 0; i < 10; i++)
+  /* The close callbacks run as the loop turns. */
+  for (i = 0; i < SPINS && h_uv_handles(exco_uv_loop()) > rc.handles0; i++)
     exco_yield();
   rc.handles = h_uv_handles(exco_uv_loop());
 out:
