@@ -5,6 +5,8 @@
  *
  *   - bytes that arrive while no read waits are taken out of the kernel,
  *     kept, and returned in order by reads that don't suspend;
+ *   - a read whose buffer the bytes fill exactly leaves the rest for the
+ *     next poll, which still takes it (nothing stalls in the kernel);
  *   - a full buffer stops reading (the rest waits in the kernel and the
  *     writer blocks), and reading starts again once reads drained it to
  *     half;
@@ -236,6 +238,69 @@ START_TEST(read_keeps_bytes_between_reads) {
   ck_assert_int_eq(ra.ticks_during, 0);
   ck_assert_int_eq(ra.direct, 6);
   ck_assert_int_eq(ra.direct_ok, 1);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
+/* A read filled exactly: the rest is taken at the next poll               */
+/* ---------------------------------------------------------------------- */
+
+static struct {
+  int setup;
+  ssize_t first; /* a 4-byte read of "0123456789" */
+  int first_ok;
+  long rest;  /* buffered afterwards, with no read waiting */
+  int kernel; /* left in the kernel then */
+  ssize_t second;
+  int second_ok;
+} rx;
+
+static void *rx_writer(void *arg) {
+  pair *p = arg;
+  int i;
+
+  for (i = 0; i < SPINS && p->conn->reader == NULL; i++)
+    exco_yield();
+  (void)exco_uv_tcp_write(p->client, "0123456789", 10);
+  return NULL;
+}
+
+static void *rx_main(void *arg) {
+  exco_task *wt;
+  char buf[16];
+  pair p;
+  int i;
+
+  (void)arg;
+  if (pair_open(&p) != 0 || attach(&p) != 0 ||
+      exco_spawn(NULL, rx_writer, &p, NULL, &wt) != 0)
+    goto out;
+  rx.setup = 1;
+  rx.first = exco_uv_tcp_read(p.conn, buf, 4);
+  rx.first_ok = rx.first == 4 && memcmp(buf, "0123", 4) == 0;
+  exco_join(wt, NULL);
+  exco_task_release(wt);
+  for (i = 0; i < SPINS && buffered(p.conn) < 6; i++)
+    exco_yield();
+  rx.rest = (long)buffered(p.conn);
+  rx.kernel = in_kernel(p.conn);
+  rx.second = exco_uv_tcp_read(p.conn, buf, sizeof(buf));
+  rx.second_ok = rx.second == 6 && memcmp(buf, "456789", 6) == 0;
+out:
+  pair_close(&p);
+  return NULL;
+}
+
+START_TEST(read_filled_exactly_leaves_rest) {
+  memset(&rx, 0, sizeof(rx));
+  tl_run_one(rx_main, NULL);
+  ck_assert_int_eq(rx.setup, 1);
+  ck_assert_int_eq(rx.first, 4);
+  ck_assert_int_eq(rx.first_ok, 1);
+  ck_assert_int_eq(rx.rest, 6);
+  ck_assert_int_eq(rx.kernel, 0);
+  ck_assert_int_eq(rx.second, 6);
+  ck_assert_int_eq(rx.second_ok, 1);
 }
 END_TEST
 
@@ -591,6 +656,7 @@ int main(void) {
   TCase *tc = h_tcase("read", 120);
 
   tcase_add_test(tc, read_keeps_bytes_between_reads);
+  tcase_add_test(tc, read_filled_exactly_leaves_rest);
   tcase_add_test(tc, read_backpressure);
   tcase_add_test(tc, read_eof_after_buffered);
   tcase_add_test(tc, read_error_after_buffered);

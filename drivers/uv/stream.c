@@ -14,13 +14,16 @@
  * recorded and returned once the buffered bytes are gone, so nothing
  * arrives out of order.
  *
- * libuv's alloc callback hands out the free end of the buffer, or, when
- * a reader waits with a buffer at least as large as ours (the buffer is
- * empty then: a reader only waits on an empty one), the reader's own
- * buffer, which saves a copy on bulk transfers.  Small reads go through
- * our buffer: libuv reads again after a read that filled the buffer it
- * was given, and a reader's small buffer would cost that second read
- * each time.
+ * libuv's alloc callback hands out the waiting reader's own buffer (the
+ * socket's buffer is empty then: a reader only waits on an empty one), so
+ * the usual read costs no copy and touches no memory but the reader's;
+ * the socket's buffer is handed out only when no reader waits.  libuv
+ * reads again, in the same callback, after a read that filled the buffer
+ * it was given; after one that filled the reader's, that second read
+ * gets no buffer (libuv reports UV_ENOBUFS, which then does not stop
+ * reading): it would usually find nothing (a wasted read(2)), and what
+ * it could find is still reported by the next poll, since libuv's epoll
+ * is level-triggered.
  *
  * The handle is referenced only while a reader waits: a socket kept open
  * with nobody reading must not keep uv_run() from returning once every
@@ -94,19 +97,24 @@ static void exco__uv_alloc_cb(uv_handle_t *handle, size_t suggested,
 
   (void)suggested;
   /* A reader waits only while the buffer is empty. */
-  if (r != NULL && r->len >= EXCO__UV_RBUF) {
+  if (r != NULL) {
+    t->rd_filled = 0;
     buf->base = r->buf;
     buf->len = r->len;
+    return;
+  }
+  if (t->rd_filled) {
+    /* libuv's second read after one that filled the reader's buffer. */
+    t->rd_filled = 0;
+    t->rd_skipped = 1;
+    buf->base = NULL;
+    buf->len = 0;
     return;
   }
   room = exco__uv_rbuf_room(t);
   if (room > 0) {
     buf->base = t->rbuf + t->rend;
     buf->len = room;
-  } else if (r != NULL) {
-    /* Out of memory for the buffer: the reader's own will do. */
-    buf->base = r->buf;
-    buf->len = r->len;
   } else {
     /* Full, or out of memory: libuv reports UV_ENOBUFS. */
     buf->base = NULL;
@@ -128,8 +136,13 @@ static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
   exco_uv_tcp *t = stream->data;
   exco__uv_read_op *r = t->reader;
 
+  (void)buf;
   if (nread == 0)
     return; /* EAGAIN: nothing this time */
+  if (nread == UV_ENOBUFS && t->rd_skipped) {
+    t->rd_skipped = 0;
+    return; /* not a full buffer: see exco__uv_alloc_cb() */
+  }
   if (nread < 0) {
     /* UV_ENOBUFS: the buffer is full (or could not be allocated) and no
      * reader waits; a read resumes.  UV_EOF or an error: libuv has
@@ -143,13 +156,12 @@ static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
     }
     return;
   }
-  if (r != NULL && buf->base == r->buf) {
+  if (r != NULL) {
+    t->rd_filled = (size_t)nread == r->len;
     exco__uv_reader_done(t, nread);
     return;
   }
   t->rend += (size_t)nread;
-  if (r != NULL)
-    exco__uv_reader_done(t, (ssize_t)exco__uv_rbuf_take(t, r->buf, r->len));
 }
 
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {

@@ -184,6 +184,8 @@ struct exco_uv_tcp {
   ssize_t read_err;         /* UV_EOF or a read error libuv reported, to be
                                returned once rbuf is drained, else 0 */
   exco__uv_read_op *reader; /* the waiting read, on its coroutine stack */
+  int rd_filled;            /* a read just filled the reader's buffer */
+  int rd_skipped;           /* so libuv's next read was given no buffer */
   char *rbuf;               /* EXCO_UV_TCP_READ_BUFFER bytes, or NULL */
   size_t rstart, rend;      /* the bytes buffered: rbuf[rstart, rend) */
   /* Listening sockets (see tcp.c). */

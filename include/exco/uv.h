@@ -502,10 +502,9 @@ EXCO_UV_API int exco_uv_tcp_accept_timeout(exco_uv_tcp *server,
  * start it again.  UV_EOF and read errors come after every byte that
  * arrived before them.  A read that is cancelled or times out loses
  * nothing: bytes that arrive afterwards are buffered for the next read.
- * A read with @p len of at least EXCO_UV_TCP_READ_BUFFER that finds the
- * buffer empty may have libuv read straight into @p buf (while it waits
- * only, so the MEMORY RULE holds); smaller reads are copied from the
- * buffer.
+ * A read that waits (the buffer is empty) has libuv read straight into
+ * @p buf, while it waits only, so the MEMORY RULE holds; the buffer is
+ * used only for what arrives while no read waits.
  *
  * @return the number of bytes read (> 0; 0 only if @p len is 0); UV_EOF
  *         once the peer has shut down its side and every byte before it
