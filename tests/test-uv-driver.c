@@ -1,9 +1,9 @@
 /*
  * test-uv-driver.c -- exco's libuv driver: the loop exits when tasks
  * finish, ready-queue order and the poll budget, a task woken by I/O runs
- * in the same loop iteration, no spinning while tasks wait, cross-thread wake storms, spawns from other threads, two loops on
- * two threads, cancel_all, freeing, the default executor and argument
- * errors.
+ * in the same loop iteration, no spinning while tasks wait, cross-thread
+ * wake storms, spawns from other threads, two loops on two threads,
+ * cancel_all, freeing, the default executor and argument errors.
  *
  * Coroutines never call ck_assert*: they record into plain variables and
  * the test asserts after uv_run() returns.
