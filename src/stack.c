@@ -361,6 +361,16 @@ static size_t limit_resident(void) {
   return v;
 }
 
+/* Stack colours (exco__stack.color): COLORS lines' worth, in turn. */
+#define COLORS 32
+static unsigned colors_next;
+
+static size_t color_next(void) {
+  unsigned n = __atomic_fetch_add(&colors_next, 1, __ATOMIC_RELAXED);
+
+  return (size_t)(n % COLORS) * 64;
+}
+
 static size_t counter_add(size_t *c, size_t n) {
   return __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
 }
@@ -685,6 +695,7 @@ static int guarded_map(size_t size, exco__stack **out) {
   s->pub.flags = 0;
   s->pub.guard = ps;
   s->pub.next = NULL;
+  s->pub.color = color_next();
   s->pub.map = map;
   s->pub.maplen = maplen;
   s->cls = NULL;
@@ -768,6 +779,7 @@ static int slab_new(size_t size, slab **out) {
     s->pub.size = stride - CANARY_GAP;
     s->pub.flags = EXCO_SPAWN_NOGUARD;
     s->pub.guard = 0;
+    s->pub.color = color_next();
     s->pub.map = chunk;
     s->pub.maplen = stride;
     s->cls = NULL;

@@ -20,6 +20,12 @@ struct exco__stack {
   unsigned flags;    /* EXCO_SPAWN_NOGUARD or 0 */
   size_t guard;      /* PROT_NONE bytes right below lo (0: unguarded) */
   exco__stack *next; /* free-list link, owned by the pool */
+  /* Bytes below the top where the coroutine's first frame goes: each
+   * stack gets its own multiple of 64 below 2 KiB, so that the tops of
+   * many suspended coroutines (the lines every resume touches) don't all
+   * map to the same few L1 cache sets, as page-aligned tops would.  The
+   * frames still start in the top page. */
+  size_t color;
   /* backend-private bookkeeping follows */
   void *map;
   size_t maplen;

@@ -391,8 +391,8 @@ void exco__task_host_calls(exco_task *t) {
 int exco__task_first_resume(exco_task *t) {
   t->started = 1;
   exco__switch_fiber_new(t);
-  if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size, exco__entry, t) !=
-      0) {
+  if (exco__ctx_make(&t->ctx, t->stack->lo, t->stack->size - t->stack->color,
+                     exco__entry, t) != 0) {
     /* Only the ucontext backend can fail here, and then the task can't
      * ever run: it ends as if cancelled before it started. */
     atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_relaxed);
