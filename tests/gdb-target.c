@@ -7,10 +7,13 @@
  *              waiting on a promise at a site marked with EXCO_SITE();
  *   "beta"     pending in beta_wait(), waiting on a promise;
  *   "gamma"    cancelled while pending in gamma_wait() (cancelling);
+ *   "epsilon"  spawned, polled only later: it yields in epsilon_spin()
+ *              until delta has run;
  *   "delta"    spawned and never polled.
  * and then calls gdb_stop_here() on the main thread, where the test
  * stops it; the test then stops it again in delta_fn(), with "delta"
- * running and "alpha" and "beta" woken (ready).  Run on its own (make
+ * running, "alpha" and "beta" woken (ready) and "epsilon" yielded (its
+ * poll kept by the executor: ready, with its registers on its stack).  Run on its own (make
  * check-valgrind runs it), it goes on: resolves the promises, runs every
  * task to its end, frees everything and exits 0, or 1 if something went
  * wrong.
@@ -23,8 +26,8 @@
 static exco_promise *p_alpha, *p_beta, *p_gamma;
 /* The join handles, global so that the test can name a task by address
  * ("exco bt gdb_tasks[1]"). */
-exco_task *gdb_tasks[4];
-static int alpha_ok, beta_ok, gamma_ok, delta_ok;
+exco_task *gdb_tasks[5];
+static int alpha_ok, beta_ok, gamma_ok, delta_ok, epsilon_ok;
 
 /* Not inlined, so that each has a frame of its own in a backtrace. */
 #define FRAME_FN __attribute__((noinline))
@@ -82,6 +85,20 @@ static void *gamma_fn(void *arg) {
   return NULL;
 }
 
+FRAME_FN static int epsilon_spin(void) {
+  int n = 0;
+
+  while (!delta_ok && exco_yield() == 0)
+    n++;
+  return n > 0;
+}
+
+static void *epsilon_fn(void *arg) {
+  (void)arg;
+  epsilon_ok = epsilon_spin();
+  return NULL;
+}
+
 static void *delta_fn(void *arg) {
   (void)arg;
   delta_ok = 1;
@@ -120,6 +137,7 @@ int main(void) {
   t[2] = spawn(ex, gamma_fn, "gamma");
   if (exco_run_until_idle(ex) != 3 || exco_task_cancel(t[2]) != 0)
     bad = 1;
+  t[4] = spawn(ex, epsilon_fn, "epsilon");
   t[3] = spawn(ex, delta_fn, "delta");
 
   gdb_stop_here();
@@ -127,16 +145,16 @@ int main(void) {
   if (exco_promise_resolve(p_alpha, p_alpha) != 0 ||
       exco_promise_resolve(p_beta, p_beta) != 0 || exco_run(ex) != 0)
     bad = 1;
-  for (i = 0; i < 4; i++)
+  for (i = 0; i < 5; i++)
     exco_task_release(t[i]);
   exco_promise_unref(p_alpha);
   exco_promise_unref(p_beta);
   exco_promise_unref(p_gamma);
   if (exco_executor_free(ex) != 0)
     bad = 1;
-  if (bad || !alpha_ok || !beta_ok || !gamma_ok || !delta_ok) {
-    fprintf(stderr, "gdb-target: failed (%d %d %d %d %d)\n", bad, alpha_ok,
-            beta_ok, gamma_ok, delta_ok);
+  if (bad || !alpha_ok || !beta_ok || !gamma_ok || !delta_ok || !epsilon_ok) {
+    fprintf(stderr, "gdb-target: failed (%d %d %d %d %d %d)\n", bad, alpha_ok,
+            beta_ok, gamma_ok, delta_ok, epsilon_ok);
     return 1;
   }
   return 0;

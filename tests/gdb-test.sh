@@ -60,6 +60,7 @@ timeout 120 "$top/libtool" --mode=execute "$gdb" -q -nx -batch \
   -ex 'echo ==tasks2\n' -ex 'exco tasks' \
   -ex 'echo ==bt-delta2\n' -ex 'exco bt delta' \
   -ex 'echo ==bt-alpha2\n' -ex 'exco bt alpha' \
+  -ex 'echo ==bt-epsilon2\n' -ex 'exco bt epsilon' \
   -ex 'echo ==bt-self\n' -ex 'bt' \
   -ex 'delete' \
   -ex 'echo ==end\n' \
@@ -114,8 +115,8 @@ site=$(grep -n '^  EXCO_SITE();' "$src/tests/gdb-target.c" | head -1 |
   cut -d: -f1)
 task='^  0x[0-9a-f]+  '
 tasks=$(section tasks)
-echo "$tasks" | grep -Eq '^exco executor 0x[0-9a-f]+ \(local\): 4 tasks$' ||
-  bad "exco tasks: no executor line with 4 tasks"
+echo "$tasks" | grep -Eq '^exco executor 0x[0-9a-f]+ \(local\): 5 tasks$' ||
+  bad "exco tasks: no executor line with 5 tasks"
 echo "$tasks" | grep -Eq "$task\"alpha\"  pending  waiting on promise at \
 .*gdb-target\\.c:$site  polls 1\$" || bad "exco tasks: alpha"
 echo "$tasks" |
@@ -160,6 +161,12 @@ echo "$tasks" | grep -Eq "$task\"alpha\"  ready  .*polls 1\$" ||
   bad "exco tasks (2): alpha ready"
 section bt-delta2 | grep -q 'exco bt: task "delta" is running' ||
   bad "bt-delta2: no refusal"
+# epsilon yielded: the executor keeps its poll (RUNNING stays set), but it
+# is queued, not running, and its frames are there to show.
+echo "$tasks" | grep -Eq "$task\"epsilon\"  ready  waiting on yield  polls 1\$" ||
+  bad "exco tasks (2): epsilon ready, waiting on yield"
+in_order bt-epsilon2 '"epsilon".[(]ready[)]' '^#[0-9].*exco_yield' \
+  '[^_]epsilon_spin.[(]' '[^_]epsilon_fn.[(]' 'exco__entry'
 in_order bt-alpha2 '"alpha".[(]ready[)]' '[^_]level3.[(]' '[^_]level2.[(]' \
   '[^_]level1.[(]'
 in_order bt-self '^#0.*delta_fn' 'exco__entry'

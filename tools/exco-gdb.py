@@ -125,8 +125,10 @@ def _state(t):
         return "finished"
     if f & _CANCEL:
         return "cancelling"
-    if s & _RUNNING:
+    if s & _RUNNING and not int(t["kept"]):
         return "running"
+    if s & _RUNNING:
+        return "ready"  # a yield the executor's queue kept (src/resume.h)
     if s & _NOTIFIED:
         return "spawned" if polls == 0 else "ready"
     return "pending"
@@ -298,7 +300,7 @@ out: the task's frames are numbered from #1 there."""
         state = _state(t)
         s = int(t["state"])
         name = _str(t["name"]) or "(unnamed)"
-        if s & _RUNNING:
+        if s & _RUNNING and not int(t["kept"]):
             raise ExcoError("task \"%s\" is running: its registers are live "
                             "on some thread (try \"thread apply all bt\")" %
                             name)
