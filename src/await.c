@@ -249,7 +249,7 @@ int exco_join(exco_task *task, void **result) {
       return err;
   }
   if (result != NULL)
-    *result = task->result;
+    *result = task->u.result;
   return task->was_cancelled ? EXCO_ECANCELED : 0;
 }
 

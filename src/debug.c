@@ -129,7 +129,8 @@ int exco_task_get_info(exco_task *t, exco_task_info *out) {
     out->state = out->polls == 0 ? EXCO_TASK_SPAWNED : EXCO_TASK_READY;
   else
     out->state = EXCO_TASK_PENDING;
-  out->age_ms = now > t->spawn_ns ? (now - t->spawn_ns) / 1000000u : 0;
+  /* Ages wrap after 49 days (a 32-bit count of milliseconds). */
+  out->age_ms = (uint32_t)((uint32_t)(now / 1000000u) - t->spawn_ms);
   if (out->state != EXCO_TASK_RUNNING && out->state != EXCO_TASK_FINISHED) {
     out->waiting_on = atomic_load_explicit(&t->wait_kind, memory_order_relaxed);
     out->file = atomic_load_explicit(&t->site_file, memory_order_relaxed);
@@ -211,9 +212,9 @@ static int exco__wd_check(exco_task *t, void *arg) {
   if (start == 0 || sc->now < start || sc->now - start < sc->threshold)
     return 0;
   /* Once per poll: the watchdog thread is the only one to touch this. */
-  if (t->watch_reported == polls)
+  if (t->watch_reported == (unsigned)polls)
     return 0;
-  t->watch_reported = polls;
+  t->watch_reported = (unsigned)polls;
   exco__task_ref(t);
   sc->found[sc->n].task = t;
   sc->found[sc->n].ms = (sc->now - start) / 1000000u;

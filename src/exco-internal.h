@@ -180,27 +180,31 @@ struct exco_task {
     void *caught;
     unsigned int uncaught;
   } eh;
-  /* The rest: spawn, finish, join, cancel. */
+  /* The rest: spawn, finish, join, cancel (two more lines: the block is
+   * 256 bytes, so that with its alignment it takes a 320-byte malloc
+   * chunk, which W5's 4.5 KiB a parked task has room for). */
   unsigned char was_cancelled; /* CANCEL as it was when DONE was published */
+  unsigned char alloc_libc;    /* the block came from malloc() (task.c) */
+  unsigned char alloc_off;     /* the task's offset in its block */
   atomic_int wakes_inflight;   /* threads inside the host's task_wake */
   atomic_int refs;             /* host + join handle + wakers + holds */
   atomic_int holds;            /* 1 while the coroutine lives + stack holds */
   atomic_int unreleased;       /* 2 - (dropped) - (stack released) */
   int host_errno;              /* errno as host_fn left it */
+  unsigned watch_reported;     /* the poll the watchdog reported (low bits) */
+  uint32_t spawn_ms;           /* exco__coarse_now_ns() / 1e6, wrapping */
   void *host_arg;
   int64_t deadline; /* exco_deadline_set(), in exco_now() ms */
-  uint64_t spawn_ns;
-  unsigned long watch_reported; /* the poll the watchdog reported */
-  exco_fn fn;
+  union {
+    exco_fn fn;   /* until the function is called */
+    void *result; /* once it has returned */
+  } u;
   void *arg;
-  void *result;
   const char *name;
   exco__stack *stack;
   exco__list ex_link;         /* in ex->tasks while live */
   exco__waitq joiners;        /* exco_join() waiters; signalled at DONE */
   struct exco__tls_slot *tls; /* task-local values (scope.c), or NULL */
-  void *alloc;                /* what exco__malloc() returned */
-  unsigned char alloc_libc;   /* ... and it was malloc() (task.c) */
 #ifdef EXCO__HAVE_ASAN
   void *asan_fake;                 /* ASan's fake stack of the suspended side */
   const void *caller_stack_bottom; /* the poller's stack, for switching back */

@@ -67,6 +67,10 @@ _Static_assert(offsetof(exco_task, magic) == EXCO__LINE,
                "a kept yield's fields of exco_task fill line 0 exactly");
 _Static_assert(offsetof(exco_task, was_cancelled) == 2 * EXCO__LINE,
                "a poll's fields of exco_task fill two lines exactly");
+#if !defined(EXCO__HAVE_ASAN) && !defined(EXCO__HAVE_TSAN)
+_Static_assert(sizeof(exco_task) == 4 * EXCO__LINE,
+               "exco_task is four lines (W5: memory per parked task)");
+#endif
 #endif
 
 /*
@@ -128,6 +132,16 @@ static exco__task_cache *exco__tcache_get(void) {
   return c;
 }
 
+/*
+ * What a block needs beyond the task to hold it on a line boundary: malloc
+ * returns memory aligned for max_align_t (16 bytes on x86-64 and AArch64),
+ * so 48 bytes there, which with a 256-byte task makes a 320-byte chunk
+ * rather than 336; a replaced allocator may align less (63).
+ */
+static size_t exco__task_pad(int libc) {
+  return libc ? EXCO__LINE - _Alignof(max_align_t) : EXCO__LINE - 1;
+}
+
 static exco_task *exco__task_alloc(void) {
   exco__task_cache *c = exco__tls_tcache;
   unsigned char libc = exco__alloc_libc != 0;
@@ -136,18 +150,18 @@ static exco_task *exco__task_alloc(void) {
 
   if (libc && c != NULL && c->n > 0)
     p = c->blocks[--c->n];
-  else if ((p = exco__malloc(sizeof(exco_task) + EXCO__LINE - 1)) == NULL)
+  else if ((p = exco__malloc(sizeof(exco_task) + exco__task_pad(libc))) == NULL)
     return NULL;
   t = (exco_task *)(((uintptr_t)p + EXCO__LINE - 1) &
                     ~(uintptr_t)(EXCO__LINE - 1));
-  t->alloc = p;
+  t->alloc_off = (unsigned char)((char *)t - (char *)p);
   t->alloc_libc = libc;
   return t;
 }
 
 static void exco__task_free(exco_task *t) {
   exco__task_cache *c;
-  void *p = t->alloc;
+  void *p = (char *)t - t->alloc_off;
 
   t->magic = 0;
   if (!t->alloc_libc) {
@@ -200,7 +214,7 @@ static void exco__entry(void *arg) {
 
   exco__switch_started(t);
   errno = 0;
-  t->result = t->fn(t->arg);
+  t->u.result = t->u.fn(t->arg);
   if (t->tls != NULL)
     exco__tls_finish(t);
   t->finished = 1;
@@ -257,13 +271,12 @@ int exco_spawn(exco_executor *ex, exco_fn fn, void *arg,
   atomic_init(&t->polls, 0);
   atomic_init(&t->poll_start, 0);
   t->watch_reported = 0;
-  t->spawn_ns = exco__coarse_now_ns();
+  t->spawn_ms = (uint32_t)(exco__coarse_now_ns() / 1000000u);
   atomic_init(&t->home, 0);
   t->ex = ex;
   t->ext = NULL;
-  t->fn = fn;
+  t->u.fn = fn;
   t->arg = arg;
-  t->result = NULL;
   t->name = o.name;
   t->rq_next = NULL;
   t->tls = NULL;
@@ -396,6 +409,7 @@ int exco__task_first_resume(exco_task *t) {
     /* Only the ucontext backend can fail here, and then the task can't
      * ever run: it ends as if cancelled before it started. */
     atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_relaxed);
+    t->u.result = NULL;
     t->finished = 1;
     return -1;
   }
@@ -410,6 +424,8 @@ int exco__task_first_resume(exco_task *t) {
 void exco__task_finish(exco_task *t, unsigned also) {
   if (t->started)
     exco__switch_fiber_free(t);
+  else
+    t->u.result = NULL; /* never ran: no function pointer as a result */
   /* Joiners link themselves, then look for DONE; we set DONE, then look
    * for joiners (exco__waitq_broadcast()).  Both sides sequentially
    * consistent: at least one of them sees the other's write. */
