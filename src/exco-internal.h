@@ -230,6 +230,8 @@ void exco__overflow_fork(int phase);
 /* scope.c (the task-local key table) and offload.c (the worker pool). */
 void exco__tls_fork(int phase);
 void exco__offload_fork(int phase);
+/* task.c: the threads' caches of task blocks. */
+void exco__task_fork(int phase);
 
 /* debug.c: the list of all executors (for the watchdog and gdb). */
 void exco__registry_add(exco_executor *ex);

@@ -18,8 +18,9 @@
 /* The order in which code may nest the locks: rust_async_executor_init()
  * holds the seed's lock while exco_init() takes the default executor's,
  * which is held while the executor list's is taken.  The list of stack
- * pools comes last: making an executor takes it under those, and nothing
- * is taken while it is held. */
+ * pools comes next to last: making an executor takes it under those, and
+ * nothing is taken while it is held.  Last, the list of the threads' task
+ * caches, taken when a task's last reference goes, under any of them. */
 static void exco__fork_prepare(void) {
   exco__seed_fork(EXCO__FORK_PREPARE);
   exco__executor_fork(EXCO__FORK_PREPARE);
@@ -29,9 +30,11 @@ static void exco__fork_prepare(void) {
   exco__tls_fork(EXCO__FORK_PREPARE);
   exco__offload_fork(EXCO__FORK_PREPARE);
   exco__stack_fork(1);
+  exco__task_fork(EXCO__FORK_PREPARE);
 }
 
 static void exco__fork_parent(void) {
+  exco__task_fork(EXCO__FORK_PARENT);
   exco__stack_fork(0);
   exco__offload_fork(EXCO__FORK_PARENT);
   exco__tls_fork(EXCO__FORK_PARENT);
@@ -43,6 +46,7 @@ static void exco__fork_parent(void) {
 }
 
 static void exco__fork_child(void) {
+  exco__task_fork(EXCO__FORK_CHILD);
   exco__stack_fork(0);
   exco__offload_fork(EXCO__FORK_CHILD);
   exco__tls_fork(EXCO__FORK_CHILD);

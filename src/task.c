@@ -88,9 +88,31 @@ _Static_assert(sizeof(exco_task) == 4 * EXCO__LINE,
 enum { EXCO__TASK_CACHE = 256 };
 
 typedef struct exco__task_cache {
+  struct exco__task_cache *prev, *next; /* every thread's (tcaches_lock) */
   int n;
   void *blocks[EXCO__TASK_CACHE];
 } exco__task_cache;
+
+/* Every thread's cache, so that a fork()'s child can free those of the
+ * threads it doesn't have (exco__task_fork()). */
+static pthread_mutex_t exco__tcaches_lock = PTHREAD_MUTEX_INITIALIZER;
+static exco__task_cache *exco__tcaches;
+
+static void exco__tcache_link(exco__task_cache *c) {
+  pthread_mutex_lock(&exco__tcaches_lock);
+  c->prev = NULL;
+  c->next = exco__tcaches;
+  if (exco__tcaches != NULL)
+    exco__tcaches->prev = c;
+  exco__tcaches = c;
+  pthread_mutex_unlock(&exco__tcaches_lock);
+}
+
+static void exco__tcache_free(exco__task_cache *c) {
+  while (c->n > 0)
+    free(c->blocks[--c->n]);
+  free(c);
+}
 
 static __thread exco__task_cache *exco__tls_tcache
     __attribute__((tls_model("initial-exec")));
@@ -104,9 +126,15 @@ static void exco__tcache_destroy(void *p) {
   /* A later use on this thread (another key's destructor) starts a new
    * cache. */
   exco__tls_tcache = NULL;
-  while (c->n > 0)
-    free(c->blocks[--c->n]);
-  free(c);
+  pthread_mutex_lock(&exco__tcaches_lock);
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    exco__tcaches = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  pthread_mutex_unlock(&exco__tcaches_lock);
+  exco__tcache_free(c);
 }
 
 static void exco__tcache_init(void) {
@@ -128,8 +156,35 @@ static exco__task_cache *exco__tcache_get(void) {
     free(c);
     return NULL;
   }
+  exco__tcache_link(c);
   exco__tls_tcache = c;
   return c;
+}
+
+void exco__task_fork(int phase) {
+  exco__task_cache *c, *next, *mine = exco__tls_tcache;
+
+  switch (phase) {
+  case EXCO__FORK_PREPARE:
+    pthread_once(&exco__tcache_once, exco__tcache_init);
+    pthread_mutex_lock(&exco__tcaches_lock);
+    break;
+  case EXCO__FORK_PARENT:
+    pthread_mutex_unlock(&exco__tcaches_lock);
+    break;
+  default:
+    /* Only this thread is left: the others' caches went with them. */
+    for (c = exco__tcaches; c != NULL; c = next) {
+      next = c->next;
+      if (c != mine)
+        exco__tcache_free(c);
+    }
+    exco__tcaches = mine;
+    if (mine != NULL)
+      mine->prev = mine->next = NULL;
+    pthread_mutex_unlock(&exco__tcaches_lock);
+    break;
+  }
 }
 
 /*
