@@ -156,14 +156,18 @@ static struct {
   int direct_ok;
 } ra;
 
-static void *late_writer(void *arg) {
-  pair *p = arg;
+/* Writes @s to @p->client once a read waits on @p->conn (so that the
+ * bytes go straight into the reader's buffer). */
+static void write_when_read(pair *p, const char *s) {
   int i;
 
-  /* Write once the reader waits (so the bytes go straight to it). */
   for (i = 0; i < SPINS && p->conn->reader == NULL; i++)
     exco_yield();
-  (void)exco_uv_tcp_write(p->client, "direct", 6);
+  (void)exco_uv_tcp_write(p->client, s, strlen(s));
+}
+
+static void *late_writer(void *arg) {
+  write_when_read(arg, "direct");
   return NULL;
 }
 
@@ -257,12 +261,7 @@ static struct {
 } rx;
 
 static void *rx_writer(void *arg) {
-  pair *p = arg;
-  int i;
-
-  for (i = 0; i < SPINS && p->conn->reader == NULL; i++)
-    exco_yield();
-  (void)exco_uv_tcp_write(p->client, "0123456789", 10);
+  write_when_read(arg, "0123456789");
   return NULL;
 }
 
