@@ -679,6 +679,13 @@ EXCO_API int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg);
  * Wakes the running task and suspends it, letting the host poll others
  * first.
  *
+ * On a host of the three callbacks the wake is the host's task_wake, made
+ * once the coroutine has switched out.  The built-in executors and the
+ * drivers on the shared run queue (exco/driver.h) queue the task again
+ * themselves, behind the tasks already ready, without a call to the host:
+ * to other threads the task stays "in its poll" until it suspends for
+ * real (exco_task_get_info() lists it as ready).
+ *
  * @return 0; EXCO_ECANCELED; EXCO_EPERM outside a coroutine.
  */
 EXCO_API int exco_yield(void);
