@@ -682,9 +682,11 @@ EXCO_API int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg);
  * On a host of the three callbacks the wake is the host's task_wake, made
  * once the coroutine has switched out.  The built-in executors and the
  * drivers on the shared run queue (exco/driver.h) queue the task again
- * themselves, behind the tasks already ready, without a call to the host:
- * to other threads the task stays "in its poll" until it suspends for
- * real (exco_task_get_info() lists it as ready).
+ * themselves, without a call to the host: to other threads the task stays
+ * "in its poll" until it suspends for real (exco_task_get_info() lists it
+ * as ready).  The run queue polls it after the tasks queued before its
+ * yield; the local executor may poll a round's yielded tasks again before
+ * the tasks woken during that round, for up to 64 polls.
  *
  * @return 0; EXCO_ECANCELED; EXCO_EPERM outside a coroutine.
  */
