@@ -280,12 +280,9 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
             ? exco__task_poll_kept(t, watch)
             : exco__task_poll(t, 1);
     if (r == 2) {
-      /* A yield: queued again at once, still claimed; nothing to tell
-       * the host (the queue is scheduled: we are in its run). */
-      t->rq_next = NULL;
-      *q->tailp = t;
-      q->tailp = &t->rq_next;
-      q->nready++;
+      /* A yield: queued again at once, still claimed.  The queue is
+       * scheduled (we are in its run), so nothing reaches the host. */
+      exco__runq_push_local(q, t);
     } else if (r == 0) {
       exco__task_drop_finished(t);
       if (--q->live == 0)

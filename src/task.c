@@ -571,6 +571,13 @@ static inline int exco__task_at_home(exco_task *t) {
   return home == 0 || home == exco__thread_id();
 }
 
+/* DROPPED is set: no new host wake can start now; waits out the ones
+ * already inside task_wake (a few instructions of the host's code). */
+static inline void exco__task_wait_wakes(exco_task *t) {
+  while (atomic_load_explicit(&t->wakes_inflight, memory_order_acquire) != 0)
+    sched_yield();
+}
+
 static inline int exco__task_drop_inline(exco_task *t) {
   exco_task *cur = exco__current();
   unsigned s;
@@ -596,10 +603,7 @@ static inline int exco__task_drop_inline(exco_task *t) {
   if (!(s & EXCO__DONE))
     atomic_fetch_or_explicit(&t->flags, EXCO__CANCEL, memory_order_seq_cst);
 
-  /* No new host wake can start now; wait out the ones already inside
-   * task_wake (a few instructions of the host's code). */
-  while (atomic_load_explicit(&t->wakes_inflight, memory_order_acquire) != 0)
-    sched_yield();
+  exco__task_wait_wakes(t);
 
   if (!(s & EXCO__DONE)) {
     /* Every await now returns EXCO_ECANCELED without suspending, so one
@@ -631,10 +635,7 @@ void exco__task_drop_finished(exco_task *t) {
     (void)exco__task_drop_inline(t);
     return;
   }
-  /* As exco__task_drop_inline() after its state change: no new host wake
-   * can start, since DROPPED is set; wait out those already inside. */
-  while (atomic_load_explicit(&t->wakes_inflight, memory_order_acquire) != 0)
-    sched_yield();
+  exco__task_wait_wakes(t);
   exco__task_release_stake(t);
   exco__task_unref(t);
 }
