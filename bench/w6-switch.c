@@ -11,9 +11,11 @@
  *    task that calls exco_yield(), on a host-driven executor whose
  *    callbacks do nothing: switch, state word, wake bookkeeping, errno;
  *  - "exco run-queue yield": the same round trip on the shared run queue
- *    that the built-in drivers use: exco_driver_run(ex, 64) resumes a
- *    task that yields straight back, 64 times (the queue keeps its poll),
- *    on a driver whose schedule and notify do nothing;
+ *    that the built-in drivers use: exco_driver_run(ex, 64) resumes two
+ *    tasks that yield straight back, in turn (the queue keeps their
+ *    polls), on a driver whose schedule and notify do nothing.  Two, so
+ *    that each yield switches: a task alone on the queue yields in place
+ *    (src/switch.h), which W2 at N = 1 shows;
  *  - create+destroy: exco__ctx_make + first switch in and out for the raw
  *    copies; exco_spawn + exco_poll (the function returns at once) +
  *    exco_drop for the library, with pooled stacks.
@@ -111,9 +113,9 @@ static int lib_measure(exco_executor *ex, int create, long iters,
 /* ---- the library, on its shared run queue ----------------------------
  * A driver whose loop is this function: schedule and notify have nothing
  * to do, since it calls exco_driver_run() itself.  A round trip is one
- * poll, within exco_driver_run(ex, RQ_BUDGET), of a task that yields
- * straight back (a kept yield: the queue takes it again without a wake,
- * src/runq.c). */
+ * poll, within exco_driver_run(ex, RQ_BUDGET), of one of two tasks that
+ * yield straight back (a kept yield: the queue takes it again without a
+ * wake, src/runq.c; with the other task ready, it can't yield in place). */
 
 static void rq_nothing(void *data) {
   (void)data;
@@ -130,10 +132,10 @@ enum { RQ_BUDGET = 64 };
 
 static int runq_measure(exco_executor *ex, int create, long iters,
                         uint64_t *elapsed_ns) {
-  exco_task *t;
+  exco_task *t[2];
   uint64_t t0;
   long i, want = iters;
-  int err;
+  int err, k;
 
   if (create) {
     t0 = bench_now_ns();
@@ -145,20 +147,23 @@ static int runq_measure(exco_executor *ex, int create, long iters,
     *elapsed_ns = bench_now_ns() - t0;
     return 0;
   }
-  if ((err = exco_spawn(ex, bounce, NULL, NULL, &t)) != 0)
-    return err;
-  exco_driver_run(ex, 1); /* runs up to the first yield */
+  for (k = 0; k < 2; k++)
+    if ((err = exco_spawn(ex, bounce, NULL, NULL, &t[k])) != 0)
+      return err;
+  exco_driver_run(ex, 2); /* runs both up to their first yield */
   /* A host's loop runs the queue with a budget: RQ_BUDGET trips a call
-   * (the one task is queued again after each yield). */
+   * (each task is queued again after each yield). */
   iters = (iters + RQ_BUDGET - 1) / RQ_BUDGET * RQ_BUDGET;
   t0 = bench_now_ns();
   for (i = 0; i < iters; i += RQ_BUDGET)
     exco_driver_run(ex, RQ_BUDGET);
   *elapsed_ns = (bench_now_ns() - t0) * (uint64_t)want / (uint64_t)iters;
-  exco_task_cancel(t); /* its yield returns EXCO_ECANCELED */
+  for (k = 0; k < 2; k++)
+    exco_task_cancel(t[k]); /* its yield returns EXCO_ECANCELED */
   while (exco_driver_live(ex) > 0)
     exco_driver_run(ex, 0);
-  exco_task_release(t);
+  for (k = 0; k < 2; k++)
+    exco_task_release(t[k]);
   return 0;
 }
 

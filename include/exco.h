@@ -688,6 +688,14 @@ EXCO_API int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg);
  * yield; the local executor may poll a round's yielded tasks again before
  * the tasks woken during that round, for up to 64 polls.
  *
+ * There, a yield with no other task ready, while the loop's budget allows
+ * another poll (exco_driver_run()'s @budget; a local round's 64), returns
+ * at once without switching: it is what the loop would do next, and it
+ * counts as that poll (exco_task_info.polls, the budget).  The host still
+ * gets control once the budget is spent, and on the run queue a task woken
+ * meanwhile runs before the yielding one continues.  A watchdog
+ * (exco_executor_watchdog()) turns this off, so that it times each poll.
+ *
  * @return 0; EXCO_ECANCELED; EXCO_EPERM outside a coroutine.
  */
 EXCO_API int exco_yield(void);

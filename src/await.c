@@ -86,6 +86,23 @@ int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
   return err;
 }
 
+/*
+ * A yield that the kept-yield loop resuming @t would answer by resuming
+ * @t again at once (see exco__inplace in switch.h): counted as the poll
+ * it stands for, and not switched.
+ */
+static inline int exco__yield_in_place(exco_task *t) {
+  exco__inplace *l = exco__tls_inplace;
+
+  if (l == NULL || l->cur != t || l->left <= 0 || *l->head != NULL)
+    return 0;
+  l->left--;
+  atomic_store_explicit(
+      &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  return 1;
+}
+
 int exco_yield(void) {
   exco_task *t = exco__current();
 
@@ -93,6 +110,8 @@ int exco_yield(void) {
     return EXCO_EPERM;
   if (exco__task_cancelled(t))
     return EXCO_ECANCELED;
+  if (exco__yield_in_place(t))
+    return exco__task_cancelled(t) ? EXCO_ECANCELED : 0;
   /* A wake of a running task only marks it, and the poll reschedules it
    * through the host once we have switched out.  Only this thread touches
    * the mark while the task runs, so it needs no atomic operation here;

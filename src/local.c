@@ -195,8 +195,10 @@ static long exco__local_round(struct exco__local *l) {
   exco__fifo_node *fn;
   exco__local_node *n;
   exco_task *t;
-  long polls = 0;
+  long polls = 0, allowed;
   int r, watch, saved_errno;
+  exco_task *none = NULL;
+  exco__inplace in;
 
   exco__local_fire(l);
   batch = l->ready;
@@ -206,6 +208,8 @@ static long exco__local_round(struct exco__local *l) {
   pthread_mutex_unlock(&l->lock);
   watch = atomic_load_explicit(&l->ex->watch_ns, memory_order_relaxed) != 0;
   saved_errno = exco__kept_loop_enter();
+  in.head = &none;
+  exco__tls_inplace = &in;
   exco__fifo_init(&again);
   for (;;) {
     if ((fn = exco__fifo_pop(&batch)) == NULL) {
@@ -220,9 +224,18 @@ static long exco__local_round(struct exco__local *l) {
     t = n->task;
     if (batch.head != NULL)
       exco__local_prefetch(batch.head);
+    /* The round's lists change only here: a task alone on them may yield
+     * in place up to the pass's end (wakes meanwhile wait for the round's
+     * end either way). */
+    in.cur = t;
+    allowed = watch || batch.head != NULL || again.head != NULL
+                  ? 0
+                  : EXCO__LOCAL_PASS - polls;
+    in.left = allowed;
     r = atomic_load_explicit(&t->kept, memory_order_relaxed)
             ? exco__task_poll_kept(t, watch)
             : exco__task_poll(t, 1);
+    polls += allowed - in.left;
     if (r == 2) {
       exco__fifo_push(&again, &n->link);
     } else if (r == 0) {
@@ -233,6 +246,7 @@ static long exco__local_round(struct exco__local *l) {
       pthread_mutex_unlock(&l->lock);
     }
   }
+  exco__tls_inplace = NULL;
   exco__kept_loop_leave(saved_errno);
   pthread_mutex_lock(&l->lock);
   if (again.head != NULL) {

@@ -257,6 +257,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   long n;
   exco_task *t;
   int r, watch, saved_errno;
+  exco__inplace in;
 
   if (q == NULL)
     return EXCO_EINVAL;
@@ -266,6 +267,8 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   exco__runq_drain(q);
   watch = atomic_load_explicit(&ex->watch_ns, memory_order_relaxed) != 0;
   saved_errno = exco__kept_loop_enter();
+  in.head = &q->head;
+  exco__tls_inplace = &in;
   /* Budget 0: the tasks that are ready now, one poll each. */
   n = budget != 0 ? (long)budget : q->nready;
   while (n > 0 && (t = q->head) != NULL) {
@@ -276,9 +279,14 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
       exco__runq_prefetch(q->head);
     q->nready--;
     n--;
+    /* Yields in place while nothing else is ready take from the budget
+     * (the watchdog, which times each poll, gets real ones). */
+    in.cur = t;
+    in.left = watch ? 0 : n;
     r = atomic_load_explicit(&t->kept, memory_order_relaxed)
             ? exco__task_poll_kept(t, watch)
             : exco__task_poll(t, 1);
+    n = in.left;
     if (r == 2) {
       /* A yield: queued again at once, still claimed.  The queue is
        * scheduled (we are in its run), so nothing reaches the host. */
@@ -289,6 +297,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
         exco__runq_keepalive(q);
     }
   }
+  exco__tls_inplace = NULL;
   exco__kept_loop_leave(saved_errno);
   if (q->nready == 0)
     q->scheduled = 0;

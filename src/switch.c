@@ -8,6 +8,9 @@
 __thread exco_task *exco__tls_current
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
+__thread exco__inplace *exco__tls_inplace
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
 __attribute__((noinline)) exco_task *exco__current(void) {
   exco_task *t = exco__tls_current;
   __asm__ volatile("" ::: "memory");

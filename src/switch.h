@@ -40,6 +40,27 @@ extern __thread exco_task *exco__tls_current
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /*
+ * The kept-yield loop running on this thread, if any (runq.c, local.c),
+ * for exco_yield()'s in-place path: a yield of the task the loop resumed,
+ * while nothing else is ready and the loop's budget allows another poll,
+ * returns at once instead of switching to the loop and back.  That is
+ * exactly what the loop would do next (take the task back, find it alone
+ * on its queue, resume it), so to every thread it looks the same; it only
+ * saves the two switches.  Read by the coroutine at once, never across a
+ * switch.
+ */
+typedef struct exco__inplace {
+  exco_task *cur;         /* the task the loop resumed */
+  exco_task *const *head; /* NULL there: no other task is ready (a task
+                             woken while @cur runs is queued there) */
+  long left;              /* polls the loop still allows, 0 if another
+                             task is ready in a way @head doesn't show */
+} exco__inplace;
+
+extern __thread exco__inplace *exco__tls_inplace
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/*
  * overflow.c: set once exco_overflow_report_install() has run; every
  * thread then sets up its alternate signal stack before it first resumes
  * a coroutine.

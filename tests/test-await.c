@@ -437,6 +437,237 @@ START_TEST(errno_preserved_across_kept_yields) {
 }
 END_TEST
 
+/* ---- Yields in place (a task alone on a kept-yield loop) ---------------- */
+
+static const exco_driver_ops inplace_ops = {
+    .version = EXCO_DRIVER_VERSION,
+    .name = "inplace",
+    .schedule = rq_nothing,
+    .notify = rq_nothing,
+};
+
+typedef struct counter {
+  long resumes;
+  int last;
+} counter;
+
+/* Counts the resumes a yield loop sees until its yield fails. */
+static void *fn_count_yields(void *arg) {
+  counter *c = arg;
+
+  do
+    c->resumes++;
+  while ((c->last = exco_yield()) == 0);
+  return NULL;
+}
+
+static unsigned long polls_of(exco_task *t) {
+  exco_task_info info;
+
+  ck_assert_int_eq(exco_task_get_info(t, &info), 0);
+  return info.polls;
+}
+
+/* A task alone on the run queue gets exactly the budget's polls per
+ * exco_driver_run(), whether its yields switch or not. */
+START_TEST(yield_in_place_keeps_the_budget) {
+  exco_executor *ex;
+  exco_task *t;
+  counter c = {0, 0};
+
+  ck_assert_int_eq(exco_driver_executor_new(&ex, &inplace_ops, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_count_yields, &c, NULL, &t), 0);
+  ck_assert_int_eq(exco_driver_run(ex, 64), 1);
+  ck_assert_int_eq(c.resumes, 64);
+  ck_assert_uint_eq(polls_of(t), 64);
+  /* Budget 0: one poll of each task ready now. */
+  ck_assert_int_eq(exco_driver_run(ex, 0), 1);
+  ck_assert_int_eq(c.resumes, 65);
+  ck_assert_int_eq(exco_driver_run(ex, 1), 1);
+  ck_assert_int_eq(c.resumes, 66);
+  ck_assert_int_eq(exco_driver_run(ex, 1000), 1);
+  ck_assert_int_eq(c.resumes, 1066);
+  ck_assert_uint_eq(polls_of(t), 1066);
+  ck_assert_int_eq(c.last, 0);
+  ck_assert_int_eq(exco_task_cancel(t), 0);
+  while (exco_driver_live(ex) > 0)
+    ck_assert_int_ge(exco_driver_run(ex, 0), 0);
+  ck_assert_int_eq(c.last, EXCO_ECANCELED);
+  ck_assert_int_eq(c.resumes, 1066);
+  exco_task_release(t);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+typedef struct order {
+  exco_promise *p;
+  int seq[8];
+  int n;
+  int err;
+} order;
+
+static void *fn_order_waiter(void *arg) {
+  order *o = arg;
+  void *v;
+
+  o->seq[o->n++] = 1;
+  if (exco_promise_await(o->p, &v) != 0)
+    o->err = 1;
+  o->seq[o->n++] = 3;
+  return NULL;
+}
+
+static void *fn_order_spawned(void *arg) {
+  order *o = arg;
+
+  o->seq[o->n++] = 5;
+  return NULL;
+}
+
+/* Alone on the run queue, it wakes another task, then spawns one: each
+ * runs before its yield returns.  (The local executor may resume a round's
+ * yielded task again before tasks woken during the round, as exco_yield()
+ * says, so this is the run queue's promise.) */
+static void *fn_order_yielder(void *arg) {
+  order *o = arg;
+  int i;
+
+  for (i = 0; i < 10; i++)
+    if (exco_yield() != 0)
+      o->err = 1;
+  o->seq[o->n++] = 2;
+  if (exco_promise_resolve(o->p, NULL) != 0 || exco_yield() != 0)
+    o->err = 1;
+  o->seq[o->n++] = 4;
+  for (i = 0; i < 10; i++)
+    if (exco_yield() != 0)
+      o->err = 1;
+  if (exco_spawn(NULL, fn_order_spawned, o, NULL, NULL) != 0 ||
+      exco_yield() != 0)
+    o->err = 1;
+  o->seq[o->n++] = 6;
+  return NULL;
+}
+
+START_TEST(yield_in_place_lets_a_woken_task_run_first) {
+  static const int want[] = {1, 2, 3, 4, 5, 6};
+  exco_executor *ex;
+  order o;
+  int i;
+
+  memset(&o, 0, sizeof(o));
+  ck_assert_int_eq(exco_promise_new(&o.p), 0);
+  ck_assert_int_eq(exco_driver_executor_new(&ex, &inplace_ops, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_order_waiter, &o, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_order_yielder, &o, NULL, NULL), 0);
+  while (exco_driver_live(ex) > 0)
+    ck_assert_int_ge(exco_driver_run(ex, 64), 0);
+  ck_assert_int_eq(o.err, 0);
+  ck_assert_int_eq(o.n, 6);
+  for (i = 0; i < 6; i++)
+    ck_assert_int_eq(o.seq[i], want[i]);
+  exco_promise_unref(o.p);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+typedef struct round {
+  exco_promise *p;
+  atomic_int woken;
+  long yields_until_woken;
+  int err;
+} wround;
+
+static void *fn_round_waiter(void *arg) {
+  wround *r = arg;
+  void *v;
+
+  if (exco_promise_await(r->p, &v) != 0)
+    r->err = 1;
+  atomic_store(&r->woken, 1);
+  return NULL;
+}
+
+static void *fn_round_yielder(void *arg) {
+  wround *r = arg;
+
+  if (exco_promise_resolve(r->p, NULL) != 0)
+    r->err = 1;
+  while (!atomic_load(&r->woken) && r->yields_until_woken < 100000) {
+    r->yields_until_woken++;
+    if (exco_yield() != 0)
+      r->err = 1;
+  }
+  return NULL;
+}
+
+/* On the local executor, a task woken during a round waits at most for
+ * the round's 64 polls, in place or not (exco_yield()). */
+START_TEST(yield_in_place_local_round_is_bounded) {
+  exco_executor *ex;
+  wround r;
+
+  memset(&r, 0, sizeof(r));
+  ck_assert_int_eq(exco_promise_new(&r.p), 0);
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_round_waiter, &r, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_round_yielder, &r, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(r.err, 0);
+  ck_assert_int_eq(atomic_load(&r.woken), 1);
+  ck_assert_int_ge(r.yields_until_woken, 1);
+  ck_assert_int_le(r.yields_until_woken, 64);
+  exco_promise_unref(r.p);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+typedef struct sleeper {
+  atomic_int done;
+  long spins;
+  int err;
+} sleeper;
+
+static void *fn_sleep_then_flag(void *arg) {
+  sleeper *s = arg;
+
+  if (exco_sleep(1) != 0)
+    s->err = 1;
+  atomic_store(&s->done, 1);
+  return NULL;
+}
+
+static void *fn_spin_until_flag(void *arg) {
+  sleeper *s = arg;
+
+  while (!atomic_load(&s->done)) {
+    s->spins++;
+    if (exco_yield() != 0) {
+      s->err = 1;
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* A task yielding alone doesn't keep the local executor from its timers:
+ * a round ends after 64 polls, in place or not. */
+START_TEST(yield_in_place_lets_timers_fire) {
+  exco_executor *ex;
+  sleeper s;
+
+  memset(&s, 0, sizeof(s));
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_sleep_then_flag, &s, NULL, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_spin_until_flag, &s, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(s.err, 0);
+  ck_assert_int_eq(atomic_load(&s.done), 1);
+  ck_assert_int_gt(s.spins, 0);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
 typedef struct parent {
   exco_executor *other;
   exco_task *child_default;
@@ -634,6 +865,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, await_null_poll_is_einval);
   tcase_add_test(tc, errno_preserved_across_awaits);
   tcase_add_test(tc, errno_preserved_across_kept_yields);
+  tcase_add_test(tc, yield_in_place_keeps_the_budget);
+  tcase_add_test(tc, yield_in_place_lets_a_woken_task_run_first);
+  tcase_add_test(tc, yield_in_place_lets_timers_fire);
+  tcase_add_test(tc, yield_in_place_local_round_is_bounded);
   tcase_add_test(tc, spawn_in_coroutine_defaults_to_current_executor);
   tcase_add_test(tc, current_inside_and_outside);
   tcase_add_test(tc, waker_current_clone_wake_drop);
