@@ -122,6 +122,7 @@ noinst_LTLIBRARIES += \
 	-I$(top_srcdir)/src \
 	-DEXCO_CTX_COPY_ASM=1 \
 	-Dexco__ctx_switch=bench_asm_switch \
+	-Dexco__ctx_switch_sibling=bench_asm_switch_sibling \
 	-Dexco__ctx_make=bench_asm_make \
 	-Dexco__ctx_backend=bench_asm_backend \
 	-Dexco__ctx_start=bench_asm_start \

@@ -10,6 +10,9 @@
 #include "config.h"
 
 #include "switch.h"
+#ifdef EXCO__YIELD_DIRECT
+#include "runq.h"
+#endif
 
 void exco__task_suspend(exco_task *t) {
   exco__switch_suspend(t);
@@ -86,21 +89,53 @@ int exco_await(exco_poll_fn poll, exco_cancel_fn cancel, void *arg) {
   return err;
 }
 
-/*
- * A yield that the kept-yield loop resuming @t would answer by resuming
- * @t again at once (see exco__inplace in switch.h): counted as the poll
- * it stands for, and not switched.
- */
-static inline int exco__yield_in_place(exco_task *t) {
-  exco__inplace *l = exco__tls_inplace;
-
-  if (l == NULL || l->cur != t || l->left <= 0 || *l->head != NULL)
-    return 0;
-  l->left--;
+static inline void exco__count_poll(exco_task *t) {
   atomic_store_explicit(
       &t->polls, atomic_load_explicit(&t->polls, memory_order_relaxed) + 1,
       memory_order_relaxed);
+}
+
+/*
+ * The yields that a kept-yield loop resuming @t would answer without
+ * anything of the host's in between (see exco__inplace in switch.h):
+ * with no other task ready, @t goes on, counted as the poll it stands
+ * for; on the run queue, with another kept task at the queue's head, @t
+ * is queued again and that task resumed straight from here.  Returns 0
+ * if the yield is to switch to the loop instead.
+ */
+static inline int exco__yield_in_place(exco_task *t) {
+  exco__inplace *l = exco__tls_inplace;
+#ifdef EXCO__YIELD_DIRECT
+  exco_task *next;
+#endif
+
+  if (l == NULL || l->cur != t || l->left <= 0)
+    return 0;
+  if (*l->head == NULL) {
+    l->left--;
+    exco__count_poll(t);
+    return 1;
+  }
+#ifdef EXCO__YIELD_DIRECT
+  if (l->q == NULL ||
+      !atomic_load_explicit(&(*l->head)->kept, memory_order_relaxed))
+    return 0;
+  /* What the loop does after a kept yield and before the next kept
+   * task's resume (runq.c, resume.h), done from here. */
+  atomic_store_explicit(&t->wait_kind, "yield", memory_order_relaxed);
+  atomic_store_explicit(&t->kept, 1, memory_order_relaxed);
+  next = exco__runq_turn(l->q, t);
+  l->left--;
+  l->cur = next;
+  atomic_store_explicit(&next->kept, 0, memory_order_relaxed);
+  exco__count_poll(next);
+  exco__switch_direct(t, next);
+  /* Resumed by the loop or by another task's yield; @l may be gone. */
+  exco__await_unlabel(t);
   return 1;
+#else
+  return 0;
+#endif
 }
 
 int exco_yield(void) {

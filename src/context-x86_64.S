@@ -25,15 +25,11 @@
   .text
 
 /*
- * void exco__ctx_switch(exco__ctx *from, exco__ctx *to);
- *   rdi = from, rsi = to.
+ * The part both switches share: save this side's registers and control
+ * words on its stack, store its stack pointer in *rdi, take *rsi's, and
+ * restore that side's, up to its return address.
  */
-  .globl exco__ctx_switch
-  .hidden exco__ctx_switch
-  .type exco__ctx_switch, @function
-  .p2align 4
-exco__ctx_switch:
-  .cfi_startproc
+.macro SWITCH_BODY
   pushq %rbp
   .cfi_adjust_cfa_offset 8
   pushq %rbx
@@ -87,6 +83,19 @@ exco__ctx_switch:
   .cfi_adjust_cfa_offset -8
   popq %rbp
   .cfi_adjust_cfa_offset -8
+.endm
+
+/*
+ * void exco__ctx_switch(exco__ctx *from, exco__ctx *to);
+ *   rdi = from, rsi = to.
+ */
+  .globl exco__ctx_switch
+  .hidden exco__ctx_switch
+  .type exco__ctx_switch, @function
+  .p2align 4
+exco__ctx_switch:
+  .cfi_startproc
+  SWITCH_BODY
   /* Resume with an indirect jump, not ret: a ret would be predicted to
    * return to this call's own caller (the return stack buffer) and so
    * mispredict on every switch; the jump is predicted per call site.
@@ -97,6 +106,24 @@ exco__ctx_switch:
   jmp *%r8
   .cfi_endproc
   .size exco__ctx_switch, .-exco__ctx_switch
+
+/*
+ * void exco__ctx_switch_sibling(exco__ctx *from, exco__ctx *to);
+ *   The same switch, for a context that resumes @to from the same call
+ *   site @to was suspended at (exco_yield()'s direct path, one coroutine
+ *   to another): it returns with ret, which the return stack buffer then
+ *   predicts, and the buffer stays balanced for the returns after it.
+ */
+  .globl exco__ctx_switch_sibling
+  .hidden exco__ctx_switch_sibling
+  .type exco__ctx_switch_sibling, @function
+  .p2align 4
+exco__ctx_switch_sibling:
+  .cfi_startproc
+  SWITCH_BODY
+  ret
+  .cfi_endproc
+  .size exco__ctx_switch_sibling, .-exco__ctx_switch_sibling
 
 /*
  * int exco__ctx_make(exco__ctx *ctx, void *stack_lo, size_t size,

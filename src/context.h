@@ -77,6 +77,19 @@ int exco__ctx_make(exco__ctx *ctx, void *stack_lo, size_t size,
 void exco__ctx_switch(exco__ctx *from, exco__ctx *to);
 
 /*
+ * The same, for a switch into a context suspended at the same call site
+ * (one coroutine to another, exco_yield()): on x86-64 it returns with ret
+ * instead of an indirect jump, which the return stack buffer predicts
+ * there.  Elsewhere it is exco__ctx_switch().
+ */
+#if defined(__x86_64__) && !defined(EXCO_CONTEXT_UCONTEXT) &&                  \
+    !defined(EXCO_CONTEXT_SWAPCONTEXT)
+void exco__ctx_switch_sibling(exco__ctx *from, exco__ctx *to);
+#else
+#define exco__ctx_switch_sibling exco__ctx_switch
+#endif
+
+/*
  * Hints that @ctx will be switched to soon: where the assembly backends
  * keep a suspended context (the top of its stack) starts loading.  A
  * prefetch never faults, whatever the pointer.

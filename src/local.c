@@ -208,6 +208,7 @@ static long exco__local_round(struct exco__local *l) {
   pthread_mutex_unlock(&l->lock);
   watch = atomic_load_explicit(&l->ex->watch_ns, memory_order_relaxed) != 0;
   saved_errno = exco__kept_loop_enter();
+  in.q = NULL;
   in.head = &none;
   exco__tls_inplace = &in;
   exco__fifo_init(&again);

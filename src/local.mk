@@ -47,6 +47,7 @@ noinst_HEADERS += \
 	%reldir%/stack.h \
 	%reldir%/switch.h \
 	%reldir%/resume.h \
+	%reldir%/runq.h \
 	%reldir%/timer.h \
 	%reldir%/waitq.h
 

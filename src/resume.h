@@ -32,23 +32,27 @@ void exco__task_finish(exco_task *t, unsigned also);
 int exco__task_suspend_tail(exco_task *t);
 
 /* Resumes @t until it suspends or returns.  The caller owns RUNNING. */
-static inline __attribute__((always_inline)) void
-exco__resume_inline(exco_task *t) {
+/* Returns the task that came back: @t, or with @keep the loop's current
+ * task (see exco__inplace in switch.h). */
+static inline __attribute__((always_inline)) exco_task *
+exco__resume_inline(exco_task *t, int keep) {
   exco__overflow_check_thread();
   if (__builtin_expect(!t->started, 0) && exco__task_first_resume(t) != 0)
-    return;
-  exco__switch_in(t);
+    return t;
+  t = exco__switch_in_ex(t, 1, keep);
   if (__builtin_expect(t->host_fn != NULL, 0))
     exco__task_host_calls(t);
+  return t;
 }
 
 /* A kept task's resume, from a loop that has done this thread's overflow
  * set-up and keeps its errno itself (exco__task_poll_kept()). */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) exco_task *
 exco__resume_kept(exco_task *t) {
-  exco__switch_in_ex(t, 0);
+  t = exco__switch_in_ex(t, 0, 1);
   if (__builtin_expect(t->host_fn != NULL, 0))
     exco__task_host_calls(t);
+  return t;
 }
 
 /*
@@ -68,9 +72,9 @@ exco__task_run_claimed(exco_task *t, int keep, int watch, int kept) {
   if (__builtin_expect(watch, 0))
     atomic_store_explicit(&t->poll_start, exco__now_ns(), memory_order_relaxed);
   if (kept)
-    exco__resume_kept(t);
+    t = exco__resume_kept(t);
   else
-    exco__resume_inline(t);
+    t = exco__resume_inline(t, keep);
   if (__builtin_expect(watch, 0))
     atomic_store_explicit(&t->poll_start, 0, memory_order_relaxed);
 

@@ -30,28 +30,7 @@
 
 #include "exco-internal.h"
 #include "resume.h"
-
-struct exco__runq {
-  exco_executor *ex;
-  const exco_driver_ops *ops;
-  void *data;      /* the driver's */
-  pthread_t owner; /* the loop thread */
-  int scheduled;   /* schedule was called and run not yet idle */
-  int alive;       /* what keepalive was last told */
-  long live;       /* tasks counted on the loop thread */
-  exco_task *head; /* ready queue */
-  long nready;     /* tasks on it */
-  exco_task **tailp;
-  /* Written by other threads: kept off the loop thread's cache lines. */
-  char pad1[64];
-  _Atomic(exco_task *) remote; /* cross-thread wakes, newest first */
-  atomic_long remote_new;      /* tasks spawned on other threads, not yet in
-                               live */
-  atomic_int closing;          /* exco_executor_close() was called */
-  atomic_int closed;           /* ... and its last task is gone */
-  atomic_int closers;          /* threads inside the closed notify */
-  char pad2[64];
-};
+#include "runq.h"
 
 int exco__runq_new(exco_executor *ex, struct exco__runq **out) {
   struct exco__runq *q = exco__malloc(sizeof(*q));
@@ -201,22 +180,6 @@ void exco__runq_closed(struct exco__runq *q) {
   atomic_fetch_sub_explicit(&q->closers, 1, memory_order_release);
 }
 
-/*
- * Starts loading what the next resumes will touch while this one runs:
- * with many tasks each resume would otherwise wait on a chain of misses
- * (the task's first line, then its saved stack pointer, then the stack).
- * Two steps ahead for the task (@next's successor), one for the stack of
- * @next, whose line the step before asked for.  A task not started yet
- * has no saved stack; a prefetch of whatever its pointer says is harmless.
- */
-static inline void exco__runq_prefetch(exco_task *next) {
-  exco_task *after = next->rq_next;
-
-  if (after != NULL)
-    __builtin_prefetch(after, 1);
-  exco__ctx_prefetch(&next->ctx);
-}
-
 static void exco__runq_check_thread(const struct exco__runq *q) {
   /* A loop run on another thread than its executor's creator would make
    * "local" wakes race with the loop.  That is a usage error the queue
@@ -267,6 +230,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   exco__runq_drain(q);
   watch = atomic_load_explicit(&ex->watch_ns, memory_order_relaxed) != 0;
   saved_errno = exco__kept_loop_enter();
+  in.q = q;
   in.head = &q->head;
   exco__tls_inplace = &in;
   /* Budget 0: the tasks that are ready now, one poll each. */
@@ -287,6 +251,7 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
             ? exco__task_poll_kept(t, watch)
             : exco__task_poll(t, 1);
     n = in.left;
+    t = in.cur; /* the task that came back (see exco__inplace) */
     if (r == 2) {
       /* A yield: queued again at once, still claimed.  The queue is
        * scheduled (we are in its run), so nothing reaches the host. */

@@ -48,9 +48,20 @@ extern __thread exco_task *exco__tls_current
  * on its queue, resume it), so to every thread it looks the same; it only
  * saves the two switches.  Read by the coroutine at once, never across a
  * switch.
+ *
+ * On the run queue, a yield of @cur with another task ready that a kept
+ * yield left claimed switches to that task directly (exco_yield(),
+ * await.c), doing the loop's part on the way: @cur is queued again,
+ * the other becomes @cur and inherits the loop's saved context as its
+ * caller.  So when a resume of the loop's comes back, the task that came
+ * back is @cur, not necessarily the one it resumed: exco__switch_in_ex()
+ * with @keep reads it there.  Only where the saved context is a plain
+ * stack pointer (the assembly backends), and not under ASan or TSan,
+ * whose fiber bookkeeping assumes each coroutine returns to its poller.
  */
 typedef struct exco__inplace {
-  exco_task *cur;         /* the task the loop resumed */
+  struct exco__runq *q;   /* the run queue's loop, or NULL (local) */
+  exco_task *cur;         /* the task the loop resumed, or NULL */
   exco_task *const *head; /* NULL there: no other task is ready (a task
                              woken while @cur runs is queued there) */
   long left;              /* polls the loop still allows, 0 if another
@@ -59,6 +70,11 @@ typedef struct exco__inplace {
 
 extern __thread exco__inplace *exco__tls_inplace
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+#if !defined(EXCO_CONTEXT_UCONTEXT) && !defined(EXCO_CONTEXT_SWAPCONTEXT) &&   \
+    !defined(EXCO__HAVE_ASAN) && !defined(EXCO__HAVE_TSAN)
+#define EXCO__YIELD_DIRECT 1
+#endif
 
 /*
  * overflow.c: set once exco_overflow_report_install() has run; every
@@ -115,8 +131,8 @@ static inline struct exco__eh_globals *exco__eh(void) {
  * poller's on this side; the coroutine's errno stays the coroutine's (see
  * exco__switch_suspend), so it is kept around the switch.
  */
-static inline __attribute__((always_inline)) void
-exco__switch_in_ex(exco_task *t, int keep_errno) {
+static inline __attribute__((always_inline)) exco_task *
+exco__switch_in_ex(exco_task *t, int keep_errno, int keep) {
   exco_task *prev = exco__tls_current;
   int saved_errno = keep_errno ? errno : 0;
   struct exco__eh_globals *eh = exco__eh(), host_eh;
@@ -138,6 +154,13 @@ exco__switch_in_ex(exco_task *t, int keep_errno) {
 #ifdef EXCO__HAVE_ASAN
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
+#ifdef EXCO__YIELD_DIRECT
+  /* The task that came back (see exco__inplace). */
+  if (keep)
+    t = exco__tls_inplace->cur;
+#else
+  (void)keep;
+#endif
   exco__tls_current = prev;
   if (keep_errno)
     errno = saved_errno;
@@ -145,6 +168,7 @@ exco__switch_in_ex(exco_task *t, int keep_errno) {
     t->eh = *eh;
     *eh = host_eh;
   }
+  return t;
 }
 
 /* The same, keeping the poller's errno around the switch.  The run
@@ -152,14 +176,14 @@ exco__switch_in_ex(exco_task *t, int keep_errno) {
  * loop instead (@keep_errno 0), as nothing of theirs between two resumes
  * reads errno. */
 static inline void exco__switch_in(exco_task *t) {
-  exco__switch_in_ex(t, 1);
+  (void)exco__switch_in_ex(t, 1, 0);
 }
 
 /*
  * Coroutine -> poller.  On the final switch (the function returned) ASan
  * is given NULL for the fake stack, which tells it this stack is gone.
  */
-static inline void exco__switch_out(exco_task *t, int final) {
+static inline void exco__switch_check_canary(exco_task *t) {
   if (t->noguard) {
     /* Without a guard page an overflow is only seen after the fact.  The
      * memory below is corrupted by then: stop before anything uses it. */
@@ -171,6 +195,10 @@ static inline void exco__switch_out(exco_task *t, int final) {
       abort();
     }
   }
+}
+
+static inline void exco__switch_out(exco_task *t, int final) {
+  exco__switch_check_canary(t);
 #ifdef EXCO__HAVE_ASAN
   __sanitizer_start_switch_fiber(final ? NULL : &t->asan_fake,
                                  t->caller_stack_bottom, t->caller_stack_size);
@@ -212,6 +240,28 @@ static inline void exco__switch_suspend(exco_task *t) {
   exco__switch_out(t, 0);
   *exco__errno_ptr() = saved_errno;
 }
+
+#ifdef EXCO__YIELD_DIRECT
+/*
+ * Coroutine @a -> coroutine @b, for exco_yield()'s direct path: @b takes
+ * over @a's caller (the loop's saved context) and the C++ exception state
+ * moves as a poller's resume would move it.  errno is each coroutine's.
+ */
+static inline void exco__switch_direct(exco_task *a, exco_task *b) {
+  int saved_errno = errno;
+  struct exco__eh_globals *eh = exco__eh();
+
+  exco__switch_check_canary(a);
+  if (eh != NULL) {
+    a->eh = *eh;
+    *eh = b->eh;
+  }
+  b->caller = a->caller;
+  exco__tls_current = b;
+  exco__ctx_switch_sibling(&a->ctx, &b->ctx);
+  *exco__errno_ptr() = saved_errno;
+}
+#endif
 
 /* TSan's fiber for a coroutine's first resume and after its end. */
 static inline void exco__switch_fiber_new(exco_task *t) {

@@ -448,12 +448,23 @@ void exco_waker_drop(exco_waker *w) {
 void exco__task_host_calls(exco_task *t) {
   void (*fn)(void *);
 
+  exco__inplace *in = exco__tls_inplace;
+  exco_task *cur = NULL;
+
+  /* The resumes here come back to this loop only: no yield may switch
+   * away directly, nor yield in place (see exco__inplace). */
+  if (in != NULL) {
+    cur = in->cur;
+    in->cur = NULL;
+  }
   while ((fn = t->host_fn) != NULL) {
     t->host_fn = NULL;
     fn(t->host_arg);
     t->host_errno = errno;
     exco__switch_in(t);
   }
+  if (in != NULL)
+    in->cur = cur;
 }
 
 int exco__task_first_resume(exco_task *t) {
@@ -610,7 +621,7 @@ static inline int exco__task_drop_inline(exco_task *t) {
      * resume normally runs the function to its end.  The loop is for a
      * function that ignores the error and awaits again. */
     while (t->started && !t->finished)
-      exco__resume_inline(t);
+      (void)exco__resume_inline(t, 0);
     t->finished = 1;
     exco__task_finish(t, 0);
   }

@@ -622,6 +622,116 @@ START_TEST(yield_in_place_local_round_is_bounded) {
 }
 END_TEST
 
+typedef struct rr {
+  int log[200];
+  int n;
+  int host_calls;
+  int err;
+} rr;
+
+typedef struct rr_arg {
+  rr *r;
+  int id;
+} rr_arg;
+
+static void rr_host_fn(void *arg) {
+  ((rr *)arg)->host_calls++;
+}
+
+static void *fn_rr(void *arg) {
+  rr_arg *a = arg;
+  int i;
+
+  for (i = 0; i < 50; i++) {
+    if (a->r->n < 200)
+      a->r->log[a->r->n++] = a->id;
+    if (a->id == 1 && i % 5 == 0 && exco_host_call(rr_host_fn, a->r) != 0)
+      a->r->err = 1;
+    if (exco_yield() != 0)
+      a->r->err = 1;
+  }
+  return NULL;
+}
+
+/* Three tasks yielding on the run queue, where each yield switches to the
+ * next task directly: still round robin, across host calls and budgets. */
+START_TEST(yields_between_tasks_stay_round_robin) {
+  exco_executor *ex;
+  rr r;
+  rr_arg args[3];
+  int i, budget;
+
+  for (budget = 1; budget <= 64; budget *= 8) {
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(exco_driver_executor_new(&ex, &inplace_ops, NULL), 0);
+    for (i = 0; i < 3; i++) {
+      args[i].r = &r;
+      args[i].id = i;
+      ck_assert_int_eq(exco_spawn(ex, fn_rr, &args[i], NULL, NULL), 0);
+    }
+    while (exco_driver_live(ex) > 0)
+      ck_assert_int_ge(exco_driver_run(ex, (unsigned)budget), 0);
+    ck_assert_int_eq(r.err, 0);
+    ck_assert_int_eq(r.n, 150);
+    ck_assert_int_eq(r.host_calls, 10);
+    for (i = 0; i < 150; i++)
+      ck_assert_int_eq(r.log[i], i % 3);
+    ck_assert_int_eq(exco_executor_free(ex), 0);
+  }
+}
+END_TEST
+
+typedef struct cancel_pair {
+  exco_task *victim;
+  int victim_yields;
+  int victim_last;
+  int killer_err;
+} cancel_pair;
+
+static void *fn_victim(void *arg) {
+  cancel_pair *c = arg;
+
+  while ((c->victim_last = exco_yield()) == 0)
+    c->victim_yields++;
+  return NULL;
+}
+
+static void *fn_killer(void *arg) {
+  cancel_pair *c = arg;
+  int i;
+
+  for (i = 0; i < 5; i++)
+    if (exco_yield() != 0)
+      c->killer_err = 1;
+  if (exco_task_cancel(c->victim) != 0)
+    c->killer_err = 1;
+  for (i = 0; i < 5; i++)
+    if (exco_yield() != 0)
+      c->killer_err = 1;
+  return NULL;
+}
+
+/* A task cancelled while it waits its turn on the run queue sees
+ * EXCO_ECANCELED from the yield that the canceller switches to. */
+START_TEST(yield_switched_to_sees_its_cancel) {
+  exco_executor *ex;
+  cancel_pair c;
+
+  memset(&c, 0, sizeof(c));
+  ck_assert_int_eq(exco_driver_executor_new(&ex, &inplace_ops, NULL), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_victim, &c, NULL, &c.victim), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_killer, &c, NULL, NULL), 0);
+  while (exco_driver_live(ex) > 0)
+    ck_assert_int_ge(exco_driver_run(ex, 64), 0);
+  ck_assert_int_eq(c.killer_err, 0);
+  ck_assert_int_eq(c.victim_last, EXCO_ECANCELED);
+  ck_assert_int_eq(c.victim_yields, 5);
+  ck_assert_int_eq(exco_task_done(c.victim), 1);
+  exco_task_release(c.victim);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
 typedef struct sleeper {
   atomic_int done;
   long spins;
@@ -869,6 +979,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, yield_in_place_lets_a_woken_task_run_first);
   tcase_add_test(tc, yield_in_place_lets_timers_fire);
   tcase_add_test(tc, yield_in_place_local_round_is_bounded);
+  tcase_add_test(tc, yields_between_tasks_stay_round_robin);
+  tcase_add_test(tc, yield_switched_to_sees_its_cancel);
   tcase_add_test(tc, spawn_in_coroutine_defaults_to_current_executor);
   tcase_add_test(tc, current_inside_and_outside);
   tcase_add_test(tc, waker_current_clone_wake_drop);
