@@ -15,7 +15,9 @@
  *    tasks that yield straight back, in turn (the queue keeps their
  *    polls), on a driver whose schedule and notify do nothing.  Two, so
  *    that each yield switches: a task alone on the queue yields in place
- *    (src/switch.h), which W2 at N = 1 shows;
+ *    (src/switch.h), which W2 at N = 1 shows.  On the asm backends
+ *    (without ASan or TSan) each yield switches to the other task
+ *    directly, one switch where the raw round trip makes two;
  *  - create+destroy: exco__ctx_make + first switch in and out for the raw
  *    copies; exco_spawn + exco_poll (the function returns at once) +
  *    exco_drop for the library, with pooled stacks.
@@ -306,9 +308,13 @@ void bench_w6_switch(void) {
       bench_skip(&t, exco_strerror(err));
     c.runq = 1;
     t.peer = create ? rq_cd : rq_rt;
-    if (rerr == 0)
+    if (rerr == 0) {
       rq = row(&t, &c, create ? rq_cd : rq_rt, 0);
-    else
+      if (rq != NULL && !create)
+        snprintf(rq->note, sizeof(rq->note), "%s",
+                 "per yield of two tasks in turn: one direct switch each "
+                 "(asm backend, no ASan/TSan), else two via the loop");
+    } else
       bench_skip(&t, exco_strerror(rerr));
     c.runq = 0;
     c.raw = bench_asm_measure;
