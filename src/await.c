@@ -105,27 +105,41 @@ static inline void exco__count_poll(exco_task *t) {
  */
 static inline int exco__yield_in_place(exco_task *t) {
   exco__inplace *l = exco__tls_inplace;
-#ifdef EXCO__YIELD_DIRECT
   exco_task *next;
-#endif
 
-  if (l == NULL || l->cur != t || l->left <= 0)
+  if (l == NULL || l->cur != t)
     return 0;
-  if (*l->head == NULL) {
+  if (l->turn != NULL) {
+    /* The local executor's round. */
+    if ((next = l->turn(l, t)) == NULL)
+      return 0;
+    if (next == t) {
+      exco__count_poll(t);
+      return 1;
+    }
+  } else {
+    /* The run queue. */
+    if (l->left <= 0)
+      return 0;
+    if (*l->head == NULL) {
+      l->left--;
+      exco__count_poll(t);
+      return 1;
+    }
+#ifdef EXCO__YIELD_DIRECT
+    if (!atomic_load_explicit(&(*l->head)->kept, memory_order_relaxed))
+      return 0;
+    /* What the loop does after a kept yield and before the next kept
+     * task's resume (runq.c, resume.h), done from here. */
+    next = exco__runq_turn(l->q, t);
     l->left--;
-    exco__count_poll(t);
-    return 1;
+#else
+    return 0;
+#endif
   }
 #ifdef EXCO__YIELD_DIRECT
-  if (l->q == NULL ||
-      !atomic_load_explicit(&(*l->head)->kept, memory_order_relaxed))
-    return 0;
-  /* What the loop does after a kept yield and before the next kept
-   * task's resume (runq.c, resume.h), done from here. */
   atomic_store_explicit(&t->wait_kind, "yield", memory_order_relaxed);
   atomic_store_explicit(&t->kept, 1, memory_order_relaxed);
-  next = exco__runq_turn(l->q, t);
-  l->left--;
   l->cur = next;
   atomic_store_explicit(&next->kept, 0, memory_order_relaxed);
   exco__count_poll(next);

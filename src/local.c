@@ -155,10 +155,17 @@ static void exco__local_fire(struct exco__local *l) {
   pthread_mutex_lock(&l->lock);
 }
 
-/* As exco__runq_prefetch(): the next node's task while this one runs. */
+/*
+ * As exco__runq_prefetch(): the node after @fn and @fn's task while the
+ * current task runs (the node itself was asked for a step before), so
+ * that with many tasks a resume doesn't wait on node, task and stack in
+ * turn.
+ */
 static inline void exco__local_prefetch(exco__fifo_node *fn) {
   exco__local_node *n = exco__container_of(fn, exco__local_node, link);
 
+  if (fn->next != NULL)
+    __builtin_prefetch(fn->next, 0);
   __builtin_prefetch(n->task, 1);
   exco__ctx_prefetch(&n->task->ctx);
 }
@@ -190,56 +197,113 @@ void exco__local_closed(struct exco__local *l) {
  */
 enum { EXCO__LOCAL_PASS = 64 };
 
-static long exco__local_round(struct exco__local *l) {
-  exco__fifo batch, again;
+/* A round's own state, which a yield's turn (below) shares. */
+typedef struct exco__round_state {
+  exco__fifo batch; /* the pass in progress */
+  exco__fifo again; /* yielded during the round, for the next pass */
+  long polls;
+  exco__local_node *cur; /* the node of exco__inplace.cur */
+  int watch;
+} exco__round_state;
+
+/* The next node the round polls, with the pass's end applied; NULL if the
+ * round ends.  Doesn't take it. */
+static exco__fifo_node *exco__local_peek(const exco__round_state *r) {
+  if (r->batch.head != NULL)
+    return r->batch.head;
+  return r->polls < EXCO__LOCAL_PASS ? r->again.head : NULL;
+}
+
+/* Takes the next node (exco__local_peek() said which) as the one polled. */
+static exco__local_node *exco__local_take(exco__round_state *r) {
   exco__fifo_node *fn;
+
+  if (r->batch.head == NULL) {
+    r->batch = r->again;
+    exco__fifo_init(&r->again);
+  }
+  fn = exco__fifo_pop(&r->batch);
+  if (r->batch.head != NULL)
+    exco__local_prefetch(r->batch.head);
+  r->polls++;
+  r->cur = exco__container_of(fn, exco__local_node, link);
+  return r->cur;
+}
+
+/*
+ * exco__inplace.turn for a yield of @a, the task this round resumed (see
+ * exco__inplace in switch.h): what the round would do after @a's kept
+ * yield, done without leaving @a's stack.  Returns @a to go on in place,
+ * the next task to switch to directly (queued kept: it needs no claim), or
+ * NULL to switch back to the round.
+ */
+static exco_task *exco__local_turn(exco__inplace *in, exco_task *a) {
+  exco__round_state *r = in->turn_data;
+  exco__fifo_node *fn;
+
+  if (r->watch)
+    return NULL;
+  if (r->batch.head == NULL && r->again.head == NULL) {
+    if (r->polls >= EXCO__LOCAL_PASS)
+      return NULL;
+    r->polls++;
+    return a;
+  }
+#ifdef EXCO__YIELD_DIRECT
+  /* The node the round would poll next, @a being queued behind the ones
+   * queued now; a task that isn't kept needs the round's claim. */
+  fn = exco__local_peek(r);
+  if (fn == NULL ||
+      !atomic_load_explicit(
+          &exco__container_of(fn, exco__local_node, link)->task->kept,
+          memory_order_relaxed))
+    return NULL;
+  exco__fifo_push(&r->again, &r->cur->link);
+  return exco__local_take(r)->task;
+#else
+  (void)fn;
+  return NULL;
+#endif
+}
+
+static long exco__local_round(struct exco__local *l) {
+  exco__round_state r;
   exco__local_node *n;
   exco_task *t;
-  long polls = 0, allowed;
-  int r, watch, saved_errno;
+  int res, saved_errno;
   exco_task *none = NULL;
   exco__inplace in;
 
   exco__local_fire(l);
-  batch = l->ready;
+  r.batch = l->ready;
   exco__fifo_init(&l->ready);
-  if (batch.head == NULL)
+  if (r.batch.head == NULL)
     return l->tasks;
   pthread_mutex_unlock(&l->lock);
-  watch = atomic_load_explicit(&l->ex->watch_ns, memory_order_relaxed) != 0;
+  r.watch = atomic_load_explicit(&l->ex->watch_ns, memory_order_relaxed) != 0;
+  r.polls = 0;
+  r.cur = NULL;
+  exco__fifo_init(&r.again);
   saved_errno = exco__kept_loop_enter();
   in.q = NULL;
   in.head = &none;
+  in.left = 0;
+  in.turn = exco__local_turn;
+  in.turn_data = &r;
   exco__tls_inplace = &in;
-  exco__fifo_init(&again);
-  for (;;) {
-    if ((fn = exco__fifo_pop(&batch)) == NULL) {
-      if (polls >= EXCO__LOCAL_PASS || again.head == NULL)
-        break;
-      batch = again;
-      exco__fifo_init(&again);
-      continue;
-    }
-    polls++;
-    n = exco__container_of(fn, exco__local_node, link);
+  while (exco__local_peek(&r) != NULL) {
+    n = exco__local_take(&r);
     t = n->task;
-    if (batch.head != NULL)
-      exco__local_prefetch(batch.head);
-    /* The round's lists change only here: a task alone on them may yield
-     * in place up to the pass's end (wakes meanwhile wait for the round's
-     * end either way). */
     in.cur = t;
-    allowed = watch || batch.head != NULL || again.head != NULL
-                  ? 0
-                  : EXCO__LOCAL_PASS - polls;
-    in.left = allowed;
-    r = atomic_load_explicit(&t->kept, memory_order_relaxed)
-            ? exco__task_poll_kept(t, watch)
-            : exco__task_poll(t, 1);
-    polls += allowed - in.left;
-    if (r == 2) {
-      exco__fifo_push(&again, &n->link);
-    } else if (r == 0) {
+    res = atomic_load_explicit(&t->kept, memory_order_relaxed)
+              ? exco__task_poll_kept(t, r.watch)
+              : exco__task_poll(t, 1);
+    /* The task that came back, after any direct switches. */
+    n = r.cur;
+    t = n->task;
+    if (res == 2) {
+      exco__fifo_push(&r.again, &n->link);
+    } else if (res == 0) {
       exco__task_drop_finished(t);
       exco__free(n);
       pthread_mutex_lock(&l->lock);
@@ -250,8 +314,8 @@ static long exco__local_round(struct exco__local *l) {
   exco__tls_inplace = NULL;
   exco__kept_loop_leave(saved_errno);
   pthread_mutex_lock(&l->lock);
-  if (again.head != NULL) {
-    exco__fifo_concat(&l->ready, &again);
+  if (r.again.head != NULL) {
+    exco__fifo_concat(&l->ready, &r.again);
     if (l->sleepers > 0)
       pthread_cond_signal(&l->cond);
   }

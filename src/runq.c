@@ -232,6 +232,8 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   saved_errno = exco__kept_loop_enter();
   in.q = q;
   in.head = &q->head;
+  in.turn = NULL;
+  in.turn_data = NULL;
   exco__tls_inplace = &in;
   /* Budget 0: the tasks that are ready now, one poll each. */
   n = budget != 0 ? (long)budget : q->nready;

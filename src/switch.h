@@ -66,6 +66,11 @@ typedef struct exco__inplace {
                              woken while @cur runs is queued there) */
   long left;              /* polls the loop still allows, 0 if another
                              task is ready in a way @head doesn't show */
+  /* The local executor's round, instead of @q, @head and @left: returns
+   * the yielding task to go on in place, another task to switch to, or
+   * NULL to switch back to the round (local.c). */
+  exco_task *(*turn)(struct exco__inplace *in, exco_task *a);
+  void *turn_data;
 } exco__inplace;
 
 extern __thread exco__inplace *exco__tls_inplace

@@ -653,23 +653,30 @@ static void *fn_rr(void *arg) {
   return NULL;
 }
 
-/* Three tasks yielding on the run queue, where each yield switches to the
- * next task directly: still round robin, across host calls and budgets. */
+/* Three tasks yielding on the run queue and on the local executor, where
+ * each yield switches to the next task directly: still round robin,
+ * across host calls and budgets. */
 START_TEST(yields_between_tasks_stay_round_robin) {
   exco_executor *ex;
   rr r;
   rr_arg args[3];
   int i, budget;
 
-  for (budget = 1; budget <= 64; budget *= 8) {
+  /* Budgets 1, 8 and 64 on the run queue, then the local executor. */
+  for (budget = 1; budget <= 512; budget *= 8) {
     memset(&r, 0, sizeof(r));
-    ck_assert_int_eq(exco_driver_executor_new(&ex, &inplace_ops, NULL), 0);
+    if (budget == 512)
+      ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+    else
+      ck_assert_int_eq(exco_driver_executor_new(&ex, &inplace_ops, NULL), 0);
     for (i = 0; i < 3; i++) {
       args[i].r = &r;
       args[i].id = i;
       ck_assert_int_eq(exco_spawn(ex, fn_rr, &args[i], NULL, NULL), 0);
     }
-    while (exco_driver_live(ex) > 0)
+    if (budget == 512)
+      ck_assert_int_eq(exco_run(ex), 0);
+    while (budget < 512 && exco_driver_live(ex) > 0)
       ck_assert_int_ge(exco_driver_run(ex, (unsigned)budget), 0);
     ck_assert_int_eq(r.err, 0);
     ck_assert_int_eq(r.n, 150);
