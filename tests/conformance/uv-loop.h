@@ -3,9 +3,13 @@
  * guard timer that bounds each run without keeping the loop alive.
  *
  * The guard is unreferenced, so uv_run(UV_RUN_DEFAULT) still returns by
- * itself when the driver has nothing left: only if the run lasts
- * h_wait_timeout() seconds does it fire, stop the loop and make the run
- * fail with CF_ERR_TIMEOUT (a lost wakeup, or a loop that doesn't exit).
+ * itself when the driver has nothing left.  It fires every
+ * h_wait_timeout() seconds; if the loop hardly iterated since the last
+ * time (an unreferenced prepare handle counts iterations; the guard's own
+ * wakeup makes one or two), tasks are live and nothing happens -- a lost
+ * wakeup, or a loop that doesn't exit -- and the guard stops the loop and
+ * makes the run fail with CF_ERR_TIMEOUT.  A slow run (the scale check
+ * under ThreadSanitizer on a loaded machine) makes progress and goes on.
  * Header only, static functions: each adapter program includes it once.
  */
 #ifndef EXCO_TESTS_CONFORMANCE_UV_LOOP_H
@@ -23,13 +27,24 @@
 typedef struct cf_uv {
   uv_loop_t loop;
   uv_timer_t guard;
+  uv_prepare_t tick;   /* counts the loop's iterations */
+  unsigned long ticks; /* ... so far */
+  unsigned long seen;  /* ... when the guard last looked */
   int fired;
   void *extra; /* the adapter's own */
 } cf_uv;
 
+static void cf_uv_tick(uv_prepare_t *p) {
+  ((cf_uv *)p->data)->ticks++;
+}
+
 static void cf_uv_guard_fired(uv_timer_t *t) {
   cf_uv *u = t->data;
 
+  if (u->ticks - u->seen > 2) {
+    u->seen = u->ticks;
+    return;
+  }
   u->fired = 1;
   uv_stop(&u->loop);
 }
@@ -49,6 +64,10 @@ static int cf_uv_init(cf_rig *r, cf_uv **out) {
   uv_timer_init(&u->loop, &u->guard);
   u->guard.data = u;
   uv_unref((uv_handle_t *)&u->guard);
+  uv_prepare_init(&u->loop, &u->tick);
+  u->tick.data = u;
+  uv_prepare_start(&u->tick, cf_uv_tick);
+  uv_unref((uv_handle_t *)&u->tick);
   r->priv = u;
   *out = u;
   return 0;
@@ -60,12 +79,14 @@ static int cf_uv_run(cf_rig *r) {
   int ret;
 
   u->fired = 0;
+  u->seen = u->ticks;
   uv_timer_start(&u->guard, cf_uv_guard_fired,
-                 (uint64_t)(h_wait_timeout() * 1000), 0);
+                 (uint64_t)(h_wait_timeout() * 1000),
+                 (uint64_t)(h_wait_timeout() * 1000));
   ret = uv_run(&u->loop, UV_RUN_DEFAULT);
   uv_timer_stop(&u->guard);
   if (u->fired) {
-    snprintf(r->msg, sizeof(r->msg), "uv_run did not return in %.0f s",
+    snprintf(r->msg, sizeof(r->msg), "uv_run: no progress in %.0f s",
              h_wait_timeout());
     return CF_ERR_TIMEOUT;
   }
@@ -83,6 +104,7 @@ static int cf_uv_fini(cf_rig *r) {
   int err;
 
   uv_close((uv_handle_t *)&u->guard, NULL);
+  uv_close((uv_handle_t *)&u->tick, NULL);
   err = uv_run(&u->loop, UV_RUN_DEFAULT);
   if (err == 0)
     err = uv_loop_close(&u->loop);
