@@ -287,6 +287,76 @@ START_TEST(cancel_self) {
 }
 END_TEST
 
+/*
+ * A task cancelled while it is suspended in exco_yield(): the yield
+ * returns EXCO_ECANCELED when the task is resumed (the check after the
+ * switch), and the next yield too.  Run on the local executor (kept
+ * yields) and on the test host (exco_poll()).
+ */
+typedef struct yieldcancel {
+  exco_task *target;
+  int yielding;     /* the target is inside its first yield */
+  int saw_yielding; /* the canceller ran while it was */
+  int rc, r1, r2;
+} yieldcancel;
+
+static void *fn_yield_cancelled(void *arg) {
+  yieldcancel *y = arg;
+
+  y->yielding = 1;
+  y->r1 = exco_yield();
+  y->yielding = 0;
+  y->r2 = exco_yield();
+  return RESULT;
+}
+
+static void *fn_yield_canceller(void *arg) {
+  yieldcancel *y = arg;
+
+  y->saw_yielding = y->yielding;
+  y->rc = exco_task_cancel(y->target);
+  return NULL;
+}
+
+START_TEST(cancel_while_suspended_in_yield_local) {
+  exco_executor *ex;
+  yieldcancel y = {0};
+
+  ck_assert_int_eq(exco_executor_new_local(&ex), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_yield_cancelled, &y, NULL, &y.target), 0);
+  ck_assert_int_eq(exco_spawn(ex, fn_yield_canceller, &y, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(y.saw_yielding, 1);
+  ck_assert_int_eq(y.rc, 0);
+  ck_assert_int_eq(y.r1, EXCO_ECANCELED);
+  ck_assert_int_eq(y.r2, EXCO_ECANCELED);
+  exco_task_release(y.target);
+  ck_assert_int_eq(exco_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(cancel_while_suspended_in_yield_host) {
+  h_host h;
+  yieldcancel y = {0};
+  h_ext *e;
+
+  h_host_init(&h);
+  ck_assert_int_eq(exco_spawn(h.ex, fn_yield_cancelled, &y, NULL, &y.target),
+                   0);
+  e = h_host_pop(&h);
+  /* Suspended in its first yield, which asked for another poll. */
+  ck_assert_int_eq(h_host_poll(&h, e), 1);
+  ck_assert_int_eq(y.yielding, 1);
+  ck_assert_int_eq(exco_task_cancel(y.target), 0);
+  ck_assert_int_eq(h_host_run(&h), 0);
+  ck_assert_int_eq(y.r1, EXCO_ECANCELED);
+  ck_assert_int_eq(y.r2, EXCO_ECANCELED);
+  ck_assert_int_eq(exco_executor_live(h.ex), 0);
+  exco_task_release(y.target);
+  h_host_destroy(&h);
+}
+END_TEST
+
 typedef struct forever {
   h_flag f;
   int r;
@@ -550,6 +620,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancel_from_other_thread);
   tcase_add_test(tc, cancel_races_first_poll);
   tcase_add_test(tc, cancel_self);
+  tcase_add_test(tc, cancel_while_suspended_in_yield_local);
+  tcase_add_test(tc, cancel_while_suspended_in_yield_host);
   tcase_add_test(tc, join_cancelled_task);
   tcase_add_test(tc, joiner_cancelled_while_waiting);
   suite_add_tcase(s, tc);

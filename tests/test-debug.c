@@ -163,13 +163,21 @@ END_TEST
  * A task that yields is queued again still claimed (the executor keeps
  * its poll; src/task.c): seen from another task meanwhile it is ready and
  * waiting on "yield", not running; the observer sees itself running.
+ * Then the yielder awaits a future that is never ready, and is listed as
+ * waiting on "await": its yields' label was cleared when they returned.
  */
 typedef struct yinfo {
   exco_task *yielder;
   int yields;
-  int r_self, r_other;
+  int r_self, r_other, r_await;
   exco_task_info self, other;
 } yinfo;
+
+static int poll_never(void *arg, exco_waker *waker) {
+  (void)arg;
+  (void)waker;
+  return 0;
+}
 
 static void *fn_yield_3(void *arg) {
   yinfo *y = arg;
@@ -177,6 +185,7 @@ static void *fn_yield_3(void *arg) {
   for (int k = 0; k < 3; k++)
     if (exco_yield() == 0)
       y->yields++;
+  y->r_await = exco_await(poll_never, NULL, NULL);
   return NULL;
 }
 
@@ -190,15 +199,22 @@ static void *fn_observe(void *arg) {
 
 START_TEST(info_of_a_yielded_task) {
   exco_executor *ex;
+  exco_task_info i;
   yinfo y;
 
   memset(&y, 0, sizeof(y));
-  y.r_self = y.r_other = 1;
+  y.r_self = y.r_other = y.r_await = 1;
   ck_assert_int_eq(exco_executor_new_local(&ex), 0);
   y.yielder = spawn_named(ex, fn_yield_3, &y, "yielder");
   exco_task_release(spawn_named(ex, fn_observe, &y, "observer"));
-  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(exco_run_until_idle(ex), 1);
   ck_assert_int_eq(y.yields, 3);
+  ck_assert_int_eq(exco_task_get_info(y.yielder, &i), 0);
+  ck_assert_int_eq(i.state, EXCO_TASK_PENDING);
+  ck_assert_str_eq(i.waiting_on, "await");
+  ck_assert_int_eq(exco_task_cancel(y.yielder), 0);
+  ck_assert_int_eq(exco_run(ex), 0);
+  ck_assert_int_eq(y.r_await, EXCO_ECANCELED);
   ck_assert_int_eq(y.r_self, 0);
   ck_assert_int_eq(y.self.state, EXCO_TASK_RUNNING);
   ck_assert_int_eq(y.r_other, 0);
