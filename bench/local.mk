@@ -43,6 +43,11 @@ noinst_HEADERS += %reldir%/seed-driver.h
 ## the go tool is on PATH.
 EXTRA_DIST += %reldir%/peers/chanpeer.go %reldir%/peers/boost_fiber.cc \
 	%reldir%/peers/boost_context.cc
+
+## Experiments behind BENCHMARKS.md's floors, not built by make (each
+## file's header has its build line).
+EXTRA_DIST += %reldir%/floor-ring.c %reldir%/floor-ladder.c \
+	%reldir%/gap-w2.c %reldir%/gap-build.sh
 if HAVE_BOOST_FIBER
 noinst_PROGRAMS += %reldir%/peer-boost-fiber
 %canon_reldir%_peer_boost_fiber_SOURCES = %reldir%/peers/boost_fiber.cc
