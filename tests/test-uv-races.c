@@ -325,6 +325,85 @@ START_TEST(idle_socket_does_not_keep_loop_alive) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* A read waiting for a task of an attached executor keeps the loop alive  */
+/* ---------------------------------------------------------------------- */
+
+/* The uv driver's own tasks keep its loop alive (keepalive), so a read of
+ * theirs leaves the handle unreferenced.  A task of an executor attached
+ * with exco_uv_attach() has nothing else keeping the loop running while it
+ * waits: its read references the handle, and only while it waits. */
+
+static struct {
+  ssize_t got;
+  int reading, read_done;
+} att;
+
+static void *att_reader(void *arg) {
+  char buf[64];
+
+  (void)arg;
+  att.reading = 1;
+  att.got = exco_uv_tcp_read(keep.conn, buf, sizeof(buf));
+  att.read_done = 1;
+  return NULL;
+}
+
+START_TEST(attached_read_keeps_loop_alive) {
+  int i, alive_idle, alive_waiting, alive_after;
+  exco_executor *local;
+  uv_buf_t b = uv_buf_init((char *)"y", 1);
+  tloop t;
+
+  memset(&keep, 0, sizeof(keep));
+  memset(&att, 0, sizeof(att));
+  tl_init(&t);
+  /* A connected pair, by a task of the uv executor that then ends. */
+  tl_spawn(&t, keep_body, NULL, NULL);
+  for (i = 0; i < 100000 && !keep.done; i++)
+    uv_run(&t.loop, UV_RUN_ONCE);
+  ck_assert_int_eq(keep.done, 1);
+  ck_assert_int_eq(keep.err, 0);
+  for (i = 0; i < 4; i++)
+    uv_run(&t.loop, UV_RUN_NOWAIT);
+  alive_idle = uv_loop_alive(&t.loop);
+  /* A reader on a local executor attached to the loop. */
+  ck_assert_int_eq(exco_executor_new_local(&local), 0);
+  ck_assert_int_eq(exco_uv_attach(local, &t.loop), 0);
+  ck_assert_int_eq(exco_spawn(local, att_reader, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(exco_run_until_idle(local), 1);
+  ck_assert_int_eq(att.reading, 1);
+  ck_assert_int_eq(att.read_done, 0);
+  alive_waiting = uv_loop_alive(&t.loop);
+  /* The peer writes (from the loop thread, outside coroutines); the loop
+   * runs until the read has it. */
+  ck_assert_int_eq(
+      uv_try_write((uv_stream_t *)exco_uv_tcp_handle(keep.client), &b, 1), 1);
+  for (i = 0; i < 100000 && !att.read_done; i++) {
+    uv_run(&t.loop, UV_RUN_ONCE);
+    ck_assert_int_ge(exco_run_until_idle(local), 0);
+  }
+  for (i = 0; i < 4; i++)
+    uv_run(&t.loop, UV_RUN_NOWAIT);
+  alive_after = uv_loop_alive(&t.loop);
+  /* A read still waiting ends with the close (EXCO_ECANCELED). */
+  exco_uv_tcp_close(keep.conn);
+  exco_uv_tcp_close(keep.client);
+  ck_assert_int_eq(exco_run_until_idle(local), 0);
+  ck_assert_int_eq(exco_uv_detach(local), 0);
+  ck_assert_int_eq(exco_executor_free(local), 0);
+  tl_run(&t);
+  tl_fini(&t);
+  ck_assert_int_eq(att.read_done, 1);
+  ck_assert_int_eq(att.got, 1);
+  ck_assert_msg(!alive_idle, "an idle connection keeps the loop alive");
+  ck_assert_msg(alive_waiting, "a read waiting for a task of an attached "
+                               "executor does not keep the loop alive");
+  ck_assert_msg(!alive_after, "the connection keeps the loop alive after "
+                              "the attached executor's read returned");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 /* Outside coroutines: error codes, no crash                               */
 /* ---------------------------------------------------------------------- */
 
@@ -392,6 +471,7 @@ int main(void) {
 #endif
   tcase_add_test(tc, accept_timeout_not_rearmed);
   tcase_add_test(tc, idle_socket_does_not_keep_loop_alive);
+  tcase_add_test(tc, attached_read_keeps_loop_alive);
   tcase_add_test(tc, awaitables_outside_coroutines);
   suite_add_tcase(s, tc);
   return h_run_suite(s);

@@ -313,6 +313,16 @@ uv_loop_t *exco_uv_executor_loop(exco_executor *ex) {
   return exco_executor_attachment(ex, &exco__uv_attach_key);
 }
 
+uv_loop_t *exco__uv_current_loop(int *driven) {
+  exco_executor *ex = exco_current_executor();
+  exco__uv_driver *d = exco__uv_driver_of(ex);
+
+  *driven = d != NULL;
+  if (d != NULL)
+    return d->loop;
+  return exco_executor_attachment(ex, &exco__uv_attach_key);
+}
+
 uv_loop_t *exco_uv_loop(void) {
   return exco_uv_executor_loop(exco_current_executor());
 }

@@ -25,12 +25,22 @@
  * it could find is still reported by the next poll, since libuv's epoll
  * is level-triggered.
  *
- * The handle is referenced only while a reader waits: a socket kept open
- * with nobody reading must not keep uv_run() from returning once every
- * task has finished.  The reader's record is on its coroutine's stack:
- * libuv never sees its address (its buffer is handed out only from the
- * alloc callback to the read callback of one read, with no coroutine
- * running in between), and a cancelled read unhooks it synchronously.
+ * A connected socket's handle is not referenced (exco__uv_tcp_new()): a
+ * socket kept open with nobody reading must not keep uv_run() from
+ * returning once every task has finished.  A waiting read of a task of
+ * this driver's own executor needs no reference either, since live tasks
+ * keep the loop alive through the keepalive op; one of a task of an
+ * executor attached with exco_uv_attach() references the handle while it
+ * waits.  The reader's record is on its coroutine's stack: libuv never
+ * sees its address (its buffer is handed out only from the alloc callback
+ * to the read callback of one read, with no coroutine running in between),
+ * and a cancelled read unhooks it synchronously.
+ *
+ * Each call is one exco_await() whose first poll does the work: that
+ * await is the entry check (in a coroutine, not cancelled) the other
+ * awaitables make with exco__uv_enter(), so a read that finds bytes
+ * buffered, or a write the kernel takes at once, costs one await and no
+ * suspension, and one that waits costs no second await.
  *
  * Writes.  uv_try_write() first: usually the kernel takes everything and
  * the call returns without waiting or copying.  What it did not take is
@@ -127,7 +137,8 @@ static void exco__uv_reader_done(exco_uv_tcp *t, ssize_t result) {
   exco__uv_read_op *r = t->reader;
 
   t->reader = NULL;
-  uv_unref((uv_handle_t *)&t->handle);
+  if (r->ref)
+    uv_unref((uv_handle_t *)&t->handle);
   exco__uv_op_complete(&r->op, result);
 }
 
@@ -188,44 +199,84 @@ static int exco__uv_read_resume(exco_uv_tcp *t) {
   return err;
 }
 
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
-                             uint64_t timeout_ms) {
-  exco__uv_read_op r;
-  size_t n;
-  int err;
+/*
+ * The read's poll function.  The first poll comes once exco_await() has
+ * found the task in a coroutine and not cancelled: it makes the rest of the
+ * entry check, and either ends the read at once (buffered bytes, a recorded
+ * end or error, @len 0, a failed check) or hooks it to the socket as its
+ * reader to wait.  Later polls only look whether the read callback or a
+ * close has completed it.
+ */
+static int exco__uv_read_poll(void *arg, exco_waker *waker) {
+  exco__uv_read_op *r = arg;
+  exco_uv_tcp *t = r->t;
+  ssize_t res;
+  int driven;
 
-  if (t->reader != NULL)
-    return EXCO_EBUSY;
-  if (t->rstart != t->rend) {
-    n = exco__uv_rbuf_take(t, buf, len);
+  if (r->waiting)
+    return r->op.done;
+  res = exco__uv_tcp_usable(t, 0, &driven);
+  if (res != 0) {
+    /* Failed check: res is the error. */
+  } else if (t->reader != NULL) {
+    res = EXCO_EBUSY;
+  } else if (t->rstart != t->rend) {
+    res = (ssize_t)exco__uv_rbuf_take(t, r->buf, r->len);
     /* Stopped by a full buffer: resume at half.  A failure shows at the
      * read that finds the buffer empty. */
     if (exco__uv_rbuf_used(t) <= EXCO__UV_RBUF / 2)
       (void)exco__uv_read_resume(t);
-    return (ssize_t)n;
-  }
-  if (t->read_err != 0)
-    return t->read_err;
-  if (len == 0)
+  } else if (t->read_err != 0) {
+    res = t->read_err;
+  } else if (r->len > 0 && (res = exco__uv_read_resume(t)) == 0) {
+    /* Wait.  A task of this driver's executor keeps the loop alive by
+     * itself; one of an attached executor needs the handle referenced. */
+    t->reader = r;
+    r->waiting = 1;
+    r->ref = !driven;
+    if (r->ref)
+      uv_ref((uv_handle_t *)&t->handle);
+    r->op.waker = exco_waker_clone(waker);
+    exco_await_label("uv");
     return 0;
-  err = exco__uv_read_resume(t);
-  if (err != 0)
-    return err;
+  }
+  r->op.result = res;
+  r->op.done = 1;
+  return 1;
+}
+
+ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
+                             uint64_t timeout_ms) {
+  exco__uv_read_op r;
+  int64_t prev = EXCO_NO_DEADLINE;
+  int err;
+
   exco__uv_op_init(&r.op);
+  r.t = t;
   r.buf = buf;
   r.len = len;
-  t->reader = &r;
-  uv_ref((uv_handle_t *)&t->handle);
-  err = exco__uv_op_wait(&r.op, timeout_ms);
-  if (err != 0) {
-    /* Not completed, so neither the read callback nor a close has
-     * unhooked us, and the socket is still there.  Reading goes on:
-     * what arrives now is buffered for the next read. */
-    t->reader = NULL;
+  r.waiting = 0;
+  r.ref = 0;
+  /* Outside a coroutine this fails, and so does exco_await(). */
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
+    exco_deadline_after(timeout_ms, &prev);
+  err = exco_await(exco__uv_read_poll, NULL, &r);
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
+    exco_deadline_set(prev, NULL);
+  if (!r.waiting)
+    return err != 0 ? err : r.op.result;
+  exco_waker_drop(r.op.waker);
+  /* Done wins over a cancellation or deadline seen at the same time: the
+   * bytes are in @buf already. */
+  if (r.op.done)
+    return r.op.result;
+  /* Not completed, so neither the read callback nor a close has unhooked
+   * us, and the socket is still there.  Reading goes on: what arrives now
+   * is buffered for the next read. */
+  t->reader = NULL;
+  if (r.ref)
     uv_unref((uv_handle_t *)&t->handle);
-    return err;
-  }
-  return r.op.result;
+  return err;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -244,33 +295,97 @@ static void exco__uv_write_cb(uv_write_t *req, int status) {
   exco__uv_req_finish(&w->hdr, status);
 }
 
-int exco__uv_stream_write(uv_stream_t *s, const void *buf, size_t len,
-                          uint64_t timeout_ms) {
-  exco__uv_write *w;
-  uv_buf_t b;
-  int n, err;
+/* A write, on its coroutine's stack. */
+typedef struct exco__uv_write_op {
+  exco_uv_tcp *t;
+  const char *buf;
+  size_t len;
+  int result;        /* when the write ended in the first poll */
+  exco__uv_write *w; /* the request for the rest, once one waits for it */
+} exco__uv_write_op;
 
-  if (len == 0)
-    return 0;
-  b = uv_buf_init((char *)buf,
+/*
+ * The write's poll function.  The first poll (in a coroutine, not
+ * cancelled: see exco__uv_read_poll()) makes the rest of the entry check
+ * and writes what the kernel takes at once; if that is not everything, it
+ * submits a copy of the rest and waits for it.  Later polls only look
+ * whether that request has completed.
+ */
+static int exco__uv_write_poll(void *arg, exco_waker *waker) {
+  exco__uv_write_op *o = arg;
+  uv_stream_t *s = (uv_stream_t *)&o->t->handle;
+  exco__uv_write *w;
+  size_t len = o->len;
+  uv_buf_t b;
+  int n, driven;
+
+  if (o->w != NULL)
+    return o->w->hdr.op.done;
+  o->result = exco__uv_tcp_usable(o->t, 0, &driven);
+  if (o->result != 0 || len == 0)
+    return 1;
+  b = uv_buf_init((char *)o->buf,
                   len > 0x40000000u ? 0x40000000u : (unsigned int)len);
   n = uv_try_write(s, &b, 1);
   if (n >= 0 && (size_t)n == len)
-    return 0;
-  if (n < 0 && n != UV_EAGAIN)
-    return n;
+    return 1;
+  if (n < 0 && n != UV_EAGAIN) {
+    o->result = n;
+    return 1;
+  }
   if (n < 0)
     n = 0;
   len -= (size_t)n;
-  w = exco__uv_req_alloc(sizeof(*w) + len, NULL, &err);
+  w = exco__uv_req_alloc(sizeof(*w) + len, NULL, &o->result);
   if (w == NULL)
-    return err;
-  memcpy(w->data, (const char *)buf + n, len);
+    return 1;
+  memcpy(w->data, o->buf + n, len);
   b.base = w->data;
   b.len = len;
-  return (int)exco__uv_req_result(
-      &w->hdr, uv_write(&w->req, s, &b, 1, exco__uv_write_cb), timeout_ms,
-      NULL);
+  o->result = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
+  if (o->result != 0) {
+    exco__uv_req_release(&w->hdr);
+    return 1;
+  }
+  o->w = w;
+  w->hdr.op.waker = exco_waker_clone(waker);
+  exco_await_label("uv");
+  return 0;
+}
+
+int exco__uv_stream_write(exco_uv_tcp *t, const void *buf, size_t len,
+                          uint64_t timeout_ms) {
+  exco__uv_write_op o;
+  exco__uv_write *w;
+  int64_t prev = EXCO_NO_DEADLINE;
+  int err;
+
+  o.t = t;
+  o.buf = buf;
+  o.len = len;
+  o.result = 0;
+  o.w = NULL;
+  /* Outside a coroutine this fails, and so does exco_await(). */
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
+    exco_deadline_after(timeout_ms, &prev);
+  err = exco_await(exco__uv_write_poll, NULL, &o);
+  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
+    exco_deadline_set(prev, NULL);
+  if (o.w == NULL)
+    return err != 0 ? err : o.result;
+  w = o.w;
+  exco_waker_drop(w->hdr.op.waker);
+  w->hdr.op.waker = NULL;
+  /* Done wins over a cancellation or deadline seen at the same time. */
+  if (w->hdr.op.done) {
+    err = (int)w->hdr.op.result;
+    exco__uv_req_release(&w->hdr);
+    return err;
+  }
+  /* From here on the callback frees the request (libuv still has the
+   * rest to write, or closing the socket cancels it). */
+  w->hdr.abandoned = 1;
+  return err;
 }
 
 typedef struct exco__uv_shutdown {

@@ -38,6 +38,10 @@ static exco_uv_tcp *exco__uv_tcp_new(uv_loop_t *loop) {
   /* Without a family no socket is made yet: this can't fail. */
   uv_tcp_init(loop, &t->handle);
   t->handle.data = t;
+  /* A connected socket keeps the loop alive only while a read waits on it
+   * for a task whose executor doesn't (see stream.c); a listening one
+   * gets its reference back in exco_uv_tcp_listen(). */
+  uv_unref((uv_handle_t *)&t->handle);
   t->loop = loop;
   return t;
 }
@@ -229,6 +233,7 @@ int exco_uv_tcp_listen(const struct sockaddr *addr, int backlog,
     return err;
   }
   t->listening = 1;
+  uv_ref((uv_handle_t *)&t->handle);
   *out = t;
   return 0;
 }
@@ -313,14 +318,8 @@ int exco_uv_tcp_accept(exco_uv_tcp *server, exco_uv_tcp **out) {
 
 ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *t, void *buf, size_t len,
                                  uint64_t timeout_ms) {
-  uv_loop_t *loop;
-  int err;
-
-  if (buf == NULL && len != 0)
+  if (t == NULL || (buf == NULL && len != 0))
     return EXCO_EINVAL;
-  err = exco__uv_tcp_enter(t, &loop, 0);
-  if (err != 0)
-    return err;
   return exco__uv_stream_read(t, buf, len, timeout_ms);
 }
 
@@ -330,15 +329,9 @@ ssize_t exco_uv_tcp_read(exco_uv_tcp *t, void *buf, size_t len) {
 
 int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
                               uint64_t timeout_ms) {
-  uv_loop_t *loop;
-  int err;
-
-  if (buf == NULL && len != 0)
+  if (t == NULL || (buf == NULL && len != 0))
     return EXCO_EINVAL;
-  err = exco__uv_tcp_enter(t, &loop, 0);
-  if (err != 0)
-    return err;
-  return exco__uv_stream_write((uv_stream_t *)&t->handle, buf, len, timeout_ms);
+  return exco__uv_stream_write(t, buf, len, timeout_ms);
 }
 
 int exco_uv_tcp_write(exco_uv_tcp *t, const void *buf, size_t len) {

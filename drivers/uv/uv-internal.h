@@ -56,6 +56,16 @@ typedef struct exco__uv_op {
 int exco__uv_enter(uv_loop_t **loop);
 
 /*
+ * The loop of the running coroutine's executor (NULL if it has none).
+ * *@driven is 1 when that executor is this driver's own (made by
+ * exco_uv_init() or exco_uv_executor_new()): its live tasks keep the loop
+ * running by themselves (the keepalive op), so a handle a task waits on
+ * need not be referenced too.  0 for an executor attached with
+ * exco_uv_attach().
+ */
+uv_loop_t *exco__uv_current_loop(int *driven);
+
+/*
  * exco__uv_enter(), then malloc(@size) for the operation's record.
  * Returns the record, or NULL with the error in *@err (exco__uv_enter()'s
  * or EXCO_ENOMEM).
@@ -169,10 +179,14 @@ void exco__uv_req_finish(exco__uv_req *r, ssize_t result);
 /* tcp.c / stream.c: the TCP object                                        */
 /* ---------------------------------------------------------------------- */
 
+/* A read, on its coroutine's stack (see stream.c). */
 typedef struct exco__uv_read_op {
   exco__uv_op op;
+  exco_uv_tcp *t;
   char *buf;
   size_t len;
+  int waiting; /* hooked to t as its reader: the first poll found nothing */
+  int ref;     /* and the handle was referenced for the wait */
 } exco__uv_read_op;
 
 struct exco_uv_tcp {
@@ -200,10 +214,30 @@ struct exco_uv_tcp {
   exco_uv_tcp *aq_next;
 };
 
-/* stream.c */
+/*
+ * The checks of a call on an existing socket that come after exco_await()'s
+ * own (in a coroutine, not cancelled): the running executor has a loop
+ * (else EXCO_ENOTSUP), @t is of that loop, is not being closed, and is a
+ * listening socket when @listener is 1, a connected one when 0 (else
+ * EXCO_EINVAL).  On 0, *@driven is as exco__uv_current_loop() says.
+ */
+static inline int exco__uv_tcp_usable(const exco_uv_tcp *t, int listener,
+                                      int *driven) {
+  uv_loop_t *loop = exco__uv_current_loop(driven);
+
+  if (loop == NULL)
+    return EXCO_ENOTSUP;
+  if (t->loop != loop || t->closing || t->listening != listener)
+    return EXCO_EINVAL;
+  return 0;
+}
+
+/* stream.c: the calls on a connected socket, after the argument checks
+ * (@t not NULL, @buf not NULL unless @len is 0); each makes the entry
+ * checks itself. */
 ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
                              uint64_t timeout_ms);
-int exco__uv_stream_write(uv_stream_t *s, const void *buf, size_t len,
+int exco__uv_stream_write(exco_uv_tcp *t, const void *buf, size_t len,
                           uint64_t timeout_ms);
 int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms);
 /* Ends a waiting read with @result (close). */
