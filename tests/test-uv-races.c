@@ -404,6 +404,68 @@ START_TEST(attached_read_keeps_loop_alive) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* A socket remembers its executor only while that executor lives         */
+/* ---------------------------------------------------------------------- */
+
+/* A socket caches the last executor of the driver it found on its loop.
+ * An executor freed and another made on a second loop usually gets the
+ * same address: the socket must see it is not the one it remembers. */
+
+static struct { int first, second; } reuse;
+
+static void *reuse_write_first(void *arg) {
+  (void)arg;
+  reuse.first = exco_uv_tcp_write(keep.client, "z", 1);
+  return NULL;
+}
+
+static void *reuse_write_second(void *arg) {
+  (void)arg;
+  reuse.second = exco_uv_tcp_write(keep.client, "z", 1);
+  return NULL;
+}
+
+START_TEST(socket_forgets_freed_executor) {
+  exco_executor *first;
+  uv_loop_t other;
+  tloop t;
+  int i;
+
+  memset(&keep, 0, sizeof(keep));
+  memset(&reuse, 0, sizeof(reuse));
+  reuse.second = 1;
+  tl_init(&t);
+  tl_spawn(&t, keep_body, NULL, NULL);
+  tl_run(&t);
+  ck_assert_int_eq(keep.err, 0);
+  tl_spawn(&t, reuse_write_first, NULL, NULL);
+  tl_run(&t);
+  /* The executor goes; the loop and its sockets stay. */
+  first = t.ex;
+  ck_assert_int_eq(exco_uv_executor_free(t.ex), 0);
+  for (i = 0; i < 4; i++)
+    uv_run(&t.loop, UV_RUN_NOWAIT);
+  /* Another one on another loop, likely at the same address. */
+  ck_assert_int_eq(uv_loop_init(&other), 0);
+  ck_assert_int_eq(exco_uv_executor_new(&t.ex, &other), 0);
+  tl_spawn(&t, reuse_write_second, NULL, NULL);
+  ck_assert_int_eq(uv_run(&other, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(exco_uv_executor_free(t.ex), 0);
+  ck_assert_int_eq(uv_run(&other, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&other), 0);
+  exco_uv_tcp_close(keep.conn);
+  exco_uv_tcp_close(keep.client);
+  ck_assert_int_eq(uv_run(&t.loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&t.loop), 0);
+  ck_assert_int_eq(reuse.first, 0);
+  ck_assert_msg(reuse.second == EXCO_EINVAL,
+                "a write from a task on another loop returned %d, not "
+                "EXCO_EINVAL (executor %s the freed one's address)",
+                reuse.second, t.ex == first ? "at" : "not at");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 /* Outside coroutines: error codes, no crash                               */
 /* ---------------------------------------------------------------------- */
 
@@ -472,6 +534,7 @@ int main(void) {
   tcase_add_test(tc, accept_timeout_not_rearmed);
   tcase_add_test(tc, idle_socket_does_not_keep_loop_alive);
   tcase_add_test(tc, attached_read_keeps_loop_alive);
+  tcase_add_test(tc, socket_forgets_freed_executor);
   tcase_add_test(tc, awaitables_outside_coroutines);
   suite_add_tcase(s, tc);
   return h_run_suite(s);

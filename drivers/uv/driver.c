@@ -46,6 +46,8 @@ struct exco__uv_driver {
   uv_timer_t timer;
 };
 
+atomic_uint exco__uv_epoch;
+
 static pthread_mutex_t exco__uv_default_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The key of exco_uv_attach()'s attachment: its address. */
@@ -148,6 +150,9 @@ static void exco__uv_close_cb(uv_handle_t *handle) {
 static void exco__uv_close(void *data) {
   exco__uv_driver *d = data;
 
+  /* Caches of "this executor runs on that loop" are stale from now on:
+   * the executor's address may come back as another one. */
+  atomic_fetch_add_explicit(&exco__uv_epoch, 1, memory_order_release);
   d->ex = NULL;
   d->closing = 4;
   uv_close((uv_handle_t *)&d->idle, exco__uv_close_cb);
@@ -314,7 +319,10 @@ uv_loop_t *exco_uv_executor_loop(exco_executor *ex) {
 }
 
 uv_loop_t *exco__uv_current_loop(int *driven) {
-  exco_executor *ex = exco_current_executor();
+  return exco__uv_executor_loop(exco_current_executor(), driven);
+}
+
+uv_loop_t *exco__uv_executor_loop(exco_executor *ex, int *driven) {
   exco__uv_driver *d = exco__uv_driver_of(ex);
 
   *driven = d != NULL;

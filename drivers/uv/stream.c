@@ -324,8 +324,8 @@ static int exco__uv_write_poll(void *arg, exco_waker *waker) {
   o->result = exco__uv_tcp_usable(o->t, 0, &driven);
   if (o->result != 0 || len == 0)
     return 1;
-  b = uv_buf_init((char *)o->buf,
-                  len > 0x40000000u ? 0x40000000u : (unsigned int)len);
+  b.base = (char *)o->buf;
+  b.len = len > 0x40000000u ? 0x40000000u : len;
   n = uv_try_write(s, &b, 1);
   if (n >= 0 && (size_t)n == len)
     return 1;

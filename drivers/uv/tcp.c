@@ -77,6 +77,27 @@ uv_tcp_t *exco_uv_tcp_handle(exco_uv_tcp *t) {
   return t != NULL ? &t->handle : NULL;
 }
 
+int exco__uv_tcp_usable_slow(exco_uv_tcp *t, int listener, int *driven,
+                             exco_executor *ex) {
+  unsigned epoch = atomic_load_explicit(&exco__uv_epoch, memory_order_acquire);
+  uv_loop_t *loop = exco__uv_executor_loop(ex, driven);
+
+  if (loop == NULL)
+    return EXCO_ENOTSUP;
+  if (t->loop != loop)
+    return EXCO_EINVAL;
+  /* Only this driver's executors: their loop is theirs for life, and their
+   * close moves the epoch.  An attached executor may be detached (or freed
+   * without a word to us) and its address reused. */
+  if (*driven) {
+    t->ok_ex = ex;
+    t->ok_epoch = epoch;
+  }
+  if (t->closing || t->listening != listener)
+    return EXCO_EINVAL;
+  return 0;
+}
+
 /* Common entry of the calls on an existing socket: a listening one when
  * @listener is 1 (accept), a connected one when 0. */
 static int exco__uv_tcp_enter(exco_uv_tcp *t, uv_loop_t **loop, int listener) {

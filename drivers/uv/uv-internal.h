@@ -11,6 +11,7 @@
 #ifndef EXCO_UV_INTERNAL_H
 #define EXCO_UV_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,21 @@ int exco__uv_enter(uv_loop_t **loop);
  * exco_uv_attach().
  */
 uv_loop_t *exco__uv_current_loop(int *driven);
+
+/*
+ * exco__uv_current_loop() for @ex, the running coroutine's executor.
+ */
+uv_loop_t *exco__uv_executor_loop(exco_executor *ex, int *driven);
+
+/*
+ * Counts the closes of this driver's executors (and the replacements of
+ * the default executor's driver, which close the old one).  An executor
+ * of this driver runs on one loop for its whole life, so a socket may
+ * remember the last one it found on its loop (exco__uv_tcp_usable()) for
+ * as long as this count has not moved: the address could otherwise be
+ * reused by another executor.
+ */
+extern atomic_uint exco__uv_epoch;
 
 /*
  * exco__uv_enter(), then malloc(@size) for the operation's record.
@@ -193,6 +209,10 @@ struct exco_uv_tcp {
   uv_tcp_t handle; /* handle.data points back here */
   uv_loop_t *loop;
   int closing; /* exco_uv_tcp_close() was called */
+  /* The last executor of this driver found on loop, while exco__uv_epoch
+   * is ok_epoch (see exco__uv_tcp_usable()). */
+  unsigned ok_epoch;
+  exco_executor *ok_ex;
   /* Connected sockets (see stream.c). */
   int reading;              /* uv_read_start() is in effect */
   ssize_t read_err;         /* UV_EOF or a read error libuv reported, to be
@@ -214,20 +234,28 @@ struct exco_uv_tcp {
   exco_uv_tcp *aq_next;
 };
 
+/* exco__uv_tcp_usable() when the socket's cache doesn't answer. */
+int exco__uv_tcp_usable_slow(exco_uv_tcp *t, int listener, int *driven,
+                             exco_executor *ex);
+
 /*
  * The checks of a call on an existing socket that come after exco_await()'s
  * own (in a coroutine, not cancelled): the running executor has a loop
  * (else EXCO_ENOTSUP), @t is of that loop, is not being closed, and is a
  * listening socket when @listener is 1, a connected one when 0 (else
- * EXCO_EINVAL).  On 0, *@driven is as exco__uv_current_loop() says.
+ * EXCO_EINVAL).  On 0, *@driven is as exco__uv_current_loop() says.  The
+ * executor is looked up once per socket and executor (tcp.c).
  */
-static inline int exco__uv_tcp_usable(const exco_uv_tcp *t, int listener,
+static inline int exco__uv_tcp_usable(exco_uv_tcp *t, int listener,
                                       int *driven) {
-  uv_loop_t *loop = exco__uv_current_loop(driven);
+  exco_executor *ex = exco_current_executor();
 
-  if (loop == NULL)
-    return EXCO_ENOTSUP;
-  if (t->loop != loop || t->closing || t->listening != listener)
+  if (ex != t->ok_ex ||
+      t->ok_epoch !=
+          atomic_load_explicit(&exco__uv_epoch, memory_order_acquire))
+    return exco__uv_tcp_usable_slow(t, listener, driven, ex);
+  *driven = 1;
+  if (t->closing || t->listening != listener)
     return EXCO_EINVAL;
   return 0;
 }
