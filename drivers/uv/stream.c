@@ -1,5 +1,7 @@
 /*
- * stream.c -- reads, writes and shutdowns on a connected exco_uv_tcp.
+ * stream.c -- reads, writes and shutdowns on a connected exco_uv_tcp:
+ * exco_uv_tcp_read() and exco_uv_tcp_write() themselves, the shutdown's
+ * request for tcp.c.
  *
  * Reads.  The first read call starts libuv reading (uv_read_start), and
  * reading then stays started until the socket is closed, libuv reports
@@ -245,12 +247,17 @@ static int exco__uv_read_poll(void *arg, exco_waker *waker) {
   return 1;
 }
 
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
-                             uint64_t timeout_ms) {
+/* exco_uv_tcp_read_timeout(), inlined into both public forms: the plain
+ * one then has no deadline code, and neither has a frame more on the
+ * coroutine's stack while it waits. */
+static inline ssize_t exco__uv_read_call(exco_uv_tcp *t, void *buf, size_t len,
+                                         uint64_t timeout_ms) {
   exco__uv_read_op r;
   int64_t prev = EXCO_NO_DEADLINE;
   int err;
 
+  if (t == NULL || (buf == NULL && len != 0))
+    return EXCO_EINVAL;
   exco__uv_op_init(&r.op);
   r.t = t;
   r.buf = buf;
@@ -277,6 +284,15 @@ ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
   if (r.ref)
     uv_unref((uv_handle_t *)&t->handle);
   return err;
+}
+
+ssize_t exco_uv_tcp_read(exco_uv_tcp *t, void *buf, size_t len) {
+  return exco__uv_read_call(t, buf, len, EXCO__UV_NO_TIMEOUT);
+}
+
+ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *t, void *buf, size_t len,
+                                 uint64_t timeout_ms) {
+  return exco__uv_read_call(t, buf, len, timeout_ms);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -353,13 +369,16 @@ static int exco__uv_write_poll(void *arg, exco_waker *waker) {
   return 0;
 }
 
-int exco__uv_stream_write(exco_uv_tcp *t, const void *buf, size_t len,
-                          uint64_t timeout_ms) {
+/* exco_uv_tcp_write_timeout(), inlined into both public forms. */
+static inline int exco__uv_write_call(exco_uv_tcp *t, const void *buf,
+                                      size_t len, uint64_t timeout_ms) {
   exco__uv_write_op o;
   exco__uv_write *w;
   int64_t prev = EXCO_NO_DEADLINE;
   int err;
 
+  if (t == NULL || (buf == NULL && len != 0))
+    return EXCO_EINVAL;
   o.t = t;
   o.buf = buf;
   o.len = len;
@@ -386,6 +405,15 @@ int exco__uv_stream_write(exco_uv_tcp *t, const void *buf, size_t len,
    * rest to write, or closing the socket cancels it). */
   w->hdr.abandoned = 1;
   return err;
+}
+
+int exco_uv_tcp_write(exco_uv_tcp *t, const void *buf, size_t len) {
+  return exco__uv_write_call(t, buf, len, EXCO__UV_NO_TIMEOUT);
+}
+
+int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
+                              uint64_t timeout_ms) {
+  return exco__uv_write_call(t, buf, len, timeout_ms);
 }
 
 typedef struct exco__uv_shutdown {

@@ -334,30 +334,8 @@ int exco_uv_tcp_accept(exco_uv_tcp *server, exco_uv_tcp **out) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* Read, write, shutdown                                                   */
+/* Shutdown (read and write: stream.c)                                     */
 /* ---------------------------------------------------------------------- */
-
-ssize_t exco_uv_tcp_read_timeout(exco_uv_tcp *t, void *buf, size_t len,
-                                 uint64_t timeout_ms) {
-  if (t == NULL || (buf == NULL && len != 0))
-    return EXCO_EINVAL;
-  return exco__uv_stream_read(t, buf, len, timeout_ms);
-}
-
-ssize_t exco_uv_tcp_read(exco_uv_tcp *t, void *buf, size_t len) {
-  return exco_uv_tcp_read_timeout(t, buf, len, EXCO__UV_NO_TIMEOUT);
-}
-
-int exco_uv_tcp_write_timeout(exco_uv_tcp *t, const void *buf, size_t len,
-                              uint64_t timeout_ms) {
-  if (t == NULL || (buf == NULL && len != 0))
-    return EXCO_EINVAL;
-  return exco__uv_stream_write(t, buf, len, timeout_ms);
-}
-
-int exco_uv_tcp_write(exco_uv_tcp *t, const void *buf, size_t len) {
-  return exco_uv_tcp_write_timeout(t, buf, len, EXCO__UV_NO_TIMEOUT);
-}
 
 int exco_uv_tcp_shutdown_timeout(exco_uv_tcp *t, uint64_t timeout_ms) {
   uv_loop_t *loop;

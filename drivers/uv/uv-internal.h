@@ -260,13 +260,7 @@ static inline int exco__uv_tcp_usable(exco_uv_tcp *t, int listener,
   return 0;
 }
 
-/* stream.c: the calls on a connected socket, after the argument checks
- * (@t not NULL, @buf not NULL unless @len is 0); each makes the entry
- * checks itself. */
-ssize_t exco__uv_stream_read(exco_uv_tcp *t, void *buf, size_t len,
-                             uint64_t timeout_ms);
-int exco__uv_stream_write(exco_uv_tcp *t, const void *buf, size_t len,
-                          uint64_t timeout_ms);
+/* stream.c */
 int exco__uv_stream_shutdown(uv_stream_t *s, uint64_t timeout_ms);
 /* Ends a waiting read with @result (close). */
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result);
