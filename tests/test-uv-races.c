@@ -404,6 +404,64 @@ START_TEST(attached_read_keeps_loop_alive) {
 END_TEST
 
 /* ---------------------------------------------------------------------- */
+/* A read completed, then its socket closed and freed before it runs       */
+/* ---------------------------------------------------------------------- */
+
+/* The read's result waits in the socket until its coroutine runs; a close
+ * in between hands it over to the coroutine's record, so the coroutine
+ * gets its bytes and never looks at the freed socket (run under valgrind
+ * or ASan).  The reader is a task of an attached local executor, which
+ * this test polls when it chooses. */
+START_TEST(read_done_then_closed_keeps_bytes) {
+  exco_task_info info;
+  exco_executor *local;
+  exco_task *reader;
+  uv_buf_t b = uv_buf_init((char *)"y", 1);
+  int i, woken = 0;
+  tloop t;
+
+  memset(&keep, 0, sizeof(keep));
+  memset(&att, 0, sizeof(att));
+  tl_init(&t);
+  tl_spawn(&t, keep_body, NULL, NULL);
+  for (i = 0; i < 100000 && !keep.done; i++)
+    uv_run(&t.loop, UV_RUN_ONCE);
+  ck_assert_int_eq(keep.done, 1);
+  ck_assert_int_eq(keep.err, 0);
+  ck_assert_int_eq(exco_executor_new_local(&local), 0);
+  ck_assert_int_eq(exco_uv_attach(local, &t.loop), 0);
+  ck_assert_int_eq(exco_spawn(local, att_reader, NULL, NULL, &reader), 0);
+  ck_assert_int_eq(exco_run_until_idle(local), 1);
+  ck_assert_int_eq(att.reading, 1);
+  ck_assert_int_eq(
+      uv_try_write((uv_stream_t *)exco_uv_tcp_handle(keep.client), &b, 1), 1);
+  /* The loop runs until the read callback has woken the reader, which
+   * does not run yet. */
+  for (i = 0; i < 100000 && !woken; i++) {
+    uv_run(&t.loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(exco_task_get_info(reader, &info), 0);
+    woken = info.state == EXCO_TASK_READY;
+  }
+  /* Closed, and freed by the close callback, before the reader runs. */
+  exco_uv_tcp_close(keep.conn);
+  for (i = 0; i < 4; i++)
+    uv_run(&t.loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(exco_run_until_idle(local), 0);
+  exco_task_release(reader);
+  exco_uv_tcp_close(keep.client);
+  ck_assert_int_eq(exco_uv_detach(local), 0);
+  ck_assert_int_eq(exco_executor_free(local), 0);
+  tl_run(&t);
+  tl_fini(&t);
+  ck_assert_int_eq(woken, 1);
+  ck_assert_int_eq(att.read_done, 1);
+  ck_assert_msg(att.got == 1,
+                "a read completed before its socket was closed returned %zd",
+                att.got);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
 /* A socket remembers its executor only while that executor lives         */
 /* ---------------------------------------------------------------------- */
 
@@ -535,6 +593,7 @@ int main(void) {
   tcase_add_test(tc, idle_socket_does_not_keep_loop_alive);
   tcase_add_test(tc, attached_read_keeps_loop_alive);
   tcase_add_test(tc, socket_forgets_freed_executor);
+  tcase_add_test(tc, read_done_then_closed_keeps_bytes);
   tcase_add_test(tc, awaitables_outside_coroutines);
   suite_add_tcase(s, tc);
   return h_run_suite(s);

@@ -96,23 +96,27 @@ static size_t exco__uv_rbuf_take(exco_uv_tcp *t, char *dst, size_t len) {
     n = len;
   if (n > 0) {
     memcpy(dst, t->rbuf + t->rstart, n);
-    t->rstart += n;
+    t->rstart += (uint32_t)n;
   }
   return n;
+}
+
+/* A read waits for libuv's next one: hooked, without its result yet. */
+static int exco__uv_reader_waits(const exco_uv_tcp *t) {
+  return t->reader != NULL && !t->rd_done;
 }
 
 static void exco__uv_alloc_cb(uv_handle_t *handle, size_t suggested,
                               uv_buf_t *buf) {
   exco_uv_tcp *t = handle->data;
-  exco__uv_read_op *r = t->reader;
   size_t room;
 
   (void)suggested;
   /* A reader waits only while the buffer is empty. */
-  if (r != NULL) {
+  if (exco__uv_reader_waits(t)) {
     t->rd_filled = 0;
-    buf->base = r->buf;
-    buf->len = r->len;
+    buf->base = t->rd_buf;
+    buf->len = t->rd_len;
     return;
   }
   if (t->rd_filled) {
@@ -134,20 +138,23 @@ static void exco__uv_alloc_cb(uv_handle_t *handle, size_t suggested,
   }
 }
 
-/* Ends the waiting read with @result. */
+/*
+ * Gives the waiting read its result @result and wakes it.  The read stays
+ * hooked until its coroutine takes the result (or a close hands it over,
+ * exco__uv_stream_abort_read()): until then the result is in the socket,
+ * so the callbacks touch no coroutine's stack.
+ */
 static void exco__uv_reader_done(exco_uv_tcp *t, ssize_t result) {
-  exco__uv_read_op *r = t->reader;
-
-  t->reader = NULL;
-  if (r->ref)
+  t->rd_result = (int32_t)result;
+  t->rd_done = 1;
+  if (t->rd_ref)
     uv_unref((uv_handle_t *)&t->handle);
-  exco__uv_op_complete(&r->op, result);
+  exco_waker_wake(t->rd_waker);
 }
 
 static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
                              const uv_buf_t *buf) {
   exco_uv_tcp *t = stream->data;
-  exco__uv_read_op *r = t->reader;
 
   (void)buf;
   if (nread == 0)
@@ -163,23 +170,32 @@ static void exco__uv_read_cb(uv_stream_t *stream, ssize_t nread,
     uv_read_stop(stream);
     t->reading = 0;
     if (nread != UV_ENOBUFS) {
-      t->read_err = nread;
-      if (r != NULL)
+      t->read_err = (int32_t)nread;
+      if (exco__uv_reader_waits(t))
         exco__uv_reader_done(t, nread);
     }
     return;
   }
-  if (r != NULL) {
-    t->rd_filled = (size_t)nread == r->len;
+  if (exco__uv_reader_waits(t)) {
+    t->rd_filled = (size_t)nread == t->rd_len;
     exco__uv_reader_done(t, nread);
     return;
   }
-  t->rend += (size_t)nread;
+  t->rend += (uint32_t)nread;
 }
 
 void exco__uv_stream_abort_read(exco_uv_tcp *t, ssize_t result) {
-  if (t->reader != NULL)
+  exco__uv_read_op *r = t->reader;
+
+  if (r == NULL)
+    return;
+  /* The socket goes away before its reader may run: the result moves to
+   * the reader's record.  Bytes read already win over the close. */
+  if (!t->rd_done)
     exco__uv_reader_done(t, result);
+  r->op.result = t->rd_result;
+  r->op.done = 1;
+  t->reader = NULL;
 }
 
 void exco__uv_stream_free(exco_uv_tcp *t) {
@@ -215,8 +231,9 @@ static int exco__uv_read_poll(void *arg, exco_waker *waker) {
   ssize_t res;
   int driven;
 
+  /* Done by a close first: the socket may be gone then. */
   if (r->waiting)
-    return r->op.done;
+    return r->op.done || t->rd_done;
   res = exco__uv_tcp_usable(t, 0, &driven);
   if (res != 0) {
     /* Failed check: res is the error. */
@@ -234,11 +251,15 @@ static int exco__uv_read_poll(void *arg, exco_waker *waker) {
     /* Wait.  A task of this driver's executor keeps the loop alive by
      * itself; one of an attached executor needs the handle referenced. */
     t->reader = r;
-    r->waiting = 1;
-    r->ref = !driven;
-    if (r->ref)
+    t->rd_buf = r->buf;
+    t->rd_len =
+        r->len > EXCO__UV_READ_MAX ? EXCO__UV_READ_MAX : (uint32_t)r->len;
+    t->rd_done = 0;
+    t->rd_ref = !driven;
+    if (t->rd_ref)
       uv_ref((uv_handle_t *)&t->handle);
-    r->op.waker = exco_waker_clone(waker);
+    r->waiting = 1;
+    r->op.waker = t->rd_waker = exco_waker_clone(waker);
     exco_await_label("uv");
     return 0;
   }
@@ -263,7 +284,6 @@ static inline ssize_t exco__uv_read_call(exco_uv_tcp *t, void *buf, size_t len,
   r.buf = buf;
   r.len = len;
   r.waiting = 0;
-  r.ref = 0;
   /* Outside a coroutine this fails, and so does exco_await(). */
   if (timeout_ms != EXCO__UV_NO_TIMEOUT)
     exco_deadline_after(timeout_ms, &prev);
@@ -273,15 +293,17 @@ static inline ssize_t exco__uv_read_call(exco_uv_tcp *t, void *buf, size_t len,
   if (!r.waiting)
     return err != 0 ? err : r.op.result;
   exco_waker_drop(r.op.waker);
-  /* Done wins over a cancellation or deadline seen at the same time: the
-   * bytes are in @buf already. */
+  /* A close has unhooked us (the socket may be gone). */
   if (r.op.done)
     return r.op.result;
-  /* Not completed, so neither the read callback nor a close has unhooked
-   * us, and the socket is still there.  Reading goes on: what arrives now
-   * is buffered for the next read. */
+  /* Still hooked, and the socket is still there. */
   t->reader = NULL;
-  if (r.ref)
+  /* Done wins over a cancellation or deadline seen at the same time: the
+   * bytes are in @buf already. */
+  if (t->rd_done)
+    return t->rd_result;
+  /* Reading goes on: what arrives now is buffered for the next read. */
+  if (t->rd_ref)
     uv_unref((uv_handle_t *)&t->handle);
   return err;
 }

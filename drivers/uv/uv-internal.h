@@ -197,33 +197,45 @@ void exco__uv_req_finish(exco__uv_req *r, ssize_t result);
 
 /* A read, on its coroutine's stack (see stream.c). */
 typedef struct exco__uv_read_op {
-  exco__uv_op op;
+  exco__uv_op op; /* done only by a close: the socket may be gone then */
   exco_uv_tcp *t;
   char *buf;
   size_t len;
   int waiting; /* hooked to t as its reader: the first poll found nothing */
-  int ref;     /* and the handle was referenced for the wait */
 } exco__uv_read_op;
 
+/* The most a read hands libuv at once (rd_len, rd_result). */
+#define EXCO__UV_READ_MAX 0x40000000u
+
+/*
+ * The object is allocated 64-byte aligned, and what every read and write
+ * of a connected socket touches besides libuv's handle is in its first
+ * cache line (hot), the rest after the handle (cold).
+ */
 struct exco_uv_tcp {
+  /* Hot. */
+  exco_executor *ok_ex;     /* see exco__uv_tcp_usable() */
+  exco__uv_read_op *reader; /* the waiting read, on its coroutine's stack */
+  char *rd_buf;             /* the waiting read's buffer */
+  exco_waker *rd_waker;     /* its waker (the read drops it) */
+  uint32_t rd_len;          /* its length, at most EXCO__UV_READ_MAX */
+  int32_t rd_result;        /* the read's result, once rd_done */
+  uint32_t rstart, rend;    /* the bytes buffered: rbuf[rstart, rend) */
+  int32_t read_err;         /* UV_EOF or a read error libuv reported, to be
+                               returned once rbuf is drained, else 0 */
+  unsigned ok_epoch;        /* see exco__uv_tcp_usable() */
+  unsigned char closing;    /* exco_uv_tcp_close() was called */
+  unsigned char listening;
+  unsigned char reading;    /* uv_read_start() is in effect */
+  unsigned char rd_done;    /* the waiting read has its result */
+  unsigned char rd_ref;     /* the handle is referenced for that read */
+  unsigned char rd_filled;  /* a read just filled the reader's buffer */
+  unsigned char rd_skipped; /* so libuv's next read was given no buffer */
+  /* Cold. */
   uv_tcp_t handle; /* handle.data points back here */
   uv_loop_t *loop;
-  int closing; /* exco_uv_tcp_close() was called */
-  /* The last executor of this driver found on loop, while exco__uv_epoch
-   * is ok_epoch (see exco__uv_tcp_usable()). */
-  unsigned ok_epoch;
-  exco_executor *ok_ex;
-  /* Connected sockets (see stream.c). */
-  int reading;              /* uv_read_start() is in effect */
-  ssize_t read_err;         /* UV_EOF or a read error libuv reported, to be
-                               returned once rbuf is drained, else 0 */
-  exco__uv_read_op *reader; /* the waiting read, on its coroutine stack */
-  int rd_filled;            /* a read just filled the reader's buffer */
-  int rd_skipped;           /* so libuv's next read was given no buffer */
-  char *rbuf;               /* EXCO_UV_TCP_READ_BUFFER bytes, or NULL */
-  size_t rstart, rend;      /* the bytes buffered: rbuf[rstart, rend) */
+  char *rbuf; /* EXCO_UV_TCP_READ_BUFFER bytes, or NULL */
   /* Listening sockets (see tcp.c). */
-  int listening;
   int conn_ready;        /* libuv holds a connection for uv_accept */
   int conn_err;          /* an accept error to report, else 0 */
   exco__uv_op *acceptor; /* the waiting accept, on its stack */
