@@ -36,19 +36,22 @@
  * waits.  The reader's record is on its coroutine's stack: libuv never
  * sees its address (its buffer is handed out only from the alloc callback
  * to the read callback of one read, with no coroutine running in between),
- * and a cancelled read unhooks it synchronously.
+ * a cancelled read unhooks it synchronously, and a close moves the result
+ * into it (exco__uv_stream_abort_read()) before the socket is freed.
  *
- * Each call is one exco_await() whose first poll does the work: that
- * await is the entry check (in a coroutine, not cancelled) the other
- * awaitables make with exco__uv_enter(), so a read that finds bytes
- * buffered, or a write the kernel takes at once, costs one await and no
- * suspension, and one that waits costs no second await.
+ * A read is one exco_await() whose first poll does the work: that await
+ * is the entry check (in a coroutine, not cancelled) the other awaitables
+ * make with exco__uv_enter(), so a read that finds bytes buffered costs one
+ * await and no suspension, and one that waits costs no second await.  The
+ * waiting read's buffer, length, waker and result are kept in the socket's
+ * first cache line, so libuv's callbacks touch no coroutine's stack.
  *
- * Writes.  uv_try_write() first: usually the kernel takes everything and
- * the call returns without waiting or copying.  What it did not take is
- * copied into a heap request for uv_write(), so the caller's buffer is free
- * once the call returns, even when it was cancelled and libuv still has
- * the rest to write.
+ * Writes.  The entry check is an exco_await() whose poll is always
+ * ready, then uv_try_write() from the write's own frame: usually the
+ * kernel takes everything and the call returns without waiting or
+ * copying.  What it did not take is copied into a heap request for
+ * uv_write(), so the caller's buffer is free once the call returns, even
+ * when it was cancelled and libuv still has the rest to write.
  */
 #include "config.h"
 
@@ -333,100 +336,75 @@ static void exco__uv_write_cb(uv_write_t *req, int status) {
   exco__uv_req_finish(&w->hdr, status);
 }
 
-/* A write, on its coroutine's stack. */
-typedef struct exco__uv_write_op {
+/* The entry check of a write, on its coroutine's stack. */
+typedef struct exco__uv_write_check {
   exco_uv_tcp *t;
-  const char *buf;
-  size_t len;
-  int result;        /* when the write ended in the first poll */
-  exco__uv_write *w; /* the request for the rest, once one waits for it */
-} exco__uv_write_op;
+  int result;
+} exco__uv_write_check;
 
 /*
- * The write's poll function.  The first poll (in a coroutine, not
- * cancelled: see exco__uv_read_poll()) makes the rest of the entry check
- * and writes what the kernel takes at once; if that is not everything, it
- * submits a copy of the rest and waits for it.  Later polls only look
- * whether that request has completed.
+ * The poll of the write's entry check: exco_await() has found the task in
+ * a coroutine and not cancelled; the rest of the check is here.  It is
+ * always ready: the write itself is done after exco_await() has returned,
+ * so libuv's write path runs right below the write's own frame, not below
+ * exco_await()'s and this one's too (fewer cold stack lines per write).
  */
-static int exco__uv_write_poll(void *arg, exco_waker *waker) {
-  exco__uv_write_op *o = arg;
-  uv_stream_t *s = (uv_stream_t *)&o->t->handle;
-  exco__uv_write *w;
-  size_t len = o->len;
-  uv_buf_t b;
-  int n, driven;
+static int exco__uv_write_check_poll(void *arg, exco_waker *waker) {
+  exco__uv_write_check *c = arg;
+  int driven;
 
-  if (o->w != NULL)
-    return o->w->hdr.op.done;
-  o->result = exco__uv_tcp_usable(o->t, 0, &driven);
-  if (o->result != 0 || len == 0)
-    return 1;
-  b.base = (char *)o->buf;
-  b.len = len > 0x40000000u ? 0x40000000u : len;
-  n = uv_try_write(s, &b, 1);
-  if (n >= 0 && (size_t)n == len)
-    return 1;
-  if (n < 0 && n != UV_EAGAIN) {
-    o->result = n;
-    return 1;
-  }
+  (void)waker;
+  c->result = exco__uv_tcp_usable(c->t, 0, &driven);
+  return 1;
+}
+
+/* What uv_try_write() left of a write (@n bytes of @len went out): a
+ * copy of the rest is written with uv_write() and waited for. */
+static int exco__uv_write_rest(exco_uv_tcp *t, const char *buf, size_t len,
+                               int n, uint64_t timeout_ms) {
+  exco__uv_write *w;
+  uv_buf_t b;
+  int err;
+
   if (n < 0)
     n = 0;
   len -= (size_t)n;
-  w = exco__uv_req_alloc(sizeof(*w) + len, NULL, &o->result);
+  w = exco__uv_req_alloc(sizeof(*w) + len, NULL, &err);
   if (w == NULL)
-    return 1;
-  memcpy(w->data, o->buf + n, len);
+    return err;
+  memcpy(w->data, buf + n, len);
   b.base = w->data;
   b.len = len;
-  o->result = uv_write(&w->req, s, &b, 1, exco__uv_write_cb);
-  if (o->result != 0) {
-    exco__uv_req_release(&w->hdr);
-    return 1;
-  }
-  o->w = w;
-  w->hdr.op.waker = exco_waker_clone(waker);
-  exco_await_label("uv");
-  return 0;
+  return (int)exco__uv_req_result(
+      &w->hdr,
+      uv_write(&w->req, (uv_stream_t *)&t->handle, &b, 1, exco__uv_write_cb),
+      timeout_ms, NULL);
 }
 
 /* exco_uv_tcp_write_timeout(), inlined into both public forms. */
 static inline int exco__uv_write_call(exco_uv_tcp *t, const void *buf,
                                       size_t len, uint64_t timeout_ms) {
-  exco__uv_write_op o;
-  exco__uv_write *w;
-  int64_t prev = EXCO_NO_DEADLINE;
-  int err;
+  exco__uv_write_check c;
+  uv_buf_t b;
+  int n;
 
   if (t == NULL || (buf == NULL && len != 0))
     return EXCO_EINVAL;
-  o.t = t;
-  o.buf = buf;
-  o.len = len;
-  o.result = 0;
-  o.w = NULL;
-  /* Outside a coroutine this fails, and so does exco_await(). */
-  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
-    exco_deadline_after(timeout_ms, &prev);
-  err = exco_await(exco__uv_write_poll, NULL, &o);
-  if (timeout_ms != EXCO__UV_NO_TIMEOUT)
-    exco_deadline_set(prev, NULL);
-  if (o.w == NULL)
-    return err != 0 ? err : o.result;
-  w = o.w;
-  exco_waker_drop(w->hdr.op.waker);
-  w->hdr.op.waker = NULL;
-  /* Done wins over a cancellation or deadline seen at the same time. */
-  if (w->hdr.op.done) {
-    err = (int)w->hdr.op.result;
-    exco__uv_req_release(&w->hdr);
-    return err;
-  }
-  /* From here on the callback frees the request (libuv still has the
-   * rest to write, or closing the socket cancels it). */
-  w->hdr.abandoned = 1;
-  return err;
+  c.t = t;
+  c.result = 0;
+  n = exco_await(exco__uv_write_check_poll, NULL, &c);
+  if (n != 0)
+    return n;
+  if (c.result != 0 || len == 0)
+    return c.result;
+  b.base = (char *)buf;
+  b.len = len > 0x40000000u ? 0x40000000u : len;
+  n = uv_try_write((uv_stream_t *)&t->handle, &b, 1);
+  if (n >= 0 && (size_t)n == len)
+    return 0;
+  if (n < 0 && n != UV_EAGAIN)
+    return n;
+  return exco__uv_write_rest(t, buf, len, n, timeout_ms);
 }
 
 int exco_uv_tcp_write(exco_uv_tcp *t, const void *buf, size_t len) {
