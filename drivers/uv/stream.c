@@ -221,22 +221,19 @@ static int exco__uv_read_resume(exco_uv_tcp *t) {
 }
 
 /*
- * The read's poll function.  The first poll comes once exco_await() has
- * found the task in a coroutine and not cancelled: it makes the rest of the
- * entry check, and either ends the read at once (buffered bytes, a recorded
- * end or error, @len 0, a failed check) or hooks it to the socket as its
- * reader to wait.  Later polls only look whether the read callback or a
- * close has completed it.
+ * The first poll of a read: it comes once exco_await() has found the task
+ * in a coroutine and not cancelled, makes the rest of the entry check, and
+ * either ends the read at once (buffered bytes, a recorded end or error,
+ * @len 0, a failed check) or hooks it to the socket as its reader to wait.
+ * Out of line, so that the later polls (exco__uv_read_poll()) cost a few
+ * instructions.
  */
-static int exco__uv_read_poll(void *arg, exco_waker *waker) {
-  exco__uv_read_op *r = arg;
+static EXCO__UV_NOINLINE int exco__uv_read_start(exco__uv_read_op *r,
+                                                 exco_waker *waker) {
   exco_uv_tcp *t = r->t;
   ssize_t res;
   int driven;
 
-  /* Done by a close first: the socket may be gone then. */
-  if (r->waiting)
-    return r->op.done || t->rd_done;
   res = exco__uv_tcp_usable(t, 0, &driven);
   if (res != 0) {
     /* Failed check: res is the error. */
@@ -269,6 +266,17 @@ static int exco__uv_read_poll(void *arg, exco_waker *waker) {
   r->op.result = res;
   r->op.done = 1;
   return 1;
+}
+
+/* The read's poll function: the first poll starts the read, the later
+ * ones look whether the read callback or a close has completed it. */
+static int exco__uv_read_poll(void *arg, exco_waker *waker) {
+  exco__uv_read_op *r = arg;
+
+  if (!r->waiting)
+    return exco__uv_read_start(r, waker);
+  /* Done by a close first: the socket may be gone then. */
+  return r->op.done || r->t->rd_done;
 }
 
 /* exco_uv_tcp_read_timeout(), inlined into both public forms: the plain

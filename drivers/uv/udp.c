@@ -171,7 +171,8 @@ ssize_t exco_uv_udp_recv_timeout(exco_uv_udp *u, void *buf, size_t len,
     r.buf = &dummy;
     r.len = 1;
   }
-  /* Referenced only while a receiver waits (see stream.c). */
+  /* Referenced only while a receiver waits: an idle socket must not keep
+   * uv_run() from returning once every task has finished. */
   u->reader = &r;
   uv_ref((uv_handle_t *)&u->handle);
   if (!u->receiving) {

@@ -29,6 +29,12 @@ typedef struct exco__uv_driver exco__uv_driver;
 #define exco__uv_container_of(ptr, type, member)                               \
   ((type *)((char *)(ptr)-offsetof(type, member)))
 
+#if defined(__GNUC__)
+#define EXCO__UV_NOINLINE __attribute__((noinline))
+#else
+#define EXCO__UV_NOINLINE
+#endif
+
 /* "No deadline" for the internal functions behind the _timeout forms. */
 #define EXCO__UV_NO_TIMEOUT EXCO_UV_NO_TIMEOUT
 
