@@ -368,8 +368,9 @@ static int exco__uv_write_check_poll(void *arg, exco_waker *waker) {
 
 /* What uv_try_write() left of a write (@n bytes of @len went out): a
  * copy of the rest is written with uv_write() and waited for. */
-static int exco__uv_write_rest(exco_uv_tcp *t, const char *buf, size_t len,
-                               int n, uint64_t timeout_ms) {
+static EXCO__UV_NOINLINE int exco__uv_write_rest(exco_uv_tcp *t,
+                                                 const char *buf, size_t len,
+                                                 int n, uint64_t timeout_ms) {
   exco__uv_write *w;
   uv_buf_t b;
   int err;
