@@ -100,8 +100,11 @@ static void *client(void *arg) {
       w7_fail(r, err);
       break;
     }
+    /* Into the rest of the buffer, as raw_alloc() does: asking for just
+     * the rest of the reply would have the read fill its buffer, and
+     * libuv read again at once (see drivers/uv/stream.c). */
     for (got = 0; got < size; got += (size_t)n) {
-      n = exco_uv_tcp_read(c, buf + got, size - got);
+      n = exco_uv_tcp_read(c, buf + got, sizeof(buf) - got);
       if (n <= 0) {
         w7_fail(r, n < 0 ? (int)n : EXCO_EINVAL);
         break;
@@ -213,8 +216,8 @@ static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   raw_conn *c = (raw_conn *)h;
 
   (void)hint;
-  /* Clients read into the rest of their request; the server reads as
-   * much as there is. */
+  /* Clients and the server read as much as there is, into the rest of
+   * the buffer (the exco clients do the same). */
   *buf = uv_buf_init(c->buf + c->got, (unsigned)(BUF_SIZE - c->got));
 }
 
