@@ -291,6 +291,15 @@ static void *keep_body(void *arg) {
   return NULL;
 }
 
+/* Lets the loop run the callbacks that are due (closes, a read just
+ * made possible) without waiting. */
+static void keep_settle(tloop *t) {
+  int i;
+
+  for (i = 0; i < 4; i++)
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+}
+
 START_TEST(idle_socket_does_not_keep_loop_alive) {
   int i, alive;
   tloop t;
@@ -302,8 +311,7 @@ START_TEST(idle_socket_does_not_keep_loop_alive) {
   for (i = 0; i < 100000 && !keep.done; i++)
     uv_run(&t.loop, UV_RUN_ONCE);
   ck_assert_int_eq(keep.done, 1);
-  for (i = 0; i < 4; i++)
-    uv_run(&t.loop, UV_RUN_NOWAIT);
+  keep_settle(&t);
   alive = uv_loop_alive(&t.loop);
   /* Clean up from outside coroutines (allowed on the loop thread). */
   if (keep.conn != NULL)
@@ -348,30 +356,43 @@ static void *att_reader(void *arg) {
   return NULL;
 }
 
+/* A connected pair (keep.conn, keep.client), made by a task of @t's uv
+ * executor that then ends. */
+static void att_pair(tloop *t) {
+  int i;
+
+  memset(&keep, 0, sizeof(keep));
+  memset(&att, 0, sizeof(att));
+  tl_init(t);
+  tl_spawn(t, keep_body, NULL, NULL);
+  for (i = 0; i < 100000 && !keep.done; i++)
+    uv_run(&t->loop, UV_RUN_ONCE);
+  ck_assert_int_eq(keep.done, 1);
+  ck_assert_int_eq(keep.err, 0);
+}
+
+/* A reader of keep.conn on a new local executor attached to @t's loop,
+ * run until it waits. */
+static void att_start_reader(tloop *t, exco_executor **local,
+                             exco_task **reader) {
+  ck_assert_int_eq(exco_executor_new_local(local), 0);
+  ck_assert_int_eq(exco_uv_attach(*local, &t->loop), 0);
+  ck_assert_int_eq(exco_spawn(*local, att_reader, NULL, NULL, reader), 0);
+  ck_assert_int_eq(exco_run_until_idle(*local), 1);
+  ck_assert_int_eq(att.reading, 1);
+}
+
 START_TEST(attached_read_keeps_loop_alive) {
   int i, alive_idle, alive_waiting, alive_after;
   exco_executor *local;
   uv_buf_t b = uv_buf_init((char *)"y", 1);
   tloop t;
 
-  memset(&keep, 0, sizeof(keep));
-  memset(&att, 0, sizeof(att));
-  tl_init(&t);
-  /* A connected pair, by a task of the uv executor that then ends. */
-  tl_spawn(&t, keep_body, NULL, NULL);
-  for (i = 0; i < 100000 && !keep.done; i++)
-    uv_run(&t.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(keep.done, 1);
-  ck_assert_int_eq(keep.err, 0);
-  for (i = 0; i < 4; i++)
-    uv_run(&t.loop, UV_RUN_NOWAIT);
+  att_pair(&t);
+  keep_settle(&t);
   alive_idle = uv_loop_alive(&t.loop);
   /* A reader on a local executor attached to the loop. */
-  ck_assert_int_eq(exco_executor_new_local(&local), 0);
-  ck_assert_int_eq(exco_uv_attach(local, &t.loop), 0);
-  ck_assert_int_eq(exco_spawn(local, att_reader, NULL, NULL, NULL), 0);
-  ck_assert_int_eq(exco_run_until_idle(local), 1);
-  ck_assert_int_eq(att.reading, 1);
+  att_start_reader(&t, &local, NULL);
   ck_assert_int_eq(att.read_done, 0);
   alive_waiting = uv_loop_alive(&t.loop);
   /* The peer writes (from the loop thread, outside coroutines); the loop
@@ -382,8 +403,7 @@ START_TEST(attached_read_keeps_loop_alive) {
     uv_run(&t.loop, UV_RUN_ONCE);
     ck_assert_int_ge(exco_run_until_idle(local), 0);
   }
-  for (i = 0; i < 4; i++)
-    uv_run(&t.loop, UV_RUN_NOWAIT);
+  keep_settle(&t);
   alive_after = uv_loop_alive(&t.loop);
   /* A read still waiting ends with the close (EXCO_ECANCELED). */
   exco_uv_tcp_close(keep.conn);
@@ -420,19 +440,8 @@ START_TEST(read_done_then_closed_keeps_bytes) {
   int i, woken = 0;
   tloop t;
 
-  memset(&keep, 0, sizeof(keep));
-  memset(&att, 0, sizeof(att));
-  tl_init(&t);
-  tl_spawn(&t, keep_body, NULL, NULL);
-  for (i = 0; i < 100000 && !keep.done; i++)
-    uv_run(&t.loop, UV_RUN_ONCE);
-  ck_assert_int_eq(keep.done, 1);
-  ck_assert_int_eq(keep.err, 0);
-  ck_assert_int_eq(exco_executor_new_local(&local), 0);
-  ck_assert_int_eq(exco_uv_attach(local, &t.loop), 0);
-  ck_assert_int_eq(exco_spawn(local, att_reader, NULL, NULL, &reader), 0);
-  ck_assert_int_eq(exco_run_until_idle(local), 1);
-  ck_assert_int_eq(att.reading, 1);
+  att_pair(&t);
+  att_start_reader(&t, &local, &reader);
   ck_assert_int_eq(
       uv_try_write((uv_stream_t *)exco_uv_tcp_handle(keep.client), &b, 1), 1);
   /* The loop runs until the read callback has woken the reader, which
@@ -444,8 +453,7 @@ START_TEST(read_done_then_closed_keeps_bytes) {
   }
   /* Closed, and freed by the close callback, before the reader runs. */
   exco_uv_tcp_close(keep.conn);
-  for (i = 0; i < 4; i++)
-    uv_run(&t.loop, UV_RUN_NOWAIT);
+  keep_settle(&t);
   ck_assert_int_eq(exco_run_until_idle(local), 0);
   exco_task_release(reader);
   exco_uv_tcp_close(keep.client);
@@ -487,7 +495,6 @@ START_TEST(socket_forgets_freed_executor) {
   exco_executor *first;
   uv_loop_t other;
   tloop t;
-  int i;
 
   memset(&keep, 0, sizeof(keep));
   memset(&reuse, 0, sizeof(reuse));
@@ -501,8 +508,7 @@ START_TEST(socket_forgets_freed_executor) {
   /* The executor goes; the loop and its sockets stay. */
   first = t.ex;
   ck_assert_int_eq(exco_uv_executor_free(t.ex), 0);
-  for (i = 0; i < 4; i++)
-    uv_run(&t.loop, UV_RUN_NOWAIT);
+  keep_settle(&t);
   /* Another one on another loop, likely at the same address. */
   ck_assert_int_eq(uv_loop_init(&other), 0);
   ck_assert_int_eq(exco_uv_executor_new(&t.ex, &other), 0);
