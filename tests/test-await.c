@@ -499,6 +499,15 @@ START_TEST(yield_in_place_keeps_the_budget) {
 }
 END_TEST
 
+/* Yields @n times; sets *@err if a yield fails. */
+static void yield_n(int n, int *err) {
+  int i;
+
+  for (i = 0; i < n; i++)
+    if (exco_yield() != 0)
+      *err = 1;
+}
+
 typedef struct order {
   exco_promise *p;
   int seq[8];
@@ -530,18 +539,13 @@ static void *fn_order_spawned(void *arg) {
  * says, so this is the run queue's promise.) */
 static void *fn_order_yielder(void *arg) {
   order *o = arg;
-  int i;
 
-  for (i = 0; i < 10; i++)
-    if (exco_yield() != 0)
-      o->err = 1;
+  yield_n(10, &o->err);
   o->seq[o->n++] = 2;
   if (exco_promise_resolve(o->p, NULL) != 0 || exco_yield() != 0)
     o->err = 1;
   o->seq[o->n++] = 4;
-  for (i = 0; i < 10; i++)
-    if (exco_yield() != 0)
-      o->err = 1;
+  yield_n(10, &o->err);
   if (exco_spawn(NULL, fn_order_spawned, o, NULL, NULL) != 0 ||
       exco_yield() != 0)
     o->err = 1;
@@ -705,16 +709,11 @@ static void *fn_victim(void *arg) {
 
 static void *fn_killer(void *arg) {
   cancel_pair *c = arg;
-  int i;
 
-  for (i = 0; i < 5; i++)
-    if (exco_yield() != 0)
-      c->killer_err = 1;
+  yield_n(5, &c->killer_err);
   if (exco_task_cancel(c->victim) != 0)
     c->killer_err = 1;
-  for (i = 0; i < 5; i++)
-    if (exco_yield() != 0)
-      c->killer_err = 1;
+  yield_n(5, &c->killer_err);
   return NULL;
 }
 
