@@ -9,10 +9,8 @@
  */
 #include "config.h"
 
-#include "switch.h"
-#ifdef EXCO__YIELD_DIRECT
 #include "runq.h"
-#endif
+#include "switch.h"
 
 void exco__task_suspend(exco_task *t) {
   exco__switch_suspend(t);
@@ -121,13 +119,13 @@ static inline int exco__yield_in_place(exco_task *t) {
     /* The run queue. */
     if (l->left <= 0)
       return 0;
-    if (*l->head == NULL) {
+    if (l->q->head == NULL) {
       l->left--;
       exco__count_poll(t);
       return 1;
     }
 #ifdef EXCO__YIELD_DIRECT
-    if (!atomic_load_explicit(&(*l->head)->kept, memory_order_relaxed))
+    if (!atomic_load_explicit(&l->q->head->kept, memory_order_relaxed))
       return 0;
     /* What the loop does after a kept yield and before the next kept
      * task's resume (runq.c, resume.h), done from here. */

@@ -271,7 +271,6 @@ static long exco__local_round(struct exco__local *l) {
   exco__local_node *n;
   exco_task *t;
   int res, saved_errno;
-  exco_task *none = NULL;
   exco__inplace in;
 
   exco__local_fire(l);
@@ -286,7 +285,6 @@ static long exco__local_round(struct exco__local *l) {
   exco__fifo_init(&r.again);
   saved_errno = exco__kept_loop_enter();
   in.q = NULL;
-  in.head = &none;
   in.left = 0;
   in.turn = exco__local_turn;
   in.turn_data = &r;

@@ -84,9 +84,7 @@ static void exco__runq_keepalive(struct exco__runq *q) {
 
 /* Loop thread: appends @t to the ready queue. */
 static void exco__runq_push_local(struct exco__runq *q, exco_task *t) {
-  t->rq_next = NULL;
-  *q->tailp = t;
-  q->tailp = &t->rq_next;
+  exco__runq_append(q, t);
   q->nready++;
   if (!q->scheduled) {
     q->scheduled = 1;
@@ -231,18 +229,13 @@ int exco_driver_run(exco_executor *ex, unsigned budget) {
   watch = atomic_load_explicit(&ex->watch_ns, memory_order_relaxed) != 0;
   saved_errno = exco__kept_loop_enter();
   in.q = q;
-  in.head = &q->head;
   in.turn = NULL;
   in.turn_data = NULL;
   exco__tls_inplace = &in;
   /* Budget 0: the tasks that are ready now, one poll each. */
   n = budget != 0 ? (long)budget : q->nready;
-  while (n > 0 && (t = q->head) != NULL) {
-    q->head = t->rq_next;
-    if (q->head == NULL)
-      q->tailp = &q->head;
-    else
-      exco__runq_prefetch(q->head);
+  while (n > 0 && q->head != NULL) {
+    t = exco__runq_pop(q);
     q->nready--;
     n--;
     /* Yields in place while nothing else is ready take from the budget

@@ -46,6 +46,27 @@ static inline void exco__runq_prefetch(exco_task *next) {
   exco__ctx_prefetch(&next->ctx);
 }
 
+/* Loop thread: appends @t to the ready queue (the count and the
+ * driver's schedule are the caller's). */
+static inline void exco__runq_append(struct exco__runq *q, exco_task *t) {
+  t->rq_next = NULL;
+  *q->tailp = t;
+  q->tailp = &t->rq_next;
+}
+
+/* Loop thread: takes the ready queue's head, which must not be NULL, and
+ * prefetches for the one after it (the count is the caller's). */
+static inline exco_task *exco__runq_pop(struct exco__runq *q) {
+  exco_task *t = q->head;
+
+  q->head = t->rq_next;
+  if (q->head == NULL)
+    q->tailp = &q->head;
+  else
+    exco__runq_prefetch(q->head);
+  return t;
+}
+
 /*
  * Loop thread, inside exco_driver_run(): appends @a, a yielding task, to
  * the ready queue and takes the queue's head, as the loop would after
@@ -53,15 +74,8 @@ static inline void exco__runq_prefetch(exco_task *next) {
  * The head must not be NULL.
  */
 static inline exco_task *exco__runq_turn(struct exco__runq *q, exco_task *a) {
-  exco_task *b;
-
-  a->rq_next = NULL;
-  *q->tailp = a;
-  q->tailp = &a->rq_next;
-  b = q->head;
-  q->head = b->rq_next; /* not NULL: @a is behind it */
-  exco__runq_prefetch(q->head);
-  return b;
+  exco__runq_append(q, a);
+  return exco__runq_pop(q);
 }
 
 #endif

@@ -60,13 +60,11 @@ extern __thread exco_task *exco__tls_current
  * whose fiber bookkeeping assumes each coroutine returns to its poller.
  */
 typedef struct exco__inplace {
-  struct exco__runq *q;   /* the run queue's loop, or NULL (local) */
-  exco_task *cur;         /* the task the loop resumed, or NULL */
-  exco_task *const *head; /* NULL there: no other task is ready (a task
-                             woken while @cur runs is queued there) */
-  long left;              /* polls the loop still allows, 0 if another
-                             task is ready in a way @head doesn't show */
-  /* The local executor's round, instead of @q, @head and @left: returns
+  struct exco__runq *q; /* the run queue's loop, or NULL (local) */
+  exco_task *cur;       /* the task the loop resumed, or NULL */
+  long left;            /* polls the run queue's budget still allows
+                             (0 under the watchdog) */
+  /* The local executor's round, instead of @q and @left: returns
    * the yielding task to go on in place, another task to switch to, or
    * NULL to switch back to the round (local.c). */
   exco_task *(*turn)(struct exco__inplace *in, exco_task *a);
